@@ -1,0 +1,15 @@
+"""hardsample: label-efficient deep learning by hardness-aware latent-space sampling."""
+
+from .estimators import LatentHardMiningClassifier, LatentHardMiningRegressor
+from .oracles import DatasetOracle, LabelingError, LabelingToolOracle
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "DatasetOracle",
+    "LabelingError",
+    "LabelingToolOracle",
+    "LatentHardMiningClassifier",
+    "LatentHardMiningRegressor",
+    "__version__",
+]

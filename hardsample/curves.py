@@ -1,0 +1,141 @@
+"""Learning curves: strategies side by side on the same data, seeds and budgets.
+
+Each strategy is an estimator (usually the same meta-estimator with another
+sampler). For every seed, all strategies get that seed as ``random_state``, so
+round 1 (random labels, net initialisation) is identical across strategies; each
+round runs through ``partial_fit`` and the test set is scored after it.
+"""
+
+import csv
+import json
+import time
+
+import numpy as np
+from sklearn.base import clone
+from tqdm.auto import tqdm
+
+RECORD_FIELDS = (
+    "strategy", "seed", "round", "n_labeled", "score",
+    "train_seconds", "mining_seconds", "labeling_seconds",
+)
+
+
+def run_learning_curves(strategies, X_pool, y_pool, X_test, y_test, *, n_rounds,
+                        seeds=(0, 1, 2), scorer=None, progress=True):
+    """Run every strategy for ``n_rounds`` rounds with every seed.
+
+    Parameters
+    ----------
+    strategies : dict of str to estimator
+        Unfitted meta-estimators, e.g. the same ``LatentHardMiningClassifier`` with
+        ``sampler="nearest"`` and ``sampler="random"``.
+    X_pool, y_pool : array-like
+        The pool and its hidden labels (the oracle).
+    X_test, y_test : array-like
+        Held-out data scored after every round.
+    n_rounds : int
+    seeds : iterable of int, default=(0, 1, 2)
+    scorer : callable, default=None
+        ``scorer(estimator, X_test, y_test) -> float``; ``estimator.score`` by default.
+    progress : bool, default=True
+        Show a progress bar over (seed, strategy, round).
+
+    Returns
+    -------
+    records : list of dict
+        One per (strategy, seed, round) with the keys of :data:`RECORD_FIELDS`.
+    """
+    seeds = list(seeds)
+    if not strategies:
+        raise ValueError("strategies is empty; pass a dict of name -> estimator.")
+    if isinstance(n_rounds, bool) or not isinstance(n_rounds, (int, np.integer)) or n_rounds < 1:
+        raise ValueError(f"n_rounds must be a positive int, got {n_rounds!r}.")
+    if not seeds:
+        raise ValueError("seeds is empty.")
+    score = scorer or (lambda est, X, y: est.score(X, y))
+    records = []
+    bar = tqdm(total=len(seeds) * len(strategies) * n_rounds, disable=not progress,
+               desc="learning curves")
+    for seed in seeds:
+        for name, template in strategies.items():
+            estimator = clone(template).set_params(random_state=seed)
+            for _ in range(n_rounds):
+                estimator.partial_fit(X_pool, y_pool)
+                last = estimator.history_[-1]
+                records.append({
+                    "strategy": name,
+                    "seed": seed,
+                    "round": last["round"],
+                    "n_labeled": last["n_labeled"],
+                    "score": float(score(estimator, X_test, y_test)),
+                    "train_seconds": last["train_seconds"],
+                    "mining_seconds": last["mining_seconds"],
+                    "labeling_seconds": last["labeling_seconds"],
+                })
+                bar.update()
+    bar.close()
+    return records
+
+
+def summarize(records):
+    """Mean and standard deviation of the score per strategy and round.
+
+    Returns
+    -------
+    summary : list of dict
+        Keys: strategy, round, n_labeled, mean, std, n_seeds; in the strategies'
+        first-seen order, then by round. ``std`` is the sample standard deviation
+        (ddof=1; 0 for a single seed).
+    """
+    groups = {}
+    for record in records:
+        groups.setdefault((record["strategy"], record["round"]), []).append(record)
+    summary = []
+    for (strategy, round_number), group in groups.items():
+        scores = np.array([r["score"] for r in group], dtype=float)
+        summary.append({
+            "strategy": strategy,
+            "round": round_number,
+            "n_labeled": int(np.round(np.mean([r["n_labeled"] for r in group]))),
+            "mean": float(scores.mean()),
+            "std": float(scores.std(ddof=1)) if len(scores) > 1 else 0.0,
+            "n_seeds": len(scores),
+        })
+    order = {name: i for i, name in enumerate(dict.fromkeys(r["strategy"] for r in records))}
+    return sorted(summary, key=lambda s: (order[s["strategy"]], s["round"]))
+
+
+def markdown_table(summary, *, scale=100.0, digits=1, title="score"):
+    """The paper's Table 1 layout: one row per strategy, one column per round.
+
+    Cells are ``mean ± std`` of ``score * scale`` (percent by default).
+    """
+    strategies = list(dict.fromkeys(s["strategy"] for s in summary))
+    rounds = sorted({s["round"] for s in summary})
+    cells = {(s["strategy"], s["round"]): s for s in summary}
+    labels = {r: cells[next((st, r) for st in strategies if (st, r) in cells)]["n_labeled"]
+              for r in rounds}
+    header = f"| {title} | " + " | ".join(f"{r} ({labels[r]})" for r in rounds) + " |"
+    lines = [header, "|" + "---|" * (len(rounds) + 1)]
+    for strategy in strategies:
+        row = []
+        for r in rounds:
+            cell = cells.get((strategy, r))
+            row.append("" if cell is None else
+                       f"{cell['mean'] * scale:.{digits}f} ± {cell['std'] * scale:.{digits}f}")
+        lines.append(f"| {strategy} | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def write_records(records, path):
+    """Write records as CSV (``.csv``) or JSON (any other suffix)."""
+    path = str(path)
+    if path.endswith(".csv"):
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=RECORD_FIELDS)
+            writer.writeheader()
+            writer.writerows({k: r[k] for k in RECORD_FIELDS} for r in records)
+    else:
+        with open(path, "w") as handle:
+            json.dump({"records": records, "written": time.strftime("%Y-%m-%d %H:%M:%S")},
+                      handle, indent=1)

@@ -1,0 +1,119 @@
+"""The sampler contract: what to label next.
+
+A sampler never trains and never labels. The estimator hands it a read-only
+:class:`MiningState` and asks for ``n`` samples; it answers with a :class:`Proposal`:
+pool indices (samplers over a pool of real samples) or synthetic samples (samplers
+for a labeling tool that answers for any input).
+"""
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MiningState:
+    """What a sampler may look at, frozen for one round.
+
+    Attributes
+    ----------
+    X_pool : ndarray of shape (n_pool, ...)
+        The pool of real samples, as the net consumes them.
+    latent_codes : ndarray of shape (n_pool, latent_dim) or None
+        The pool's latent codes (None when the sampler does not use the latent space).
+    excluded : ndarray of bool of shape (n_pool,)
+        Pool samples that may not be proposed: labeled ones and ones whose labeling
+        failed.
+    X_labeled : ndarray of shape (n_labeled, ...)
+        Every labeled training sample (real and synthetic), in labeling order.
+    y_labeled : ndarray of shape (n_labeled, ...)
+        Their targets in the form the net is trained on (class indices for
+        classifiers).
+    z_labeled : ndarray of shape (n_labeled, latent_dim) or None
+        Their latent codes.
+    net : skorch.NeuralNet
+        The target net, trained on the labeled set.
+    generator : fitted generator or None
+    latent_index : hardsample.neighbors.LatentIndex or None
+        An index over ``latent_codes``.
+    """
+
+    X_pool: np.ndarray
+    latent_codes: Optional[np.ndarray]
+    excluded: np.ndarray
+    X_labeled: np.ndarray
+    y_labeled: np.ndarray
+    z_labeled: Optional[np.ndarray]
+    net: Any
+    generator: Any = None
+    latent_index: Any = None
+
+    @property
+    def n_available(self):
+        """Number of pool samples that may still be proposed."""
+        return int((~self.excluded).sum())
+
+    @property
+    def available_indices(self):
+        return np.flatnonzero(~self.excluded)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What a sampler wants labeled.
+
+    Exactly one of ``indices`` (pool rows) and ``X`` (synthetic samples) is set.
+    ``latent_codes`` are the codes of the proposed samples where the sampler knows
+    them, and ``anchors`` the labeled rows (positions in ``X_labeled``) they were
+    mined from, for diagnostics and trajectory plots.
+    """
+
+    indices: Optional[np.ndarray] = None
+    X: Optional[np.ndarray] = None
+    latent_codes: Optional[np.ndarray] = None
+    anchors: Optional[np.ndarray] = None
+
+    def __post_init__(self):
+        if (self.indices is None) == (self.X is None):
+            raise ValueError("A Proposal holds exactly one of indices and X.")
+
+    def __len__(self):
+        return len(self.indices if self.indices is not None else self.X)
+
+
+class BaseSampler:
+    """Base class of the samplers.
+
+    Class attributes tell the estimator what a sampler needs:
+
+    - ``uses_latent_space``: the estimator fits the generator and encodes the pool;
+    - ``synthesizes``: proposals are synthetic samples, labeled by a labeling tool.
+    """
+
+    uses_latent_space = False
+    synthesizes = False
+
+    def propose(self, state, n, random_state):
+        """Return a :class:`Proposal` of ``n`` samples to label next."""
+        raise NotImplementedError
+
+    def initial_proposal(self, state, n, random_state):
+        """Round 1: ``n`` pool samples drawn uniformly at random.
+
+        Every pool sampler starts here, so that strategies given the same seed
+        start from the same labels.
+        """
+        return Proposal(indices=draw_available(state, n, random_state))
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({params})"
+
+
+def draw_available(state, n, random_state):
+    """``n`` distinct pool indices drawn uniformly among the available ones."""
+    available = state.available_indices
+    if n > len(available):
+        raise ValueError(f"Asked for {n} samples but only {len(available)} are unlabeled.")
+    return np.sort(random_state.choice(available, size=n, replace=False)).astype(np.int64)

@@ -1,0 +1,42 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from skorch import NeuralNetClassifier, NeuralNetRegressor
+from sklearn.datasets import load_digits
+
+from hardsample.nets import MLP
+
+torch.set_num_threads(1)
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def make_classifier_net(**kwargs):
+    params = dict(criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=1e-2,
+                  max_epochs=5, verbose=0)
+    params.update(kwargs)
+    return NeuralNetClassifier(MLP, **params)
+
+
+def make_regressor_net(**kwargs):
+    params = dict(optimizer=torch.optim.Adam, lr=1e-2, max_epochs=5, verbose=0)
+    params.update(kwargs)
+    return NeuralNetRegressor(MLP, **params)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype(np.float32), y
+
+
+@pytest.fixture
+def data_home():
+    """Folder with the real data files; skips where this checkout has none."""
+    folder = os.environ.get("HARDSAMPLE_DATA") or (str(SHARED_DATA) if SHARED_DATA.is_dir() else None)
+    if folder is None or not (Path(folder) / "mnist.npz").is_file():
+        pytest.skip("mnist.npz not found: set HARDSAMPLE_DATA to the folder holding it")
+    return folder
