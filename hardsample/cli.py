@@ -1,4 +1,4 @@
-"""Command line: ``hardsample demo``."""
+"""Command line: ``hardsample demo`` and ``hardsample bench mnist|vessels``."""
 
 import argparse
 import sys
@@ -77,6 +77,28 @@ def run_demo(args):
     return 0
 
 
+BENCHMARKS = ("mnist", "vessels")
+
+
+def _load_benchmark(name):
+    """Import ``benchmarks/<name>.py`` of the source checkout (lazily: torch and data)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    if not path.is_file():
+        raise SystemExit(f"benchmark script {path} not found: `hardsample bench` runs from a "
+                         "source checkout of hardsample.")
+    spec = importlib.util.spec_from_file_location(f"hardsample_bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_bench(args):
+    return _load_benchmark(args.benchmark).main(args.options)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="hardsample",
@@ -106,11 +128,21 @@ def build_parser():
     demo.add_argument("--latent-dim", type=int, default=3, help="VAE latent dimension")
     demo.add_argument("--vae-epochs", type=int, default=30, help="VAE training epochs")
     demo.add_argument("--epochs", type=int, default=30, help="target-net epochs per round")
-    demo.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of the net")
+    demo.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate of the net")
     demo.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     demo.add_argument("--output", default="hardsample-demo.png", help="learning-curve PNG")
     demo.add_argument("--verbose", type=int, default=0, help="progress of the VAE training")
     demo.set_defaults(func=run_demo)
+    bench = commands.add_parser(
+        "bench",
+        help="benchmarks of the sampling strategies (source checkout)",
+        description="Run a benchmark script of benchmarks/; options after the benchmark's "
+                    "name go to it (e.g. `hardsample bench mnist --help`).",
+    )
+    bench.add_argument("benchmark", choices=BENCHMARKS, help="which benchmark")
+    bench.add_argument("options", nargs=argparse.REMAINDER,
+                       help="options of the benchmark script")
+    bench.set_defaults(func=run_bench)
     return parser
 
 

@@ -139,3 +139,101 @@ def write_records(records, path):
         with open(path, "w") as handle:
             json.dump({"records": records, "written": time.strftime("%Y-%m-%d %H:%M:%S")},
                       handle, indent=1)
+
+
+def _curves(summary):
+    """Per strategy (first-seen order), its (n_labeled, mean) points sorted by n_labeled."""
+    curves = {}
+    for s in summary:
+        curves.setdefault(s["strategy"], []).append((float(s["n_labeled"]), float(s["mean"])))
+    return {name: sorted(points) for name, points in curves.items()}
+
+
+def area_under_curve(summary):
+    """Normalised area under each strategy's learning curve.
+
+    The trapezoid integral of the mean score over the number of labels, divided by
+    the label range, so the result is on the score's scale (the curve's average
+    height; a flat curve at 0.9 gives 0.9). A curve of a single round gives its score.
+
+    Parameters
+    ----------
+    summary : list of dict
+        Output of :func:`summarize`.
+
+    Returns
+    -------
+    auc : dict of str to float
+        Per strategy, in first-seen order.
+
+    Examples
+    --------
+    >>> from hardsample.curves import area_under_curve
+    >>> summary = [{"strategy": "a", "round": 1, "n_labeled": 100, "mean": 0.5},
+    ...            {"strategy": "a", "round": 2, "n_labeled": 200, "mean": 0.7}]
+    >>> area_under_curve(summary)
+    {'a': 0.6}
+    """
+    auc = {}
+    for name, points in _curves(summary).items():
+        x = np.array([p[0] for p in points])
+        y = np.array([p[1] for p in points])
+        span = x[-1] - x[0]
+        if span <= 0:
+            auc[name] = float(y.mean())
+        else:
+            auc[name] = float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(x)) / span)
+    return auc
+
+
+def labels_to_reach(summary, target_strategy="random"):
+    """Labels each strategy needs to match ``target_strategy``'s final mean score.
+
+    The target is the mean score of ``target_strategy`` at its last round (most
+    labels). For each strategy, the smallest number of labels at which its mean
+    score reaches the target, linearly interpolated between the rounds around the
+    crossing; ``None`` when its curve never reaches it.
+
+    Parameters
+    ----------
+    summary : list of dict
+        Output of :func:`summarize`.
+    target_strategy : str, default="random"
+
+    Returns
+    -------
+    labels : dict of str to float or None
+        Per strategy, in first-seen order (the target strategy included).
+
+    Raises
+    ------
+    ValueError
+        ``target_strategy`` is not in ``summary``.
+
+    Examples
+    --------
+    >>> from hardsample.curves import labels_to_reach
+    >>> summary = [{"strategy": "random", "round": 1, "n_labeled": 100, "mean": 0.5},
+    ...            {"strategy": "random", "round": 2, "n_labeled": 200, "mean": 0.7},
+    ...            {"strategy": "smart", "round": 1, "n_labeled": 100, "mean": 0.5},
+    ...            {"strategy": "smart", "round": 2, "n_labeled": 200, "mean": 0.9}]
+    >>> labels_to_reach(summary)
+    {'random': 200.0, 'smart': 150.0}
+    """
+    curves = _curves(summary)
+    if target_strategy not in curves:
+        raise ValueError(f"target_strategy {target_strategy!r} is not in the summary; "
+                         f"strategies: {list(curves)}.")
+    target = curves[target_strategy][-1][1]
+    reached = {}
+    for name, points in curves.items():
+        reached[name] = None
+        for i, (x, y) in enumerate(points):
+            if y >= target:
+                if i == 0:
+                    reached[name] = x
+                else:
+                    x0, y0 = points[i - 1]
+                    reached[name] = float(x0 + (target - y0) / (y - y0) * (x - x0))
+                break
+    return reached

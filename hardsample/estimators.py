@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import skorch
+import torch
 from skorch.dataset import ValidSplit
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.frozen import FrozenEstimator
@@ -295,6 +296,7 @@ class _BaseLatentHardMining(BaseEstimator):
         round_number = len(self.history_) + 1
         round_rng = np.random.RandomState(seed_from(self._rng))
         torch_seed = seed_from(round_rng)
+        mining_seed = seed_from(round_rng)
         n_wanted = self._initial_size if round_number == 1 else self._round_size
         if not self.sampler_.synthesizes and n_wanted > int((~self._excluded).sum()):
             raise ValueError(
@@ -312,7 +314,9 @@ class _BaseLatentHardMining(BaseEstimator):
             start = time.perf_counter()
             state = self._mining_state(X)
             propose = self.sampler_.initial_proposal if round_number == 1 else self.sampler_.propose
-            proposal = propose(state, n_missing, round_rng)
+            # skorch's data loaders draw from torch's global RNG even when predicting.
+            with torch_seeded(mining_seed + attempt, self.net.device):
+                proposal = propose(state, n_missing, round_rng)
             mining_seconds += time.perf_counter() - start
             start = time.perf_counter()
             n_new += self._label(X, proposal, round_number)
@@ -418,18 +422,22 @@ class _BaseLatentHardMining(BaseEstimator):
 
     def _train(self, X, torch_seed, first):
         X_train, y_train = self._training_set(X)
-        if self.net_ is None:
-            self.net_ = self._make_net()
-        with torch_seeded(torch_seed, self.net_.device):
+        with torch_seeded(torch_seed, self.net.device):
+            if self.net_ is None:
+                self.net_ = self._make_net()
+                self._probe_net(X_train[:1])
             if first or self.retrain == "scratch":
                 self.net_.fit(X_train, self._net_targets(y_train))
             else:
                 self.net_.partial_fit(X_train, self._net_targets(y_train))
-        if first:
-            self._check_net_output(X_train[:1])
+            if first:
+                self._check_net_output(X_train[:1])
 
     def _net_targets(self, y):
         return y
+
+    def _probe_net(self, X_one):
+        pass
 
     def _check_net_output(self, X_one):
         pass
@@ -707,9 +715,24 @@ class LatentHardMiningRegressor(RegressorMixin, _BaseLatentHardMining):
             return {"module__n_outputs": int(np.prod(self._target_shape()))}
         return {}
 
+    def _probe_net(self, X_one):
+        """Learn the net's output shape, to hand it targets in that shape."""
+        self.net_.initialize()
+        with torch.no_grad():
+            output = self.net_.infer(torch.as_tensor(X_one, device=self.net_.device))
+        self._net_output_shape = tuple(output.shape[1:])
+        if int(np.prod(self._net_output_shape)) != int(np.prod(self._target_shape())):
+            raise ValueError(
+                f"The net outputs {self._net_output_shape} per sample but the targets have "
+                f"shape {self._target_shape()}; size its output to the targets "
+                "(e.g. module__n_outputs)."
+            )
+
     def _net_targets(self, y):
-        # skorch regressors want 2-D targets; scalar targets become a column.
-        return y.reshape(-1, 1) if y.ndim == 1 else y
+        # skorch regressors want targets shaped like the net's output (a column for
+        # scalar targets).
+        shape = getattr(self, "_net_output_shape", None) or (int(np.prod(y.shape[1:])) or 1,)
+        return y.reshape((len(y), *shape))
 
     @property
     def y_synthetic_(self):

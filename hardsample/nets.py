@@ -4,6 +4,7 @@ All modules output raw scores (logits for classifiers): use them with
 ``criterion=torch.nn.CrossEntropyLoss`` in ``skorch.NeuralNetClassifier``.
 """
 
+import torch
 from torch import nn
 
 
@@ -109,4 +110,100 @@ class SmallConvNet(nn.Module):
         return self.classifier(self.features(_as_images(x, 8)))
 
 
-__all__ = ["MLP", "LeNet", "SmallConvNet"]
+class StressMapNet(nn.Module):
+    """The paper's image-to-image encoder-decoder for stress maps (appendix A.3).
+
+    Maps a 64x64 vessel-wall mask to a 64x64 map of (scaled) structural stress.
+    Encoder: four stages ``conv2x2 - batch norm - ReLU - maxpool2`` with
+    1 -> 8 -> 16 -> 32 -> 64 channels, then ``conv2x2(64->64) - BN - ReLU``.
+    Decoder: four stages ``transposed conv2x2 - BN - ReLU - upsampling`` with
+    64 -> 64 -> 32 -> 16 -> 8 channels, then ``transposed conv2x2(8->1)`` and a
+    sigmoid. Spatial sizes for a 64x64 input: 64 -> 63 -> 31 -> 30 -> 15 -> 14 -> 7
+    -> 6 -> 3 -> 2 in the encoder; 2 -> 3 -> 6 -> 7 -> 14 -> 15 -> 30 -> 31 -> 63 ->
+    64 in the decoder.
+
+    The paper's table up-samples by a factor of 2, which ends at 63x63 (31 -> 62 ->
+    63). Here each up-sampling (nearest neighbour) restores the size the matching
+    encoder stage had before its max-pooling (so the last one goes 31 -> 63
+    instead of 62), and the output is exactly the input's size; this is the only
+    departure from the table. Other input sizes of at least 47x47 work the same
+    way.
+
+    The output lies in [0, 1] (sigmoid): targets must be scaled stress maps, e.g.
+    divided by a maximum stress fixed before training (and predictions multiplied
+    back). Use it with ``skorch.NeuralNetRegressor`` and the mean squared error
+    (skorch's default criterion), as in the paper.
+
+    Parameters
+    ----------
+    in_channels : int, default=1
+    out_channels : int, default=1
+    widths : tuple of int, default=(8, 16, 32, 64, 64)
+        Channels of the five encoder convolutions (the decoder mirrors them).
+
+    Input ``(n, 64, 64)``, ``(n, 1, 64, 64)`` or ``(n, 4096)`` (flattened square
+    images); output ``(n, 64, 64)`` for one output channel (the shape of the
+    targets), ``(n, out_channels, 64, 64)`` otherwise.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from hardsample.nets import StressMapNet
+    >>> StressMapNet()(torch.zeros(2, 64, 64)).shape
+    torch.Size([2, 64, 64])
+    """
+
+    def __init__(self, in_channels=1, out_channels=1, widths=(8, 16, 32, 64, 64)):
+        super().__init__()
+        widths = tuple(int(w) for w in widths)
+        if len(widths) != 5 or min(widths) < 1:
+            raise ValueError(f"widths must be 5 positive channel counts, got {widths!r}.")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+
+        def block(conv, n_out):
+            return nn.Sequential(conv, nn.BatchNorm2d(n_out), nn.ReLU())
+
+        channels = (in_channels, *widths)
+        self.down = nn.ModuleList(
+            block(nn.Conv2d(channels[i], channels[i + 1], kernel_size=2), channels[i + 1])
+            for i in range(4)
+        )
+        self.pool = nn.MaxPool2d(2)
+        self.bottom = block(nn.Conv2d(widths[3], widths[4], kernel_size=2), widths[4])
+        up = (widths[4], widths[3], widths[2], widths[1], widths[0])
+        self.up = nn.ModuleList(
+            block(nn.ConvTranspose2d(up[i], up[i + 1], kernel_size=2), up[i + 1])
+            for i in range(4)
+        )
+        self.head = nn.ConvTranspose2d(widths[0], out_channels, kernel_size=2)
+
+    def _as_input(self, x):
+        if x.dim() == 2:
+            side = int(round(x.shape[1] ** 0.5))
+            if side * side != x.shape[1]:
+                raise ValueError(f"Flattened inputs must be square images; got {x.shape[1]} "
+                                 "features.")
+            return x.reshape(len(x), 1, side, side)
+        if x.dim() == 3:
+            return x.unsqueeze(1)
+        return x
+
+    def forward(self, x):
+        x = self._as_input(x)
+        if min(x.shape[-2:]) < 47:
+            raise ValueError("StressMapNet needs images of at least 47x47, got "
+                             f"{tuple(x.shape[-2:])}.")
+        sizes = []
+        for stage in self.down:
+            x = stage(x)
+            sizes.append(x.shape[-2:])
+            x = self.pool(x)
+        x = self.bottom(x)
+        for stage, size in zip(self.up, reversed(sizes)):
+            x = nn.functional.interpolate(stage(x), size=tuple(size), mode="nearest")
+        x = torch.sigmoid(self.head(x))
+        return x.squeeze(1) if self.out_channels == 1 else x
+
+
+__all__ = ["MLP", "LeNet", "SmallConvNet", "StressMapNet"]

@@ -7,14 +7,24 @@ sample by sample, which answers succeeded. Two kinds:
   revealed only when queried);
 - :class:`LabelingToolOracle`: any callable labeling tool ``f(X_batch) -> y_batch``
   (a physics solver, a human-in-the-loop service), called in parallel through
-  joblib, with retries; a sample whose labeling keeps failing is recorded and
-  skipped.
+  joblib (any joblib backend, dask included), with retries and a timeout; a
+  sample whose labeling keeps failing is recorded and skipped. Labels can be
+  persisted in an :class:`~hardsample.journal.AnnotationJournal` the moment they
+  are paid for, and are reused from it by later runs.
 """
 
+import functools
+import inspect
+import multiprocessing
+import numbers
+import os
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 from joblib import Parallel, delayed
+
+from .journal import AnnotationJournal, sample_key
 
 
 class LabelingError(RuntimeError):
@@ -91,7 +101,7 @@ class DatasetOracle(BaseOracle):
     --------
     >>> from hardsample.oracles import DatasetOracle
     >>> oracle = DatasetOracle([3, 1, 4, 1, 5])
-    >>> oracle.label(None, indices=[0, 2]).labels
+    >>> [int(label) for label in oracle.label(None, indices=[0, 2]).labels]
     [3, 4]
     >>> oracle.n_queries_
     2
@@ -119,6 +129,12 @@ class DatasetOracle(BaseOracle):
                               errors)
 
 
+#: Extra seconds joblib waits for a parallel worker past ``timeout`` before aborting.
+BACKSTOP_SECONDS = 30.0
+
+_TIMEOUT_ERRORS = (TimeoutError, multiprocessing.TimeoutError)
+
+
 def _call_tool(func, X):
     """Call the tool on a batch; exceptions come back as values (they may cross processes)."""
     try:
@@ -127,34 +143,132 @@ def _call_tool(func, X):
         return None, f"{type(exc).__name__}: {exc}"
 
 
+def _call_tool_with_timeout(func, X, timeout):
+    """Call the tool in a daemon thread, giving up after ``timeout`` seconds.
+
+    A thread cannot be killed: a tool that hangs keeps running in the background
+    (holding its memory and a CPU) until it returns, but the run goes on.
+    """
+    box = {}
+
+    def target():
+        box["result"] = _call_tool(func, X)
+
+    thread = threading.Thread(target=target, name="hardsample-labeling", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        return None, _timeout_message(timeout)
+    return box["result"]
+
+
+def _timeout_message(timeout):
+    return f"TimeoutError: labeling took longer than timeout={timeout:g} s"
+
+
+def _describe_callable(func):
+    """A stable text naming a callable and, where its repr shows it, its settings."""
+    if isinstance(func, functools.partial):
+        return (f"functools.partial({_describe_callable(func.func)}, *{func.args!r}, "
+                f"**{func.keywords!r})")
+    if inspect.isfunction(func) or inspect.isbuiltin(func) or inspect.isclass(func):
+        return f"{getattr(func, '__module__', None)}.{func.__qualname__}"
+    if inspect.ismethod(func):
+        return f"{_describe_callable(func.__func__)} of {_describe_callable(func.__self__)}"
+    cls = type(func)
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    text = repr(func)
+    if " at 0x" in text or text.startswith("<"):  # default repr: says nothing of the settings
+        return name
+    return f"{name}: {text}"
+
+
+def tool_signature(func, journal_key=None):
+    """The run signature a journal stores: ``journal_key`` or one derived from ``func``.
+
+    The derived signature is the tool's qualified name, followed by its ``repr``
+    for callable objects whose ``repr`` shows their settings (e.g. scikit-learn
+    style objects) and by the bound arguments of a ``functools.partial``. Two
+    lambdas of the same function, or tools configured through globals, cannot be
+    told apart: pass ``journal_key`` for them.
+
+    Examples
+    --------
+    >>> import functools
+    >>> from hardsample.oracles import tool_signature
+    >>> tool_signature(abs)
+    'builtins.abs'
+    >>> tool_signature(functools.partial(round, ndigits=2))
+    "functools.partial(builtins.round, *(), **{'ndigits': 2})"
+    >>> tool_signature(abs, journal_key="solver v2, mesh 0.1")
+    'solver v2, mesh 0.1'
+    """
+    if journal_key is not None:
+        if not isinstance(journal_key, str) or not journal_key:
+            raise TypeError(f"journal_key must be a non-empty str or None, got {journal_key!r}.")
+        return journal_key
+    return _describe_callable(func)
+
+
 class LabelingToolOracle(BaseOracle):
     """Wrap a labeling tool ``func(X_batch) -> y_batch`` as an oracle.
 
     Batches are split into chunks labeled in parallel through joblib, so
     ``joblib.parallel_config(backend="dask")`` spreads labeling over a dask cluster
-    without code changes. A chunk whose call raises or returns the wrong number of
-    labels is relabeled sample by sample; a sample that still fails after
-    ``max_retries`` further attempts is recorded in ``failures_`` and skipped.
+    without code changes. A chunk whose call raises, times out or returns the wrong
+    number of labels is relabeled sample by sample; a sample that still fails after
+    ``max_retries`` further attempts (or whose label is NaN, infinite or ragged) is
+    recorded in ``failures_`` and skipped.
+
+    With a ``journal``, every label is written to an SQLite file the moment its
+    chunk comes back (chunks are processed as they complete), and samples already
+    in the journal are answered from it without calling the tool: a crashed or
+    repeated run never pays for the same label twice.
 
     Parameters
     ----------
     func : callable
-        ``func(X_batch) -> y_batch`` with ``len(y_batch) == len(X_batch)``.
+        ``func(X_batch) -> y_batch`` with ``len(y_batch) == len(X_batch)``. With
+        process-based parallelism (joblib's default ``loky`` backend, dask) it must
+        be picklable (cloudpickle: lambdas and closures are fine).
     n_jobs : int or None, default=None
         Parallel jobs (joblib semantics; None means 1 unless in a
-        ``joblib.parallel_config`` context).
+        ``joblib.parallel_config`` context, e.g. the number of dask worker threads).
     max_retries : int, default=1
         Further attempts for a sample whose labeling failed.
+    journal : str, path-like, :class:`~hardsample.journal.AnnotationJournal` or None, \
+default=None
+        Where paid-for labels are persisted and looked up (an SQLite file).
+    timeout : float or None, default=None
+        Seconds after which the labeling of a chunk (or of a retried sample) counts
+        as failed. Each call runs in a daemon thread (of the worker, in parallel)
+        that is abandoned after ``timeout`` seconds: a thread cannot be killed, so a
+        hung call keeps its memory and CPU until it returns, but the run goes on. In
+        parallel, joblib's own ``timeout`` is set to ``timeout + max(timeout, 30)``
+        s as a backstop for workers that cannot answer at all (a tool stuck in C
+        code holding the GIL): the loky backend then kills its worker processes,
+        dask cancels the task. joblib's threading backend has no backstop.
+    journal_key : str or None, default=None
+        The run signature stored in the journal; None derives it from ``func`` (see
+        :func:`tool_signature`). A journal written under another signature is
+        refused with a ValueError.
+    chunk_size : int or None, default=None
+        Samples per call of ``func``; None splits each batch into one chunk per
+        job. Smaller chunks balance the load and journal labels more often.
 
     Attributes
     ----------
     n_queries_ : int
-        Samples sent to the tool, retries included.
+        Samples sent to the tool, retries included (journal reuses excluded).
     n_calls_ : int
         Calls of ``func``.
+    n_reused_ : int
+        Labels answered from the journal instead of the tool.
     failures_ : list of dict
         ``{"sample": index in the batch, "error": str}`` for each sample given up on,
         across all batches (the estimator records its own, richer, list).
+    journal_ : AnnotationJournal or None
+        The open journal (after the first call of :meth:`label`).
 
     Examples
     --------
@@ -162,18 +276,48 @@ class LabelingToolOracle(BaseOracle):
     >>> from hardsample.oracles import LabelingToolOracle
     >>> oracle = LabelingToolOracle(lambda X: X.sum(axis=1))
     >>> oracle.label(np.ones((2, 3))).labels
-    [3.0, 3.0]
+    [np.float64(3.0), np.float64(3.0)]
+
+    Labels persisted in a journal are reused by a later run:
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "labels.sqlite")
+    >>> def solver(X):
+    ...     return X.sum(axis=1)
+    >>> first = LabelingToolOracle(solver, journal=path)
+    >>> first.label(np.ones((2, 3))).labels
+    [np.float64(3.0), np.float64(3.0)]
+    >>> again = LabelingToolOracle(solver, journal=path)
+    >>> again.label(np.ones((2, 3))).labels, again.n_calls_, again.n_reused_
+    ([np.float64(3.0), np.float64(3.0)], 0, 2)
+
+    Labeling on a dask cluster (``pip install "dask[distributed]"``)::
+
+        import joblib
+        from dask.distributed import Client, LocalCluster
+
+        with LocalCluster(n_workers=4) as cluster, Client(cluster):
+            with joblib.parallel_config(backend="dask"):
+                reg.fit(X_unlabeled, oracle=LabelingToolOracle(solver, timeout=600,
+                                                               journal="labels.sqlite"))
     """
 
     can_label_synthetic = True
 
-    def __init__(self, func, n_jobs=None, max_retries=1):
+    def __init__(self, func, n_jobs=None, max_retries=1, journal=None, timeout=None,
+                 journal_key=None, chunk_size=None):
         self.func = func
         self.n_jobs = n_jobs
         self.max_retries = max_retries
+        self.journal = journal
+        self.timeout = timeout
+        self.journal_key = journal_key
+        self.chunk_size = chunk_size
         self.n_queries_ = 0
         self.n_calls_ = 0
+        self.n_reused_ = 0
         self.failures_ = []
+        self.journal_ = None
 
     def _check_params(self):
         if not callable(self.func):
@@ -181,50 +325,167 @@ class LabelingToolOracle(BaseOracle):
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, (int, np.integer)) \
                 or self.max_retries < 0:
             raise ValueError(f"max_retries must be a non-negative int, got {self.max_retries!r}.")
+        if self.timeout is not None and (
+                isinstance(self.timeout, bool) or not isinstance(self.timeout, numbers.Real)
+                or not np.isfinite(self.timeout) or self.timeout <= 0):
+            raise ValueError(f"timeout must be None or a positive number of seconds, "
+                             f"got {self.timeout!r}.")
+        if self.chunk_size is not None and (
+                isinstance(self.chunk_size, bool)
+                or not isinstance(self.chunk_size, numbers.Integral) or self.chunk_size < 1):
+            raise ValueError(f"chunk_size must be None or a positive int, got {self.chunk_size!r}.")
+        if self.journal is not None and not isinstance(
+                self.journal, (str, os.PathLike, AnnotationJournal)):
+            raise TypeError("journal must be a file path, an AnnotationJournal or None, got "
+                            f"{type(self.journal).__name__}.")
 
-    def _run(self, batches):
-        self.n_calls_ += len(batches)
-        self.n_queries_ += sum(len(b) for b in batches)
-        if len(batches) == 1:
-            return [_call_tool(self.func, batches[0])]
-        return Parallel(n_jobs=self.n_jobs)(delayed(_call_tool)(self.func, b) for b in batches)
+    def _open_journal(self):
+        if self.journal is None:
+            return None
+        if self.journal_ is None:
+            signature = tool_signature(self.func, self.journal_key)
+            if isinstance(self.journal, AnnotationJournal):
+                self.journal_ = self.journal.check_signature(signature)
+            else:
+                self.journal_ = AnnotationJournal(self.journal, signature=signature)
+        return self.journal_
 
-    def _chunks(self, n):
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["journal_"] = None  # reopened on demand
+        return state
+
+    # ------------------------------------------------------------------ calling
+    def _chunks(self, positions):
         from joblib import effective_n_jobs
 
-        n_chunks = max(1, min(n, effective_n_jobs(self.n_jobs)))
-        return [c for c in np.array_split(np.arange(n), n_chunks) if len(c)]
+        positions = np.asarray(positions, dtype=np.int64)
+        n = len(positions)
+        if n == 0:
+            return []
+        if self.chunk_size is not None:
+            n_chunks = -(-n // self.chunk_size)
+        else:
+            n_chunks = max(1, min(n, effective_n_jobs(self.n_jobs)))
+        return [c for c in np.array_split(positions, n_chunks) if len(c)]
 
+    def _count(self, batch):
+        self.n_calls_ += 1
+        self.n_queries_ += len(batch)
+
+    def _results(self, batches):
+        """Yield ``(answer, error)`` per batch, in order, as soon as each is ready."""
+        from joblib import effective_n_jobs
+
+        if not batches:
+            return
+        if len(batches) == 1 or effective_n_jobs(self.n_jobs) == 1:
+            for batch in batches:
+                self._count(batch)
+                if self.timeout is None:
+                    yield _call_tool(self.func, batch)
+                else:
+                    yield _call_tool_with_timeout(self.func, batch, self.timeout)
+            return
+        if self.timeout is None:
+            task, extra, backstop = _call_tool, (), None
+        else:
+            # The worker times the call itself (excluding the pool's start-up and
+            # queueing); joblib's timeout is a backstop for a worker that cannot
+            # answer at all (e.g. a tool stuck in C code holding the GIL).
+            task, extra = _call_tool_with_timeout, (self.timeout,)
+            backstop = self.timeout + max(self.timeout, BACKSTOP_SECONDS)
+        pending = list(range(len(batches)))
+        while pending:
+            done = 0
+            parallel = Parallel(n_jobs=self.n_jobs, timeout=backstop, batch_size=1,
+                                return_as="generator")
+            try:
+                for result in parallel(delayed(task)(self.func, batches[i], *extra)
+                                       for i in pending):
+                    self._count(batches[pending[done]])
+                    done += 1
+                    yield result
+            except _TIMEOUT_ERRORS:
+                # The chunk waited for got no answer; joblib aborted the others (the
+                # loky backend kills its workers), which are resubmitted by the loop
+                # without counting as failed.
+                self._count(batches[pending[done]])
+                done += 1
+                yield None, (f"TimeoutError: no answer from the worker within {backstop:g} s "
+                             f"(timeout={self.timeout:g} s)")
+            except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the tool
+                self._count(batches[pending[done]])
+                done += 1
+                yield None, f"{type(exc).__name__}: {exc}"
+            pending = pending[done:]
+
+    # ----------------------------------------------------------------- labeling
     def label(self, X, indices=None):
+        """Label samples ``X`` (``indices`` is accepted and ignored).
+
+        Returns
+        -------
+        LabelingResult
+        """
         self._check_params()
+        journal = self._open_journal()
         X = np.asarray(X)
+        if X.ndim == 0:
+            raise ValueError("X must be a batch of samples (an array with a first axis).")
         labels = [None] * len(X)
         errors = {}
-        chunks = self._chunks(len(X))
+        keys = None
+        todo = np.arange(len(X))
+        if journal is not None:
+            keys = [sample_key(x) for x in X]
+            stored = journal.get_many(None, keys=keys)
+            for pos, label in stored.items():
+                self._accept(pos, label, labels, errors)
+            self.n_reused_ += len(stored)
+            todo = np.array([pos for pos in todo if pos not in stored], dtype=np.int64)
+
+        chunks = self._chunks(todo)
         retry = []
-        for chunk, (answer, error) in zip(chunks, self._run([X[c] for c in chunks])):
+        for chunk, (answer, error) in zip(chunks, self._results([X[c] for c in chunks])):
             if error is None:
                 error = self._batch_problem(answer, len(chunk))
             if error is not None:
-                retry.extend(chunk)
+                retry.extend(int(pos) for pos in chunk)
                 errors.update({int(pos): error for pos in chunk})
                 continue
             for pos, lab in zip(chunk, answer):
                 self._accept(int(pos), lab, labels, errors)
+            self._persist(journal, X, keys, chunk, labels, errors)
         for _ in range(self.max_retries):
             retry = [pos for pos in retry if pos in errors]
             if not retry:
                 break
-            answers = self._run([X[pos:pos + 1] for pos in retry])
+            answers = self._results([X[pos:pos + 1] for pos in retry])
             for pos, (answer, error) in zip(retry, answers):
                 error = error or self._batch_problem(answer, 1)
                 if error is None:
                     errors.pop(pos, None)
                     self._accept(pos, answer[0], labels, errors)
+                    self._persist(journal, X, keys, [pos], labels, errors)
                 else:
                     errors[pos] = error
+        if journal is not None and errors:
+            failed = sorted(errors)
+            journal.put_failures([(X[pos], errors[pos]) for pos in failed],
+                                 keys=[keys[pos] for pos in failed])
         self.failures_.extend({"sample": pos, "error": err} for pos, err in sorted(errors.items()))
         return LabelingResult(labels, errors)
+
+    @staticmethod
+    def _persist(journal, X, keys, positions, labels, errors):
+        """Commit the good labels of one chunk to the journal."""
+        if journal is None:
+            return
+        good = [int(pos) for pos in positions if int(pos) not in errors]
+        if good:
+            journal.put_many([(X[pos], labels[pos]) for pos in good],
+                             keys=[keys[pos] for pos in good])
 
     @staticmethod
     def _batch_problem(answer, n):

@@ -10,22 +10,28 @@ from .conftest import make_classifier_net, make_regressor_net
 # Fractions so the budget fits the checks' data sets, from 1 sample to 300.
 BUDGET = dict(initial_size=0.3, round_size=0.2, n_rounds=2, random_state=0)
 
+ESTIMATORS = [
+    LatentHardMiningClassifier(
+        make_classifier_net(max_epochs=20), PCAGenerator(n_components=1), **BUDGET),
+    LatentHardMiningClassifier(make_classifier_net(max_epochs=20), sampler="random", **BUDGET),
+    LatentHardMiningRegressor(
+        make_regressor_net(max_epochs=20), PCAGenerator(n_components=1), **BUDGET),
+]
 
-def _estimators():
-    yield LatentHardMiningClassifier(
-        make_classifier_net(max_epochs=20), PCAGenerator(n_components=1), **BUDGET)
-    yield LatentHardMiningClassifier(make_classifier_net(max_epochs=20), sampler="random", **BUDGET)
-    yield LatentHardMiningRegressor(
-        make_regressor_net(max_epochs=20), PCAGenerator(n_components=1), **BUDGET)
-
-
-EXPECTED_FAILED = {}
+FLOAT32_SUBSET = (
+    "float32 nets: BLAS sums a batch in a different order than its subset, so outputs "
+    "can differ in the last bit (~2e-7), above the check's 1e-7 tolerance"
+)
 
 
 def _expected_failed_checks(estimator):
-    return EXPECTED_FAILED.get(type(estimator).__name__, {})
+    if isinstance(estimator, LatentHardMiningRegressor):
+        # Not strict: the last-bit difference shows on some batches only.
+        return {"check_methods_subset_invariance": FLOAT32_SUBSET}
+    return {}
 
 
-@parametrize_with_checks(list(_estimators()), expected_failed_checks=_expected_failed_checks)
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks,
+                         xfail_strict=False)
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -68,8 +68,9 @@ class PCAGenerator(BaseGenerator):
         components = self.pca_.components_.astype(np.float32)
         mean = self.pca_.mean_.astype(np.float32)
 
-        encoder = torch.nn.Linear(flat.shape[1], self.latent_dim_)
-        decoder = torch.nn.Linear(self.latent_dim_, flat.shape[1])
+        # skip_init: the weights are set below, so do not draw (and consume) random ones.
+        encoder = torch.nn.utils.skip_init(torch.nn.Linear, flat.shape[1], self.latent_dim_)
+        decoder = torch.nn.utils.skip_init(torch.nn.Linear, self.latent_dim_, flat.shape[1])
         with torch.no_grad():
             encoder.weight.copy_(torch.from_numpy(components / scale[:, None]))
             encoder.bias.copy_(torch.from_numpy(-(components @ mean) / scale))

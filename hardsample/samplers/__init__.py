@@ -1,18 +1,34 @@
 """Samplers: what to label next. Each proposes pool indices or synthetic samples."""
 
 from ._base import BaseSampler, MiningState, Proposal
+from .coreset import CoreSetSampler
+from .interpolation import InterpolationSampler, PriorSampler
+from .latent_entropy import LatentEntropySampler
 from .nearest import NearestNeighborSampler
 from .random import RandomSampler
+from .uncertainty import EntropySampler, MarginSampler
 
 SAMPLERS = {
     "random": RandomSampler,
     "nearest": NearestNeighborSampler,
+    "entropy": EntropySampler,
+    "margin": MarginSampler,
+    "coreset": CoreSetSampler,
+    "latent-entropy": LatentEntropySampler,
+    "interpolation": InterpolationSampler,
+    "prior": PriorSampler,
 }
 
 __all__ = [
     "BaseSampler",
+    "CoreSetSampler",
+    "EntropySampler",
+    "InterpolationSampler",
+    "LatentEntropySampler",
+    "MarginSampler",
     "MiningState",
     "NearestNeighborSampler",
+    "PriorSampler",
     "Proposal",
     "RandomSampler",
     "SAMPLERS",

@@ -1,0 +1,223 @@
+"""MNIST benchmark: every sampling strategy on the same pool, VAE, net and seeds.
+
+Stage 1 fits the paper's MLP VAE (latent 3) once on the unlabeled pool and caches it
+under the output folder, keyed by its settings; every strategy shares it through
+``sklearn.frozen.FrozenEstimator``. Stage 2 runs
+:func:`hardsample.curves.run_learning_curves` with LeNet for each strategy and
+seed, then writes
+
+- ``<tag>_records.csv`` / ``<tag>.json``: one record per (strategy, seed, round),
+  plus the configuration, summary, AUC, labels-to-reach and timing in the JSON;
+- ``<tag>.md``: the paper's Table 1 layout (mean ± std test accuracy per round),
+  the AUC / labels-to-reach table and the per-round timing split;
+- ``<tag>.png``: the learning curves.
+
+Run ``python benchmarks/mnist.py --help`` or ``hardsample bench mnist --help``.
+"""
+
+import argparse
+import hashlib
+import json
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_STRATEGIES = ("random", "nearest", "entropy", "margin", "coreset", "latent-entropy")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="hardsample bench mnist",
+        description="Compare sampling strategies on MNIST (VAE latent 3 + LeNet).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--data-home", default=None, help="folder of mnist.npz "
+                        "(default: $HARDSAMPLE_DATA)")
+    parser.add_argument("--pool-size", type=int, default=60000,
+                        help="pool: a random subsample of the training set (0 or >= 60000: all)")
+    parser.add_argument("--test-size", type=int, default=0,
+                        help="test images scored per round (0: all 10,000)")
+    parser.add_argument("--strategies", nargs="+", default=list(DEFAULT_STRATEGIES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--initial-size", type=int, default=100)
+    parser.add_argument("--round-size", type=int, default=100)
+    parser.add_argument("--epochs", type=int, default=15, help="LeNet epochs per round")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--retrain", choices=("scratch", "continue"), default="scratch")
+    parser.add_argument("--step-size", type=float, default=1.0, help="latent step (SNN and "
+                        "latent-entropy)")
+    parser.add_argument("--latent-dim", type=int, default=3)
+    parser.add_argument("--vae-epochs", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--output-dir", default=str(RESULTS))
+    parser.add_argument("--tag", default=None, help="file name stem (default: derived "
+                        "from the configuration)")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def load_task(args):
+    from hardsample.datasets import load_mnist
+
+    data = load_mnist(args.data_home, download=False)
+    n_train = len(data.X_train)
+    rng = np.random.RandomState(0)
+    if 0 < args.pool_size < n_train:
+        pool = np.sort(rng.choice(n_train, size=args.pool_size, replace=False))
+    else:
+        pool = np.arange(n_train)
+    test = np.arange(len(data.X_test))
+    if 0 < args.test_size < len(test):
+        test = np.sort(rng.choice(len(test), size=args.test_size, replace=False))
+    to_images = lambda X: (X / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)  # noqa: E731
+    return (to_images(data.X_train[pool]), data.y_train[pool].astype(np.int64),
+            to_images(data.X_test[test]), data.y_test[test].astype(np.int64), str(data.path))
+
+
+def cached_vae(X_pool, args, output_dir):
+    """The VAE fitted on the pool, loaded from the cache when its settings match."""
+    from hardsample.generators import VAETransformer
+
+    settings = dict(pool_size=len(X_pool), pool_sum=float(X_pool[:, 0, ::7, ::7].sum()),
+                    latent_dim=args.latent_dim, hidden_sizes=[400, 400],
+                    max_epochs=args.vae_epochs, batch_size=128, lr=1e-3, random_state=0)
+    key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    path = Path(output_dir) / f"vae_{key}.pkl"
+    if path.is_file():
+        with open(path, "rb") as handle:
+            return pickle.load(handle), path, 0.0
+    start = time.perf_counter()
+    vae = VAETransformer(latent_dim=args.latent_dim, hidden_sizes=(400, 400),
+                         max_epochs=args.vae_epochs, batch_size=128, lr=1e-3,
+                         random_state=0).fit(X_pool)
+    seconds = time.perf_counter() - start
+    with open(path, "wb") as handle:
+        pickle.dump(vae, handle)
+    return vae, path, seconds
+
+
+def timing_table(records):
+    """Mean seconds per round of training, mining and labeling, per strategy."""
+    strategies = list(dict.fromkeys(r["strategy"] for r in records))
+    rows = {}
+    for name in strategies:
+        group = [r for r in records if r["strategy"] == name and r["round"] > 1]
+        group = group or [r for r in records if r["strategy"] == name]
+        rows[name] = {k: float(np.mean([r[k] for r in group]))
+                      for k in ("train_seconds", "mining_seconds", "labeling_seconds")}
+    return rows
+
+
+def report(summary, records, args, extra):
+    from hardsample.curves import area_under_curve, labels_to_reach, markdown_table
+
+    auc = area_under_curve(summary)
+    target = "random" if "random" in auc else next(iter(auc))
+    reach = labels_to_reach(summary, target_strategy=target)
+    timing = timing_table(records)
+    lines = [
+        f"# MNIST benchmark ({extra['tag']})", "",
+        f"pool {extra['n_pool']} (seed-0 subsample of the training set), test "
+        f"{extra['n_test']}; VAE latent {args.latent_dim}, {args.vae_epochs} epochs (fitted once, "
+        f"{extra['vae_seconds']:.0f} s; cache {extra['vae_path']}); LeNet, Adam lr {args.lr}, "
+        f"{args.epochs} epochs, batch {args.batch_size}, retrain={args.retrain}; "
+        f"{args.initial_size} + {args.round_size}/round, {args.rounds} rounds; "
+        f"seeds {args.seeds}; step size {args.step_size}; torch threads {args.threads}; "
+        f"total {extra['total_seconds'] / 60:.1f} min.", "",
+        markdown_table(summary, title="test accuracy (%), round (labels)"), "",
+        f"| strategy | AUC (%) | labels to reach {target}'s final "
+        f"{100 * [s for s in summary if s['strategy'] == target][-1]['mean']:.1f} % |",
+        "|---|---|---|",
+    ]
+    for name in auc:
+        value = "never" if reach[name] is None else f"{reach[name]:.0f}"
+        lines.append(f"| {name} | {100 * auc[name]:.2f} | {value} |")
+    lines += ["", "Mean seconds per round (rounds >= 2): train / mining / labeling", "",
+              "| strategy | train (s) | mining (s) | labeling (s) |", "|---|---|---|---|"]
+    for name, row in timing.items():
+        lines.append(f"| {name} | {row['train_seconds']:.2f} | {row['mining_seconds']:.3f} | "
+                     f"{row['labeling_seconds']:.4f} |")
+    rounds = sorted({r["round"] for r in records})
+    lines += ["", "Per round, mean seconds: train / mining (labeling is < 2 ms everywhere)", "",
+              "| strategy | " + " | ".join(f"round {r}" for r in rounds) + " |",
+              "|---|" + "---|" * len(rounds)]
+    for name in timing:
+        cells = []
+        for r in rounds:
+            group = [x for x in records if x["strategy"] == name and x["round"] == r]
+            cells.append(f"{np.mean([x['train_seconds'] for x in group]):.2f} / "
+                         f"{np.mean([x['mining_seconds'] for x in group]):.3f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n", auc, reach, timing
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    import torch
+    from skorch import NeuralNetClassifier
+    from sklearn.base import clone
+    from sklearn.frozen import FrozenEstimator
+
+    from hardsample.curves import run_learning_curves, summarize, write_records
+    from hardsample.estimators import LatentHardMiningClassifier
+    from hardsample.nets import LeNet
+    from hardsample.plotting import plot_learning_curves
+    from hardsample.samplers import SAMPLERS
+
+    unknown = [s for s in args.strategies if s not in SAMPLERS]
+    if unknown:
+        raise SystemExit(f"unknown strategies {unknown}; choose among {sorted(SAMPLERS)}")
+    torch.set_num_threads(max(1, args.threads))
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    X_pool, y_pool, X_test, y_test, path = load_task(args)
+    tag = args.tag or (f"mnist_pool{len(X_pool)}_r{args.rounds}_{args.initial_size}+"
+                       f"{args.round_size}_s{len(args.seeds)}_e{args.epochs}")
+    print(f"data: {path}; pool {len(X_pool)}, test {len(X_test)}", flush=True)
+    vae, vae_path, vae_seconds = cached_vae(X_pool, args, output_dir)
+    print(f"stage 1: VAE {'fitted in %.0f s' % vae_seconds if vae_seconds else 'from cache'} "
+          f"({vae_path.name})", flush=True)
+    net = NeuralNetClassifier(
+        LeNet, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=args.lr,
+        max_epochs=args.epochs, batch_size=args.batch_size, verbose=0,
+    )
+    base = LatentHardMiningClassifier(
+        net, FrozenEstimator(vae), initial_size=args.initial_size,
+        round_size=args.round_size, n_rounds=args.rounds, step_size=args.step_size,
+        retrain=args.retrain,
+    )
+    strategies = {s: clone(base).set_params(sampler=s) for s in args.strategies}
+    print(f"stage 2: {', '.join(strategies)}; {args.rounds} rounds, seeds {args.seeds}",
+          flush=True)
+    records = run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
+                                  n_rounds=args.rounds, seeds=args.seeds,
+                                  progress=not args.no_progress)
+    summary = summarize(records)
+    extra = dict(tag=tag, n_pool=len(X_pool), n_test=len(X_test), vae_seconds=vae_seconds,
+                 vae_path=vae_path.name, total_seconds=time.perf_counter() - start)
+    text, auc, reach, timing = report(summary, records, args, extra)
+    write_records(records, output_dir / f"{tag}_records.csv")
+    with open(output_dir / f"{tag}.json", "w") as handle:
+        json.dump({"config": vars(args), **extra, "records": records, "summary": summary,
+                   "auc": auc, "labels_to_reach": reach, "timing": timing}, handle, indent=1)
+    (output_dir / f"{tag}.md").write_text(text)
+    ax = plot_learning_curves(summary)
+    ax.set_title(f"MNIST, pool {len(X_pool)}: mean ± std over {len(args.seeds)} seeds")
+    ax.figure.tight_layout()
+    ax.figure.savefig(output_dir / f"{tag}.png", dpi=120)
+    print()
+    print(text)
+    print(f"written: {output_dir}/{tag}.{{md,json,png}}, {tag}_records.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.exit(main())

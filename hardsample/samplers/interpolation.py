@@ -1,0 +1,156 @@
+"""Samplers that synthesize samples with the generator, for a labeling tool.
+
+- :class:`InterpolationSampler`: the paper's sampling by interpolation (SI);
+- :class:`PriorSampler`: the random-synthetic baseline (codes drawn from the
+  prior every round, no gradient step).
+"""
+
+import numpy as np
+
+from ..hardness import hardness_step
+from ._base import BaseSampler, Proposal
+from .nearest import check_n_anchors, check_step_size, draw_anchors, split_evenly
+
+
+def _check_generator(state, sampler):
+    generator = state.generator
+    if generator is None or not callable(getattr(generator, "inverse_transform", None)):
+        raise ValueError(
+            f"{type(sampler).__name__} synthesizes samples with a generator: pass a fitted "
+            "generator with inverse_transform (e.g. hardsample.generators.VAETransformer())."
+        )
+    return generator
+
+
+def _latent_dim(state, generator):
+    dim = getattr(generator, "latent_dim_", None)
+    if dim is None and state.latent_codes is not None:
+        dim = state.latent_codes.shape[1]
+    if dim is None:
+        raise ValueError("Cannot tell the generator's latent dimension (no latent_dim_ attribute "
+                         "and no latent codes).")
+    return int(dim)
+
+
+def _decode(generator, codes):
+    X = np.asarray(generator.inverse_transform(codes), dtype=np.float32)
+    if len(X) != len(codes):
+        raise ValueError(f"The generator decoded {len(codes)} codes into {len(X)} samples.")
+    if not np.isfinite(X).all():
+        raise ValueError("The generator decoded latent codes into NaN or infinite samples.")
+    return X
+
+
+def draw_prior(state, n, random_state):
+    """``n`` codes from the standard normal prior, decoded: a synthetic Proposal."""
+    generator = state.generator
+    codes = random_state.standard_normal((n, _latent_dim(state, generator))).astype(np.float32)
+    return Proposal(X=_decode(generator, codes), latent_codes=codes)
+
+
+class InterpolationSampler(BaseSampler):
+    """Sampling by interpolation (SI, paper section 3.5 and Algorithm 2).
+
+    For a labeling tool that answers for any plausible input (e.g. a physics
+    solver). Round 1 draws ``n`` codes from the generator's prior ``N(0, I)`` and
+    decodes them into synthetic samples. Each later round draws anchors among the
+    labeled synthetic samples, back-propagates the target net's loss on each
+    decoded anchor (with its true label) to its latent code, steps the code along
+    the normalized gradient, ``z' = z + step_size * g/||g||``, and decodes the
+    stepped codes into the new samples to label. No pool sample is ever labeled:
+    the pool only trains the generator.
+
+    Parameters
+    ----------
+    step_size : float, default=1.0
+        Length of the latent step (in latent units).
+    n_anchors : int or None, default=None
+        Anchors per round; ``None`` uses one anchor per proposed sample. With fewer
+        anchors than samples, an anchor contributing ``k`` samples proposes the
+        codes ``z + j * step_size * g/||g||`` for ``j = 1..k`` (points further along
+        its gradient direction) rather than ``k`` copies of one sample.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skorch import NeuralNetRegressor
+    >>> from hardsample import LatentHardMiningRegressor
+    >>> from hardsample.generators import PCAGenerator
+    >>> from hardsample.nets import MLP
+    >>> X = np.random.RandomState(0).rand(200, 6).astype("float32")
+    >>> def solver(X_batch):  # any tool that labels any input
+    ...     return np.sin(3 * X_batch).sum(axis=1)
+    >>> net = NeuralNetRegressor(MLP, optimizer=torch.optim.Adam, lr=1e-2,
+    ...                          max_epochs=5, verbose=0)
+    >>> reg = LatentHardMiningRegressor(net, PCAGenerator(2), sampler="interpolation",
+    ...                                 initial_size=20, round_size=10, n_rounds=3,
+    ...                                 random_state=0).fit(X, oracle=solver)
+    >>> reg.X_synthetic_.shape, reg.y_synthetic_.shape
+    ((40, 6), (40,))
+    """
+
+    uses_latent_space = True
+    synthesizes = True
+
+    def __init__(self, step_size=1.0, n_anchors=None):
+        self.step_size = step_size
+        self.n_anchors = n_anchors
+
+    def initial_proposal(self, state, n, random_state):
+        """Round 1: ``n`` codes drawn from ``N(0, I)`` (``random_state.standard_normal``)."""
+        _check_generator(state, self)
+        return draw_prior(state, n, random_state)
+
+    def propose(self, state, n, random_state):
+        generator = _check_generator(state, self)
+        step_size = check_step_size(self.step_size)
+        n_anchors = min(check_n_anchors(self.n_anchors) or n, n)
+        if state.z_labeled is None or len(state.z_labeled) == 0:
+            raise ValueError(
+                f"{type(self).__name__} steps from labeled samples' latent codes, but none "
+                "are labeled yet."
+            )
+        anchors = draw_anchors(len(state.y_labeled), n_anchors, random_state)
+        z_anchors = np.asarray(state.z_labeled[anchors], dtype=np.float32)
+        _, direction = hardness_step(
+            state.net, generator.decoder_, z_anchors, state.y_labeled[anchors], step_size,
+        )
+        counts = split_evenly(n, n_anchors)
+        # the j-th sample of an anchor (j = 1..count) lies j steps along its direction
+        multiples = np.concatenate([np.arange(1, c + 1) for c in counts]).astype(np.float32)
+        codes = (np.repeat(z_anchors, counts, axis=0)
+                 + np.float32(step_size) * multiples[:, None]
+                 * np.repeat(direction, counts, axis=0)).astype(np.float32)
+        return Proposal(
+            X=_decode(generator, codes),
+            latent_codes=codes,
+            anchors=np.repeat(anchors, counts),
+        )
+
+
+class PriorSampler(BaseSampler):
+    """Random synthetic samples: codes drawn from ``N(0, I)`` every round, decoded.
+
+    The baseline of :class:`InterpolationSampler` without the hardness step (the
+    synthetic counterpart of :class:`~hardsample.samplers.RandomSampler`). With the
+    same seed its round 1 equals SI's.
+
+    Examples
+    --------
+    >>> from hardsample.samplers import PriorSampler
+    >>> PriorSampler()
+    PriorSampler()
+    """
+
+    uses_latent_space = True
+    synthesizes = True
+
+    def initial_proposal(self, state, n, random_state):
+        _check_generator(state, self)
+        return draw_prior(state, n, random_state)
+
+    def propose(self, state, n, random_state):
+        return self.initial_proposal(state, n, random_state)
+
+
+__all__ = ["InterpolationSampler", "PriorSampler"]

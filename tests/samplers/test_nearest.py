@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from hardsample import LatentHardMiningClassifier
+from hardsample.generators import PCAGenerator
+from hardsample.samplers import NearestNeighborSampler
+from hardsample.samplers.nearest import split_evenly
+
+from ..conftest import make_classifier_net
+
+
+def make_state(digits, n_labeled=60, seed=0):
+    """A mining state after one random round on digits, through the estimator."""
+    X, y = digits
+    clf = LatentHardMiningClassifier(
+        make_classifier_net(), PCAGenerator(n_components=3), initial_size=n_labeled,
+        n_rounds=1, random_state=seed,
+    ).fit(X, y)
+    return clf._mining_state(X)
+
+
+def test_picks_are_unlabeled_distinct_and_sized(digits):
+    state = make_state(digits)
+    proposal = NearestNeighborSampler().propose(state, 50, np.random.RandomState(0))
+    assert len(proposal.indices) == 50
+    assert len(np.unique(proposal.indices)) == 50
+    assert not state.excluded[proposal.indices].any()
+    np.testing.assert_array_equal(proposal.latent_codes, state.latent_codes[proposal.indices])
+
+
+def test_picks_are_the_nearest_unlabeled_to_the_stepped_codes(digits):
+    from hardsample.hardness import hardness_step
+
+    state = make_state(digits)
+    sampler = NearestNeighborSampler(step_size=0.7)
+    proposal = sampler.propose(state, 1, np.random.RandomState(3))
+    anchor = proposal.anchors[0]
+    stepped, _ = hardness_step(state.net, state.generator.decoder_, state.z_labeled[[anchor]],
+                               state.y_labeled[[anchor]], 0.7)
+    distances = ((state.latent_codes - stepped) ** 2).sum(1)
+    distances[state.excluded] = np.inf
+    assert proposal.indices[0] == np.argmin(distances)
+
+
+def test_reproducible_with_seed(digits):
+    state = make_state(digits)
+    a = NearestNeighborSampler().propose(state, 30, np.random.RandomState(5)).indices
+    b = NearestNeighborSampler().propose(state, 30, np.random.RandomState(5)).indices
+    np.testing.assert_array_equal(a, b)
+
+
+def test_fewer_anchors_than_picks(digits):
+    state = make_state(digits)
+    proposal = NearestNeighborSampler(n_anchors=4).propose(state, 10, np.random.RandomState(0))
+    assert len(proposal.indices) == 10 and len(np.unique(proposal.indices)) == 10
+    assert len(np.unique(proposal.anchors)) <= 4
+    np.testing.assert_array_equal(split_evenly(10, 4), [3, 3, 2, 2])
+
+
+def test_more_picks_than_labeled_anchors(digits):
+    state = make_state(digits, n_labeled=5)
+    proposal = NearestNeighborSampler().propose(state, 40, np.random.RandomState(0))
+    assert len(np.unique(proposal.indices)) == 40
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, np.nan, "big"])
+def test_bad_step_size(digits, bad):
+    state = make_state(digits)
+    with pytest.raises(ValueError, match="step_size"):
+        NearestNeighborSampler(step_size=bad).propose(state, 5, np.random.RandomState(0))
+
+
+def test_bad_n_anchors(digits):
+    state = make_state(digits)
+    with pytest.raises(ValueError, match="n_anchors"):
+        NearestNeighborSampler(n_anchors=0).propose(state, 5, np.random.RandomState(0))

@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+
+from hardsample.generators import PCAGenerator
+from hardsample.neighbors import LatentIndex
+from hardsample.samplers import EntropySampler, MarginSampler, MiningState
+from hardsample.samplers.uncertainty import entropy, margin, predict_proba_batched, top_n
+
+from ..conftest import make_classifier_net, make_regressor_net
+
+
+def make_state(X, y, n_labeled=60, net=None, seed=0):
+    """A MiningState over the digits: the first ``n_labeled`` samples labeled."""
+    codes = PCAGenerator(n_components=3).fit(X).transform(X)
+    excluded = np.zeros(len(X), dtype=bool)
+    excluded[:n_labeled] = True
+    if net is None:
+        net = make_classifier_net(module__n_classes=10, train_split=None, max_epochs=5)
+        import torch
+        torch.manual_seed(seed)
+        net.fit(X[:n_labeled], y[:n_labeled])
+    generator = PCAGenerator(n_components=3).fit(X)
+    return MiningState(
+        X_pool=X, latent_codes=codes, excluded=excluded, X_labeled=X[:n_labeled],
+        y_labeled=y[:n_labeled].astype(np.int64), z_labeled=codes[:n_labeled], net=net,
+        generator=generator, latent_index=LatentIndex().fit(codes),
+    )
+
+
+@pytest.fixture(scope="module")
+def state():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return make_state((X / 16.0).astype(np.float32), y)
+
+
+def check_picks(state, proposal, n):
+    indices = proposal.indices
+    assert indices.dtype == np.int64 and indices.shape == (n,)
+    assert len(np.unique(indices)) == n
+    assert not state.excluded[indices].any()
+
+
+@pytest.mark.parametrize("cls", [EntropySampler, MarginSampler])
+@pytest.mark.parametrize("n", [1, 17, 40])
+def test_picks_unlabeled_distinct_and_sized(state, cls, n):
+    check_picks(state, cls(batch_size=100).propose(state, n, np.random.RandomState(0)), n)
+
+
+@pytest.mark.parametrize("cls", [EntropySampler, MarginSampler])
+def test_reproducible(state, cls):
+    a = cls().propose(state, 25, np.random.RandomState(3)).indices
+    b = cls().propose(state, 25, np.random.RandomState(3)).indices
+    np.testing.assert_array_equal(a, b)
+
+
+def test_entropy_picks_the_most_uncertain(state):
+    picks = EntropySampler(batch_size=64).propose(state, 30, np.random.RandomState(0)).indices
+    available = state.available_indices
+    scores = entropy(state.net.predict_proba(state.X_pool[available]))
+    threshold = np.sort(scores)[::-1][29]
+    chosen = entropy(state.net.predict_proba(state.X_pool[picks]))
+    assert chosen.min() >= threshold - 1e-6
+    np.testing.assert_allclose(np.sort(chosen)[::-1], np.sort(scores)[::-1][:30], rtol=1e-5)
+
+
+def test_margin_picks_the_smallest_margins(state):
+    picks = MarginSampler().propose(state, 30, np.random.RandomState(0)).indices
+    margins = margin(state.net.predict_proba(state.X_pool[state.available_indices]))
+    chosen = margin(state.net.predict_proba(state.X_pool[picks]))
+    np.testing.assert_allclose(np.sort(chosen), np.sort(margins)[:30], rtol=1e-5, atol=1e-7)
+
+
+def test_scores_on_hand_made_probabilities():
+    proba = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3], [0.6, 0.3, 0.1]])
+    np.testing.assert_allclose(entropy(proba), [0.0, np.log(2), np.log(3),
+                                                -(0.6 * np.log(0.6) + 0.3 * np.log(0.3)
+                                                  + 0.1 * np.log(0.1))])
+    np.testing.assert_allclose(margin(proba), [1.0, 0.0, 0.0, 0.3])
+
+
+def test_ties_broken_by_the_seed():
+    scores = np.zeros(50)
+    a = top_n(scores, 10, np.random.RandomState(0))
+    b = top_n(scores, 10, np.random.RandomState(0))
+    c = top_n(scores, 10, np.random.RandomState(1))
+    np.testing.assert_array_equal(a, b)
+    assert set(a) != set(c)
+    np.testing.assert_array_equal(top_n(np.array([0.1, 0.9, 0.5]), 2,
+                                        np.random.RandomState(0)), [1, 2])
+
+
+@pytest.mark.parametrize("cls", [EntropySampler, MarginSampler])
+def test_too_many_samples_raises(state, cls):
+    with pytest.raises(ValueError, match="only"):
+        cls().propose(state, state.n_available + 1, np.random.RandomState(0))
+
+
+@pytest.mark.parametrize("cls", [EntropySampler, MarginSampler])
+def test_non_classifier_net_raises(state, cls, digits):
+    X, y = digits
+    reg = make_regressor_net(module__n_outputs=1, max_epochs=1, train_split=None)
+    reg.fit(X[:20], y[:20].astype(np.float32).reshape(-1, 1))
+    bad = MiningState(**{**state.__dict__, "net": reg})
+    with pytest.raises(TypeError, match="classifier"):
+        cls().propose(bad, 5, np.random.RandomState(0))
+    with pytest.raises(TypeError, match="classifier"):
+        cls().propose(MiningState(**{**state.__dict__, "net": object()}), 5,
+                      np.random.RandomState(0))
+
+
+def test_non_probability_output_raises():
+    class Scores:
+        def predict_proba(self, X):
+            return np.full((len(X), 3), 2.0)
+
+    with pytest.raises(ValueError, match="probabilities"):
+        predict_proba_batched(Scores(), np.zeros((4, 2)))
+
+
+def test_bad_batch_size_raises(state):
+    with pytest.raises(ValueError, match="batch_size"):
+        EntropySampler(batch_size=0).propose(state, 5, np.random.RandomState(0))
