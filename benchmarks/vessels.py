@@ -170,7 +170,8 @@ def test_mse(estimator, X_test, y_test, s_max):
     return float(np.mean((y_pred - y_test) ** 2))
 
 
-def run_curves(strategies, X_pool, X_test, y_test, tool, args, progress):
+def run_curves(strategies, X_pool, X_test, y_test, tool, args, progress,
+               partial_path=None):
     """The learning-curve loop with a labeling-tool oracle (fresh per run)."""
     from sklearn.base import clone
     from tqdm.auto import tqdm
@@ -220,6 +221,13 @@ def run_curves(strategies, X_pool, X_test, y_test, tool, args, progress):
                              getattr(estimator, "failed_labels_", [])[:3]],
             })
             fitted[(name, seed)] = estimator
+            done = [r for r in records if r["strategy"] == name and r["seed"] == seed]
+            if done:
+                print(f"  {name}, seed {seed}: final MSE {done[-1]['score']:.2f} kPa^2, "
+                      f"{failures[-1]['n_failed']} failed labels", flush=True)
+            if partial_path is not None:  # survive an interrupted run
+                with open(partial_path, "w") as handle:
+                    json.dump({"records": records, "failures": failures}, handle, indent=1)
     bar.close()
     return records, failures, fitted
 
@@ -367,7 +375,8 @@ def main(argv=None):
     print(f"stage 2: {', '.join(f'{k} ({STRATEGIES[k]})' for k in strategies)}; "
           f"{args.rounds} rounds, seeds {args.seeds}", flush=True)
     records, failures, fitted = run_curves(strategies, X_pool, X_test, y_test, tool, args,
-                                           progress=not args.no_progress)
+                                           progress=not args.no_progress,
+                                           partial_path=output_dir / f"{tag}_partial.json")
     summary = summarize(records)
     extra = dict(tag=tag, n_pool=len(X_pool), n_test=len(X_test), vae_seconds=vae_seconds,
                  vae_path=vae_path.name, test_seconds=test_seconds, test_path=test_path.name,
@@ -387,6 +396,7 @@ def main(argv=None):
                    "timing": timing, "failures": failures, "failure_summary": fails},
                   handle, indent=1)
     (output_dir / f"{tag}.md").write_text(text)
+    (output_dir / f"{tag}_partial.json").unlink(missing_ok=True)
     ax = plot_learning_curves(summary, scale=1.0, ylabel="test MSE (kPa²)")
     ax.set_title(f"vessels, pool {len(X_pool)}: mean ± std over {len(args.seeds)} seeds",
                  fontsize=9)

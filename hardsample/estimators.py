@@ -333,6 +333,7 @@ class _BaseLatentHardMining(BaseEstimator):
             "n_new": n_new,
             "n_oracle_calls": self.n_oracle_calls_,
             "n_failed": len(self.failed_labels_),
+            "n_reused": int(getattr(self.oracle_, "n_reused_", 0)),
             "train_seconds": train_seconds,
             "mining_seconds": mining_seconds,
             "labeling_seconds": labeling_seconds,
@@ -524,7 +525,8 @@ class LatentHardMiningClassifier(ClassifierMixin, _BaseLatentHardMining):
         The pool's latent codes.
     history_ : list of dict
         One per round: round, n_labeled, n_new, n_oracle_calls, n_failed,
-        train_seconds, mining_seconds, labeling_seconds.
+        n_reused (labels taken from a journal so far), train_seconds,
+        mining_seconds, labeling_seconds.
     n_oracle_calls_ : int
         Samples sent to the oracle.
     failed_labels_ : list of dict
