@@ -23,6 +23,8 @@ from ._torch import resolve_device
 
 KDTREE_MAX_DIM = 10
 BRUTE_MAX_POINTS = 2_000_000
+#: Points per distance block of the brute-force backend.
+POINT_BLOCK = 65_536
 METHODS = ("auto", "kdtree", "brute", "nndescent")
 
 
@@ -75,7 +77,6 @@ class LatentIndex(BaseEstimator):
             self._tree = cKDTree(Z)
         elif self.method_ == "brute":
             self._points = torch.as_tensor(Z, device=resolve_device(self.device))
-            self._sq_norms = (self._points ** 2).sum(1)
         else:
             from pynndescent import NNDescent  # numba compiles on first import
 
@@ -113,13 +114,27 @@ class LatentIndex(BaseEstimator):
         return idx.astype(np.int64), dist.astype(np.float32)
 
     def _brute(self, Q, k):
+        """Exact k-NN by blocks of queries x points, merging partial top-k lists.
+
+        Blocks keep the distance matrix at ``batch_size x POINT_BLOCK`` entries, so
+        memory stays flat whatever the pool size.
+        """
+        points = self._points
         indices, distances = [], []
         for start in range(0, len(Q), self.batch_size):
-            q = torch.as_tensor(Q[start:start + self.batch_size], device=self._points.device)
-            sq = (q ** 2).sum(1, keepdim=True) - 2 * q @ self._points.T + self._sq_norms
-            d, i = torch.topk(sq, k, dim=1, largest=False)
-            indices.append(i.cpu().numpy())
-            distances.append(d.clamp_min(0).sqrt().cpu().numpy())
+            q = torch.as_tensor(Q[start:start + self.batch_size], device=points.device)
+            best_d = best_i = None
+            for offset in range(0, len(points), POINT_BLOCK):
+                block = points[offset:offset + POINT_BLOCK]
+                d, i = torch.topk(torch.cdist(q, block), min(k, len(block)), dim=1,
+                                  largest=False)
+                i = i + offset
+                if best_d is not None:
+                    d, order = torch.topk(torch.cat([best_d, d], 1), k, dim=1, largest=False)
+                    i = torch.gather(torch.cat([best_i, i], 1), 1, order)
+                best_d, best_i = d, i
+            indices.append(best_i.cpu().numpy())
+            distances.append(best_d.cpu().numpy())
         return np.concatenate(indices), np.concatenate(distances)
 
     def nearest_available(self, Q, excluded, counts=None):

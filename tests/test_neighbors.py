@@ -67,3 +67,14 @@ def test_bad_input():
     index = LatentIndex().fit(np.zeros((3, 2)))
     with pytest.raises(ValueError, match="excluded"):
         index.nearest_available(np.zeros((1, 2)), np.zeros(5, dtype=bool))
+
+
+def test_brute_merges_point_blocks(codes, monkeypatch):
+    import hardsample.neighbors as neighbors
+
+    monkeypatch.setattr(neighbors, "POINT_BLOCK", 64)
+    queries = codes[:30] - 0.02
+    idx, dist = LatentIndex(method="brute", batch_size=7).fit(codes).kneighbors(queries, 5)
+    expected, expected_dist = LatentIndex(method="kdtree").fit(codes).kneighbors(queries, 5)
+    np.testing.assert_array_equal(idx, expected)
+    np.testing.assert_allclose(dist, expected_dist, rtol=1e-4, atol=1e-5)
