@@ -77,4 +77,5 @@ def test_brute_merges_point_blocks(codes, monkeypatch):
     idx, dist = LatentIndex(method="brute", batch_size=7).fit(codes).kneighbors(queries, 5)
     expected, expected_dist = LatentIndex(method="kdtree").fit(codes).kneighbors(queries, 5)
     np.testing.assert_array_equal(idx, expected)
-    np.testing.assert_allclose(dist, expected_dist, rtol=1e-4, atol=1e-5)
+    # cdist computes through matrix products in float32: distances agree to ~1e-4.
+    np.testing.assert_allclose(dist, expected_dist, rtol=1e-3, atol=1e-4)
