@@ -87,3 +87,52 @@ class NearestNeighborSampler(BaseSampler):
             latent_codes=state.latent_codes[indices],
             anchors=np.repeat(anchors, counts),
         )
+
+
+def snn_trajectories(net, generator, latent_codes, targets, starts, *, n_steps=10,
+                     step_size=1.0, latent_index=None):
+    """Follow SNN from each start without re-drawing anchors (the paper's Figure 4).
+
+    From a pool sample, step its code along the normalized loss gradient (with its
+    true target), move to the nearest pool sample of the stepped code that the
+    trajectory has not visited yet, and repeat ``n_steps`` times.
+
+    Parameters
+    ----------
+    net : fitted skorch net
+    generator : fitted generator with a differentiable ``decoder_``
+    latent_codes : ndarray of shape (n_pool, latent_dim)
+    targets : ndarray of shape (n_pool, ...)
+        Targets in the net's training form (class indices for classifiers).
+    starts : array-like of int
+        Pool indices where the trajectories start.
+    n_steps : int, default=10
+    step_size : float, default=1.0
+    latent_index : LatentIndex, default=None
+        An index over ``latent_codes`` (built when None).
+
+    Returns
+    -------
+    paths : ndarray of int of shape (n_starts, n_steps + 1)
+        Pool indices visited by each trajectory, the start first.
+    """
+    from ..neighbors import LatentIndex
+
+    step_size = check_step_size(step_size)
+    latent_codes = np.asarray(latent_codes, dtype=np.float32)
+    targets = np.asarray(targets)
+    index = latent_index if latent_index is not None else LatentIndex().fit(latent_codes)
+    paths = [np.asarray(starts, dtype=np.int64)]
+    visited = np.zeros((len(paths[0]), len(latent_codes)), dtype=bool)
+    visited[np.arange(len(paths[0])), paths[0]] = True
+    for _ in range(int(n_steps)):
+        current = paths[-1]
+        stepped, _ = hardness_step(net, generator.decoder_, latent_codes[current],
+                                   targets[current], step_size)
+        following = np.array([
+            index.nearest_available(z[None], visited[row])[0]
+            for row, z in enumerate(stepped)
+        ], dtype=np.int64)
+        visited[np.arange(len(following)), following] = True
+        paths.append(following)
+    return np.stack(paths, axis=1)

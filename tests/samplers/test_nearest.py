@@ -74,3 +74,19 @@ def test_bad_n_anchors(digits):
     state = make_state(digits)
     with pytest.raises(ValueError, match="n_anchors"):
         NearestNeighborSampler(n_anchors=0).propose(state, 5, np.random.RandomState(0))
+
+
+def test_snn_trajectories_visit_distinct_pool_samples(digits):
+    from hardsample.samplers.nearest import snn_trajectories
+
+    state = make_state(digits)
+    starts = [0, 5, 9]
+    paths = snn_trajectories(state.net, state.generator, state.latent_codes,
+                             digits[1], starts, n_steps=6, step_size=0.5)
+    assert paths.shape == (3, 7)
+    np.testing.assert_array_equal(paths[:, 0], starts)
+    for path in paths:
+        assert len(np.unique(path)) == len(path)  # never revisits a sample
+    again = snn_trajectories(state.net, state.generator, state.latent_codes, digits[1],
+                             starts, n_steps=6, step_size=0.5)
+    np.testing.assert_array_equal(paths, again)  # deterministic: no re-drawing
