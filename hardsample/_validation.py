@@ -32,6 +32,12 @@ def check_samples(X, *, name="X", ensure_min_samples=1):
         raise type(exc)(f"Invalid {name}: {exc}") from exc
     if X.ndim < 2:
         raise ValueError(f"{name} must have at least 2 dimensions (n_samples, ...), got {X.ndim}.")
+    if 0 in X.shape[1:]:
+        # check_array only checks the feature count of 2-D input.
+        raise ValueError(
+            f"{name} has samples of shape {X.shape[1:]}, which hold no values; each sample "
+            "needs at least one feature."
+        )
     return np.ascontiguousarray(X)
 
 
@@ -69,3 +75,11 @@ def resolve_size(size, n_pool, name):
             f"sample{'s' if n_pool != 1 else ''}; it must be at least 1."
         )
     return count
+
+
+def check_int(value, name, *, min_value=1):
+    """``value`` as an int >= ``min_value``, or a ValueError naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+            or value < min_value:
+        raise ValueError(f"{name} must be an int >= {min_value}, got {value!r}.")
+    return int(value)

@@ -1,4 +1,4 @@
-"""Command line: ``hardsample demo`` and ``hardsample bench mnist|vessels``."""
+"""Command line: ``hardsample demo`` and ``hardsample bench mnist|vessels|cifar10``."""
 
 import argparse
 import sys
@@ -77,7 +77,7 @@ def run_demo(args):
     return 0
 
 
-BENCHMARKS = ("mnist", "vessels")
+BENCHMARKS = ("mnist", "vessels", "cifar10")
 
 
 def _load_benchmark(name):

@@ -217,10 +217,10 @@ class _BaseLatentHardMining(BaseEstimator):
                 generator.set_params(random_state=seed)
             generator.fit(X)
         codes = np.asarray(generator.transform(X), dtype=np.float32)
-        if codes.ndim != 2 or len(codes) != len(X):
+        if codes.ndim != 2 or len(codes) != len(X) or codes.shape[1] == 0:
             raise ValueError(
                 f"The generator's transform returned shape {codes.shape}; expected "
-                f"({len(X)}, latent_dim)."
+                f"({len(X)}, latent_dim) with latent_dim >= 1."
             )
         if not np.isfinite(codes).all():
             raise ValueError(
@@ -298,19 +298,22 @@ class _BaseLatentHardMining(BaseEstimator):
         torch_seed = seed_from(round_rng)
         mining_seed = seed_from(round_rng)
         n_wanted = self._initial_size if round_number == 1 else self._round_size
-        if not self.sampler_.synthesizes and n_wanted > int((~self._excluded).sum()):
+        # Labels kept from an earlier attempt at this round that ended in a
+        # LabelingError count towards it: retrying the round completes it.
+        n_before = self.history_[-1]["n_labeled"] if self.history_ else 0
+        n_new = len(self._targets_real) + len(self._targets_synthetic) - n_before
+        if not self.sampler_.synthesizes and n_wanted - n_new > int((~self._excluded).sum()):
             raise ValueError(
-                f"Round {round_number} needs {n_wanted} new labels but only "
+                f"Round {round_number} needs {n_wanted - n_new} new labels but only "
                 f"{int((~self._excluded).sum())} pool samples are left unlabeled."
             )
         mining_seconds = labeling_seconds = 0.0
-        n_new = 0
         for attempt in range(MAX_REPLACEMENT_ATTEMPTS + 1):
             n_missing = n_wanted - n_new
-            if n_missing == 0:
+            if n_missing <= 0:
                 break
             if attempt > 0:
-                self._check_replacements_possible(round_number, n_missing, attempt)
+                self._check_replacements_possible(round_number, n_wanted, n_new)
             start = time.perf_counter()
             state = self._mining_state(X)
             propose = self.sampler_.initial_proposal if round_number == 1 else self.sampler_.propose
@@ -339,9 +342,9 @@ class _BaseLatentHardMining(BaseEstimator):
             "labeling_seconds": labeling_seconds,
         })
 
-    def _check_replacements_possible(self, round_number, n_missing, attempt):
-        if not self.sampler_.synthesizes and n_missing > int((~self._excluded).sum()):
-            self._raise_labeling_failed(round_number, None, None)
+    def _check_replacements_possible(self, round_number, n_wanted, n_new):
+        if not self.sampler_.synthesizes and n_wanted - n_new > int((~self._excluded).sum()):
+            self._raise_labeling_failed(round_number, n_wanted, n_new)
 
     def _raise_labeling_failed(self, round_number, n_wanted, n_new):
         recent = [f for f in self.failed_labels_ if f["round"] == round_number][-3:]
@@ -375,6 +378,8 @@ class _BaseLatentHardMining(BaseEstimator):
             raise LabelingError(
                 f"The oracle answered {len(result.labels)} labels for {len(batch)} samples."
             )
+        self._learn_target_shape([label for pos, label in enumerate(result.labels)
+                                  if pos not in result.errors])
         accepted = []
         for pos, label in enumerate(result.labels):
             error = result.errors.get(pos)
@@ -436,6 +441,9 @@ class _BaseLatentHardMining(BaseEstimator):
 
     def _net_targets(self, y):
         return y
+
+    def _learn_target_shape(self, labels):
+        pass
 
     def _probe_net(self, X_one):
         pass
@@ -567,9 +575,10 @@ class LatentHardMiningClassifier(ClassifierMixin, _BaseLatentHardMining):
             raise ValueError(
                 f"X and y have different lengths: {n_pool} samples but {len(y)} labels."
             )
+        labels = _unique_labels(y, "y")  # before sklearn's checks, which sort y too
         check_classification_targets(y)
-        self.classes_ = self._check_classes(np.unique(y) if classes is None else classes)
-        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        self.classes_ = self._check_classes(labels if classes is None else classes)
+        unknown = labels[~np.isin(labels, self.classes_)]
         if len(unknown):
             raise ValueError(f"y holds labels not in classes: {unknown[:5].tolist()}.")
         return y
@@ -584,7 +593,11 @@ class LatentHardMiningClassifier(ClassifierMixin, _BaseLatentHardMining):
 
     @staticmethod
     def _check_classes(classes):
-        classes = np.unique(np.asarray(classes))
+        classes = np.asarray(classes)
+        if classes.ndim != 1:
+            raise ValueError(
+                f"classes must be a 1-D array of labels, got shape {classes.shape}.")
+        classes = _unique_labels(classes, "classes")
         if len(classes) < 2:
             raise ValueError(
                 "LatentHardMiningClassifier needs samples of at least 2 classes, but the data "
@@ -692,6 +705,27 @@ class LatentHardMiningRegressor(RegressorMixin, _BaseLatentHardMining):
     def _check_classes_for_tool(self, classes):
         self.target_shape_ = None
 
+    def _learn_target_shape(self, labels):
+        """With a labeling tool, take the target shape from the first answered batch.
+
+        The most common shape among the batch's numeric labels wins (the first seen on
+        a tie), so that one malformed label, wherever it falls in the batch, cannot set
+        the shape that every later label is checked against.
+        """
+        if self.target_shape_ is not None:
+            return
+        shapes = []
+        for label in labels:
+            try:
+                shapes.append(np.asarray(label, dtype=np.float32).shape)
+            except (TypeError, ValueError):
+                continue
+        if shapes:
+            counts = {}
+            for shape in shapes:
+                counts[shape] = counts.get(shape, 0) + 1
+            self.target_shape_ = max(counts, key=counts.get)  # dicts keep first-seen order
+
     def _encode_target(self, label):
         try:
             target = np.asarray(label, dtype=np.float32)
@@ -764,6 +798,18 @@ class LatentHardMiningRegressor(RegressorMixin, _BaseLatentHardMining):
             return r2_score(y, y_pred, sample_weight=sample_weight)
         return r2_score(y.reshape(len(y), -1), y_pred.reshape(len(y), -1),
                         sample_weight=sample_weight)
+
+
+def _unique_labels(labels, name):
+    """Sorted distinct labels; a clear TypeError when they cannot be ordered."""
+    try:
+        return np.unique(labels)
+    except TypeError as exc:  # e.g. str and int mixed in an object array
+        kinds = sorted({type(v).__name__ for v in np.asarray(labels, dtype=object).ravel()})
+        raise TypeError(
+            f"{name} mixes labels of types {kinds} that cannot be sorted; use labels of one "
+            "type (e.g. all str or all int)."
+        ) from exc
 
 
 def _is_string_like(y):

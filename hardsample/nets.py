@@ -206,4 +206,69 @@ class StressMapNet(nn.Module):
         return x.squeeze(1) if self.out_channels == 1 else x
 
 
-__all__ = ["MLP", "LeNet", "SmallConvNet", "StressMapNet"]
+class VGGNet(nn.Module):
+    """The paper's VGG-16-style CIFAR-10 classifier with batch norm (appendix A.3).
+
+    Five stages of ``conv3 - BN - ReLU`` (2, 2, 3, 3, 3 convolutions with 64, 128,
+    256, 512, 512 channels times ``width``), each ending in a 2x2 max-pooling, then
+    ``FC(512 * width -> n_classes)``: a 32x32 image ends at 1x1 after the five
+    poolings. Input ``(n, 3, 32, 32)`` (channels first, e.g. CIFAR-10 as
+    ``X.transpose(0, 3, 1, 2) / 255``); ``(n, 3072)`` is reshaped.
+
+    The paper's table lists padding 0; with 13 unpadded 3x3 convolutions a 32x32
+    image shrinks to nothing before the fourth pooling, so every convolution uses
+    padding 1 (the usual VGG setting), the only departure from the table.
+
+    ``width=1`` is the paper's net (about 14.7 M parameters). On a CPU use
+    ``width=0.25`` (16-32-64-128-128 channels, about 0.9 M parameters, roughly 16 times
+    fewer operations), e.g. via :func:`vgg_small`.
+
+    Parameters
+    ----------
+    n_classes : int, default=10
+    width : float, default=1.0
+        Channel multiplier; each stage keeps at least 4 channels.
+    in_channels : int, default=3
+
+    Examples
+    --------
+    >>> import torch
+    >>> from hardsample.nets import VGGNet
+    >>> VGGNet(width=0.25)(torch.zeros(2, 3, 32, 32)).shape
+    torch.Size([2, 10])
+    """
+
+    STAGES = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+
+    def __init__(self, n_classes=10, width=1.0, in_channels=3):
+        super().__init__()
+        if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
+            raise ValueError(f"width must be a positive number, got {width!r}.")
+        self.in_channels = in_channels
+        layers = []
+        n_in = in_channels
+        for channels, n_convs in self.STAGES:
+            n_out = max(4, int(round(channels * width)))
+            for _ in range(n_convs):
+                layers += [nn.Conv2d(n_in, n_out, 3, padding=1), nn.BatchNorm2d(n_out),
+                           nn.ReLU()]
+                n_in = n_out
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(n_in, n_classes))
+
+    def forward(self, x):
+        if x.dim() == 2:
+            side = int(round((x.shape[1] / self.in_channels) ** 0.5))
+            x = x.reshape(len(x), self.in_channels, side, side)
+        if x.shape[-2:] != (32, 32):
+            raise ValueError(f"VGGNet needs 32x32 images, got {tuple(x.shape[-2:])}.")
+        return self.classifier(self.features(x))
+
+
+def vgg_small(n_classes=10):
+    """The CPU-sized :class:`VGGNet`: ``VGGNet(n_classes, width=0.25)``."""
+    return VGGNet(n_classes=n_classes, width=0.25)
+
+
+__all__ = ["MLP", "LeNet", "SmallConvNet", "StressMapNet", "VGGNet", "vgg_small"]

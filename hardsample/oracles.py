@@ -19,6 +19,7 @@ import multiprocessing
 import numbers
 import os
 import threading
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -489,6 +490,9 @@ default=None
 
     @staticmethod
     def _batch_problem(answer, n):
+        if isinstance(answer, (Mapping, Set, str, bytes)):
+            return (f"the tool returned a {type(answer).__name__}, not a sequence of labels "
+                    "in the order of the samples")
         try:
             n_answers = len(answer)
         except TypeError:

@@ -291,3 +291,14 @@ def test_dask_backend_gives_the_sequential_labels(X):
             labels = oracle.label(X).labels
     np.testing.assert_array_equal(labels, sequential)
     assert oracle.n_calls_ == 2  # one chunk per dask worker thread
+
+
+@pytest.mark.parametrize("answer", [
+    lambda batch: {i: 1.0 for i in range(len(batch))},
+    lambda batch: set(range(len(batch))),
+])
+def test_mappings_and_sets_are_not_label_sequences(answer):
+    oracle = LabelingToolOracle(answer, max_retries=0)
+    result = oracle.label(np.zeros((3, 2), dtype=np.float32))
+    assert set(result.errors) == {0, 1, 2}
+    assert all("not a sequence of labels" in error for error in result.errors.values())

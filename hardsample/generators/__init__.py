@@ -1,7 +1,8 @@
 """Stage 1: generative models fitted on unlabeled data, with a differentiable decoder."""
 
 from ._base import BaseGenerator
+from .alpha_gan import AlphaGANTransformer
 from .linear import PCAGenerator
 from .vae import VAETransformer
 
-__all__ = ["BaseGenerator", "PCAGenerator", "VAETransformer"]
+__all__ = ["AlphaGANTransformer", "BaseGenerator", "PCAGenerator", "VAETransformer"]

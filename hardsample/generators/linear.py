@@ -1,9 +1,12 @@
 """PCAGenerator: scikit-learn's PCA behind the generator contract."""
 
+import numbers
+
 import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
+from .._validation import check_int
 from ._base import BaseGenerator, Reshape
 
 
@@ -54,6 +57,8 @@ class PCAGenerator(BaseGenerator):
         self.random_state = random_state
 
     def _fit(self, X):
+        if isinstance(self.n_components, numbers.Integral):
+            check_int(self.n_components, "n_components")
         flat = X.reshape(len(X), -1)
         self.pca_ = PCA(
             n_components=self.n_components, whiten=self.whiten, random_state=self.random_state

@@ -1,13 +1,16 @@
 """VAETransformer: the paper's MLP variational auto-encoder (appendix A.3)."""
 
+import numbers
+
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
 from torch import nn
 from tqdm.auto import tqdm
 
 from .._torch import seed_from, torch_seeded
+from .._validation import check_int
 from ._base import BaseGenerator, Reshape
-from sklearn.utils import check_random_state
 
 
 def _mlp(sizes):
@@ -123,11 +126,16 @@ class VAETransformer(BaseGenerator):
         self.verbose = verbose
 
     def _check_params(self, X):
-        if isinstance(self.latent_dim, bool) or not isinstance(self.latent_dim, (int, np.integer)) \
-                or self.latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive int, got {self.latent_dim!r}.")
-        if any(int(h) < 1 for h in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes must be positive ints, got {self.hidden_sizes!r}.")
+        check_int(self.latent_dim, "latent_dim")
+        check_int(self.batch_size, "batch_size")
+        check_int(self.max_epochs, "max_epochs", min_value=0)
+        if isinstance(self.hidden_sizes, str) or not all(
+                isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1
+                for h in np.atleast_1d(np.asarray(self.hidden_sizes, dtype=object))):
+            raise ValueError(
+                f"hidden_sizes must be a sequence of positive ints, got {self.hidden_sizes!r}.")
+        if not (isinstance(self.lr, numbers.Real) and np.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
         if self.likelihood not in ("auto", "bernoulli", "gaussian"):
             raise ValueError(
                 f"likelihood must be 'auto', 'bernoulli' or 'gaussian', got {self.likelihood!r}."
@@ -202,5 +210,10 @@ class VAETransformer(BaseGenerator):
                 optimizer.step()
                 total += loss.item() * len(batch_idx)
             curve.append(total / len(flat))
+            if not np.isfinite(curve[-1]):
+                raise ValueError(
+                    f"VAE training diverged (loss {curve[-1]} at epoch {len(curve)}): scale X "
+                    "(e.g. to [0, 1] or to unit variance) or lower lr."
+                )
             epochs.set_postfix(loss=f"{curve[-1]:.2f}")
         return curve

@@ -118,3 +118,14 @@ def test_vae_parameter_errors(digits):
         _vae(likelihood="poisson").fit(X)
     with pytest.raises(ValueError, match="bernoulli"):
         _vae(likelihood="bernoulli").fit(X * 3)
+    with pytest.raises(ValueError, match="batch_size"):
+        _vae(batch_size=0).fit(X)
+    with pytest.raises(ValueError, match="hidden_sizes"):
+        _vae(hidden_sizes="ab").fit(X)
+    with pytest.raises(ValueError, match="lr"):
+        _vae(lr=-1.0).fit(X)
+
+
+def test_pca_needs_a_latent_dimension(digits):
+    with pytest.raises(ValueError, match="n_components"):
+        PCAGenerator(n_components=0).fit(digits[0])

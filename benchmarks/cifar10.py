@@ -1,0 +1,314 @@
+"""CIFAR-10 benchmark: SNN against random and entropy sampling, with the α-GAN.
+
+Stage 1 fits the paper's α-GAN (latent 3) once on the unlabeled pool (or a subset of
+it) and caches it under the output folder, keyed by its settings and data
+(``cifar10_alphagan_<key>.pkl``; an unfinished fit resumes from
+``cifar10_alphagan_<key>.pt``); every strategy shares it through
+``sklearn.frozen.FrozenEstimator``. Stage 2 runs
+:func:`hardsample.curves.run_learning_curves` with the VGG-style net for each
+strategy and seed, then writes
+
+- ``<tag>_records.csv`` / ``<tag>.json``: one record per (strategy, seed, round),
+  plus the configuration, summary, AUC, timing and generator quality in the JSON;
+- ``<tag>.md``: the paper's Table 1 layout (mean ± std test accuracy per round), the
+  AUC table, the α-GAN quality (test reconstruction MSE against the mean-image
+  baseline, seconds per epoch) and the per-round split of training and mining time;
+- ``<tag>.png``: the learning curves; ``<tag>_gan.png``: test images, their
+  α-GAN reconstructions and samples from the prior.
+
+Defaults are the paper's scale (pool of all 20,000 training images of
+``cifar10_subset.npz``, all 10,000 test images, VGG width 1, α-GAN channels 64,
+10 rounds, 5 seeds), meant for a GPU (``--device cuda``). A reduced CPU run::
+
+    hardsample bench cifar10 --pool-size 5000 --test-size 2000 --gan-channels 16 \\
+        --gan-epochs 2 --vgg-width 0.25 --rounds 5 --initial-size 100 \\
+        --round-size 100 --epochs 10 --seeds 0 1
+
+Run ``python benchmarks/cifar10.py --help`` or ``hardsample bench cifar10 --help``.
+"""
+
+import argparse
+import hashlib
+import json
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_STRATEGIES = ("nearest", "random", "entropy", "latent-entropy")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="hardsample bench cifar10",
+        description="Compare sampling strategies on CIFAR-10 (α-GAN latent 3 + VGG).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--data-home", default=None, help="folder of cifar10.npz or "
+                        "cifar10_subset.npz (default: $HARDSAMPLE_DATA)")
+    parser.add_argument("--pool-size", type=int, default=0,
+                        help="pool: a random subsample of the training set (0: all)")
+    parser.add_argument("--test-size", type=int, default=0,
+                        help="test images scored per round (0: all 10,000)")
+    parser.add_argument("--strategies", nargs="+", default=None,
+                        help=f"default: those of {list(DEFAULT_STRATEGIES)} that are registered")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--initial-size", type=int, default=1000)
+    parser.add_argument("--round-size", type=int, default=1000)
+    parser.add_argument("--epochs", type=int, default=30, help="VGG epochs per round")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of the net")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--vgg-width", type=float, default=1.0,
+                        help="VGG channel multiplier (1: the paper's net; 0.25 on a CPU)")
+    parser.add_argument("--retrain", choices=("scratch", "continue"), default="scratch")
+    parser.add_argument("--step-size", type=float, default=1.0, help="latent step (SNN and "
+                        "latent-entropy)")
+    parser.add_argument("--latent-dim", type=int, default=3)
+    parser.add_argument("--gan-channels", type=int, default=64,
+                        help="width of the α-GAN's residual stacks (paper: 64)")
+    parser.add_argument("--gan-epochs", type=int, default=30)
+    parser.add_argument("--gan-batch-size", type=int, default=64)
+    parser.add_argument("--gan-lr", type=float, default=2e-4)
+    parser.add_argument("--gan-lambda-rec", type=float, default=10.0)
+    parser.add_argument("--gan-lambda-adv", type=float, default=1.0)
+    parser.add_argument("--gan-train-size", type=int, default=0,
+                        help="pool images the α-GAN is fitted on (0: the whole pool)")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--output-dir", default=str(RESULTS))
+    parser.add_argument("--tag", default=None, help="file name stem (default: derived "
+                        "from the configuration)")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def to_images(X):
+    """HWC uint8 -> NCHW float32 in [0, 1]."""
+    return (X.transpose(0, 3, 1, 2) / 255.0).astype(np.float32)
+
+
+def load_task(args):
+    from hardsample.datasets import load_cifar10
+
+    data = load_cifar10(args.data_home, download=False)
+    n_train = len(data.X_train)
+    rng = np.random.RandomState(0)
+    if 0 < args.pool_size < n_train:
+        pool = np.sort(rng.choice(n_train, size=args.pool_size, replace=False))
+    else:
+        pool = np.arange(n_train)
+    test = np.arange(len(data.X_test))
+    if 0 < args.test_size < len(test):
+        test = np.sort(rng.choice(len(test), size=args.test_size, replace=False))
+    return (to_images(data.X_train[pool]), data.y_train[pool].astype(np.int64),
+            to_images(data.X_test[test]), data.y_test[test].astype(np.int64), str(data.path))
+
+
+def cached_gan(X_pool, args, output_dir):
+    """The α-GAN fitted on the pool, loaded from the cache when its settings match."""
+    from hardsample._validation import fingerprint
+    from hardsample.generators import AlphaGANTransformer
+
+    X_fit = X_pool
+    if 0 < args.gan_train_size < len(X_pool):
+        rng = np.random.RandomState(1)
+        X_fit = X_pool[np.sort(rng.choice(len(X_pool), args.gan_train_size, replace=False))]
+    params = dict(latent_dim=args.latent_dim, channels=args.gan_channels,
+                  batch_size=args.gan_batch_size, lr=args.gan_lr,
+                  lambda_rec=args.gan_lambda_rec, lambda_adv=args.gan_lambda_adv,
+                  random_state=0)
+    settings = dict(params, data=fingerprint(X_fit))
+    key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    path = Path(output_dir) / f"cifar10_alphagan_{key}_e{args.gan_epochs}.pkl"
+    if path.is_file():
+        with open(path, "rb") as handle:
+            return pickle.load(handle), path, len(X_fit), True
+    # The checkpoint's key leaves out the epochs: a longer run resumes a shorter one.
+    gan = AlphaGANTransformer(**params, max_epochs=args.gan_epochs, device=args.device,
+                              verbose=0 if args.no_progress else 2,
+                              checkpoint=Path(output_dir) / f"cifar10_alphagan_{key}.pt")
+    gan.fit(X_fit)
+    gan.set_params(checkpoint=None, verbose=0)
+    with open(path, "wb") as handle:
+        pickle.dump(gan, handle)
+    return gan, path, len(X_fit), False
+
+
+def gan_quality(gan, X_pool, X_test):
+    """Test reconstruction MSE against the mean-image baseline, and time per epoch."""
+    rec = gan.reconstruction_error(X_test)
+    baseline = float(np.mean((X_test - X_pool.mean(0)) ** 2))
+    seconds = list(getattr(gan, "epoch_seconds_", []))
+    return dict(test_reconstruction_mse=rec, mean_image_mse=baseline,
+                train_l1_curve=list(gan.loss_curve_), n_epochs=int(gan.n_epochs_),
+                seconds_per_epoch=float(np.mean(seconds)) if seconds else None)
+
+
+def plot_gan_grid(gan, X_test, path, n=10):
+    """Rows: test images, their reconstructions, prior samples (two rows)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    originals = X_test[:n]
+    rows = [originals, gan.inverse_transform(gan.transform(originals)),
+            gan.sample(n, random_state=0), gan.sample(n, random_state=1)]
+    names = ["test", "reconstruction", "prior sample", "prior sample"]
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * 1.0, len(rows) * 1.1))
+    for r, (row, name) in enumerate(zip(rows, names)):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(np.clip(row[c].transpose(1, 2, 0), 0, 1))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(name, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def timing_table(records):
+    """Mean seconds per round of training, mining and labeling, per strategy."""
+    strategies = list(dict.fromkeys(r["strategy"] for r in records))
+    rows = {}
+    for name in strategies:
+        group = [r for r in records if r["strategy"] == name and r["round"] > 1]
+        group = group or [r for r in records if r["strategy"] == name]
+        rows[name] = {k: float(np.mean([r[k] for r in group]))
+                      for k in ("train_seconds", "mining_seconds", "labeling_seconds")}
+    return rows
+
+
+def report(summary, records, args, extra):
+    from hardsample.curves import area_under_curve, markdown_table
+
+    auc = area_under_curve(summary)
+    timing = timing_table(records)
+    q = extra["gan_quality"]
+    per_epoch = ("n/a (loaded from cache, not timed)" if q["seconds_per_epoch"] is None
+                 else f"{q['seconds_per_epoch']:.1f} s")
+    lines = [
+        f"# CIFAR-10 benchmark ({extra['tag']})", "",
+        f"data {extra['data_path']}; pool {extra['n_pool']} (seed-0 subsample of the "
+        f"training set), test {extra['n_test']}; α-GAN latent {args.latent_dim}, channels "
+        f"{args.gan_channels}, {q['n_epochs']} epochs on {extra['n_gan_train']} pool images, "
+        f"batch {args.gan_batch_size}, lr {args.gan_lr}, lambda_rec {args.gan_lambda_rec}, "
+        f"lambda_adv {args.gan_lambda_adv} ({'cache' if extra['gan_cached'] else 'fitted'}: "
+        f"{extra['gan_path']}); VGG width {args.vgg_width}, Adam lr {args.lr}, {args.epochs} "
+        f"epochs, batch {args.batch_size}, retrain={args.retrain}; {args.initial_size} + "
+        f"{args.round_size}/round, {args.rounds} rounds; seeds {args.seeds}; step size "
+        f"{args.step_size}; device {args.device}; torch threads {args.threads}; total "
+        f"{extra['total_seconds'] / 60:.1f} min.", "",
+        markdown_table(summary, title="test accuracy (%), round (labels)"), "",
+        "| strategy | AUC (%) |", "|---|---|",
+    ]
+    lines += [f"| {name} | {100 * value:.2f} |" for name, value in auc.items()]
+    lines += [
+        "", "## α-GAN quality", "",
+        f"- test reconstruction MSE per pixel (values in [0, 1]): "
+        f"{q['test_reconstruction_mse']:.4f} (mean-image baseline: {q['mean_image_mse']:.4f})",
+        f"- training L1 per epoch: {', '.join(f'{v:.4f}' for v in q['train_l1_curve'])}",
+        f"- time per epoch: {per_epoch}; fit time "
+        f"{'n/a (cached)' if extra['gan_cached'] else '%.0f s' % extra['gan_seconds']}",
+        "", "## Time per round", "",
+        "Mean seconds per round (rounds >= 2): train / mining / labeling", "",
+        "| strategy | train (s) | mining (s) | labeling (s) |", "|---|---|---|---|",
+    ]
+    for name, row in timing.items():
+        lines.append(f"| {name} | {row['train_seconds']:.2f} | {row['mining_seconds']:.3f} | "
+                     f"{row['labeling_seconds']:.4f} |")
+    rounds = sorted({r["round"] for r in records})
+    lines += ["", "Per round, mean seconds: train / mining", "",
+              "| strategy | " + " | ".join(f"round {r}" for r in rounds) + " |",
+              "|---|" + "---|" * len(rounds)]
+    for name in timing:
+        cells = []
+        for r in rounds:
+            group = [x for x in records if x["strategy"] == name and x["round"] == r]
+            cells.append(f"{np.mean([x['train_seconds'] for x in group]):.2f} / "
+                         f"{np.mean([x['mining_seconds'] for x in group]):.3f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n", auc, timing
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    import torch
+    from skorch import NeuralNetClassifier
+    from sklearn.base import clone
+    from sklearn.frozen import FrozenEstimator
+
+    from hardsample.curves import run_learning_curves, summarize, write_records
+    from hardsample.estimators import LatentHardMiningClassifier
+    from hardsample.nets import VGGNet
+    from hardsample.plotting import plot_learning_curves
+    from hardsample.samplers import SAMPLERS
+
+    if args.strategies is None:
+        args.strategies = [s for s in DEFAULT_STRATEGIES if s in SAMPLERS]
+    unknown = [s for s in args.strategies if s not in SAMPLERS]
+    if unknown:
+        raise SystemExit(f"unknown strategies {unknown}; choose among {sorted(SAMPLERS)}")
+    torch.set_num_threads(max(1, args.threads))
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    X_pool, y_pool, X_test, y_test, data_path = load_task(args)
+    tag = args.tag or (f"cifar10_pool{len(X_pool)}_r{args.rounds}_{args.initial_size}+"
+                       f"{args.round_size}_s{len(args.seeds)}_e{args.epochs}"
+                       f"_w{args.vgg_width:g}_g{args.gan_channels}")
+    print(f"data: {data_path}; pool {len(X_pool)}, test {len(X_test)}", flush=True)
+    tic = time.perf_counter()
+    gan, gan_path, n_gan_train, cached = cached_gan(X_pool, args, output_dir)
+    gan_seconds = time.perf_counter() - tic
+    quality = gan_quality(gan, X_pool, X_test)
+    print(f"stage 1: α-GAN {'from cache' if cached else 'fitted in %.0f s' % gan_seconds} "
+          f"({gan_path.name}); test reconstruction MSE {quality['test_reconstruction_mse']:.4f} "
+          f"(mean image {quality['mean_image_mse']:.4f})", flush=True)
+    plot_gan_grid(gan, X_test, output_dir / f"{tag}_gan.png")
+    net = NeuralNetClassifier(
+        VGGNet, module__width=args.vgg_width, criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam, lr=args.lr, max_epochs=args.epochs,
+        batch_size=args.batch_size, device=args.device, verbose=0,
+    )
+    base = LatentHardMiningClassifier(
+        net, FrozenEstimator(gan), initial_size=args.initial_size,
+        round_size=args.round_size, n_rounds=args.rounds, step_size=args.step_size,
+        retrain=args.retrain,
+    )
+    strategies = {s: clone(base).set_params(sampler=s) for s in args.strategies}
+    print(f"stage 2: {', '.join(strategies)}; {args.rounds} rounds, seeds {args.seeds}",
+          flush=True)
+    records = run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
+                                  n_rounds=args.rounds, seeds=args.seeds,
+                                  progress=not args.no_progress)
+    summary = summarize(records)
+    extra = dict(tag=tag, data_path=data_path, n_pool=len(X_pool), n_test=len(X_test),
+                 n_gan_train=n_gan_train, gan_cached=cached, gan_path=gan_path.name,
+                 gan_seconds=0.0 if cached else gan_seconds, gan_quality=quality,
+                 total_seconds=time.perf_counter() - start)
+    text, auc, timing = report(summary, records, args, extra)
+    write_records(records, output_dir / f"{tag}_records.csv")
+    with open(output_dir / f"{tag}.json", "w") as handle:
+        json.dump({"config": vars(args), **extra, "records": records, "summary": summary,
+                   "auc": auc, "timing": timing}, handle, indent=1, default=str)
+    (output_dir / f"{tag}.md").write_text(text)
+    ax = plot_learning_curves(summary)
+    ax.set_title(f"CIFAR-10, pool {len(X_pool)}: mean ± std over {len(args.seeds)} seeds")
+    ax.figure.tight_layout()
+    ax.figure.savefig(output_dir / f"{tag}.png", dpi=120)
+    print()
+    print(text)
+    print(f"written: {output_dir}/{tag}.{{md,json,png}}, {tag}_gan.png, {tag}_records.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.exit(main())
