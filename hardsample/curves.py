@@ -44,6 +44,29 @@ def run_learning_curves(strategies, X_pool, y_pool, X_test, y_test, *, n_rounds,
     -------
     records : list of dict
         One per (strategy, seed, round) with the keys of :data:`RECORD_FIELDS`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from sklearn.base import clone
+    >>> from sklearn.datasets import load_digits
+    >>> from hardsample import LatentHardMiningClassifier
+    >>> from hardsample.curves import run_learning_curves
+    >>> from hardsample.generators import PCAGenerator
+    >>> from hardsample.nets import MLP
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = (X / 16.0).astype("float32")
+    >>> net = NeuralNetClassifier(MLP, criterion=torch.nn.CrossEntropyLoss,
+    ...                           optimizer=torch.optim.Adam, lr=1e-2, max_epochs=5,
+    ...                           verbose=0)
+    >>> base = LatentHardMiningClassifier(net, PCAGenerator(3), initial_size=30,
+    ...                                   round_size=30)
+    >>> strategies = {s: clone(base).set_params(sampler=s) for s in ("nearest", "random")}
+    >>> records = run_learning_curves(strategies, X[:1200], y[:1200], X[1200:], y[1200:],
+    ...                               n_rounds=2, seeds=[0], progress=False)
+    >>> [(r["strategy"], r["round"], r["n_labeled"]) for r in records]
+    [('nearest', 1, 30), ('nearest', 2, 60), ('random', 1, 30), ('random', 2, 60)]
     """
     seeds = list(seeds)
     if not strategies:
@@ -86,6 +109,15 @@ def summarize(records):
         Keys: strategy, round, n_labeled, mean, std, n_seeds; in the strategies'
         first-seen order, then by round. ``std`` is the sample standard deviation
         (ddof=1; 0 for a single seed).
+
+    Examples
+    --------
+    >>> from hardsample.curves import summarize
+    >>> records = [{"strategy": "random", "seed": s, "round": 1, "n_labeled": 10,
+    ...             "score": score} for s, score in enumerate([0.8, 0.9])]
+    >>> row = summarize(records)[0]
+    >>> round(row["mean"], 2), round(row["std"], 4), row["n_seeds"]
+    (0.85, 0.0707, 2)
     """
     groups = {}
     for record in records:
@@ -109,6 +141,16 @@ def markdown_table(summary, *, scale=100.0, digits=1, title="score"):
     """The paper's Table 1 layout: one row per strategy, one column per round.
 
     Cells are ``mean ± std`` of ``score * scale`` (percent by default).
+
+    Examples
+    --------
+    >>> from hardsample.curves import markdown_table
+    >>> summary = [{"strategy": "random", "round": 1, "n_labeled": 100, "mean": 0.9,
+    ...             "std": 0.01}]
+    >>> print(markdown_table(summary, title="accuracy (%)"))
+    | accuracy (%) | 1 (100) |
+    |---|---|
+    | random | 90.0 ± 1.0 |
     """
     strategies = list(dict.fromkeys(s["strategy"] for s in summary))
     rounds = sorted({s["round"] for s in summary})
@@ -128,7 +170,20 @@ def markdown_table(summary, *, scale=100.0, digits=1, title="score"):
 
 
 def write_records(records, path):
-    """Write records as CSV (``.csv``) or JSON (any other suffix)."""
+    """Write records as CSV (``.csv``) or JSON (any other suffix).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from hardsample.curves import write_records
+    >>> record = {"strategy": "random", "seed": 0, "round": 1, "n_labeled": 10,
+    ...           "score": 0.5, "train_seconds": 1.0, "mining_seconds": 0.0,
+    ...           "labeling_seconds": 0.0}
+    >>> path = os.path.join(tempfile.mkdtemp(), "records.csv")
+    >>> write_records([record], path)
+    >>> open(path).readline().strip()
+    'strategy,seed,round,n_labeled,score,train_seconds,mining_seconds,labeling_seconds'
+    """
     path = str(path)
     if path.endswith(".csv"):
         with open(path, "w", newline="") as handle:

@@ -32,6 +32,20 @@ def loss_gradient(net, decoder, Z, y):
     Returns
     -------
     grad : ndarray of shape (n_anchors, latent_dim), float32
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from hardsample.hardness import loss_gradient
+    >>> X = np.random.RandomState(0).randn(50, 2).astype("float32")
+    >>> net = NeuralNetClassifier(torch.nn.Linear, module__in_features=2,
+    ...                           module__out_features=2,
+    ...                           criterion=torch.nn.CrossEntropyLoss, max_epochs=2,
+    ...                           train_split=None, verbose=0).fit(X, (X[:, 0] > 0) * 1)
+    >>> identity = torch.nn.Identity()  # the "decoder" of a latent space equal to X
+    >>> loss_gradient(net, identity, X[:3], np.array([0, 1, 0])).shape
+    (3, 2)
     """
     decoder_device = next(iter(decoder.parameters()), torch.empty(0)).device
     z = torch.as_tensor(np.asarray(Z, dtype=np.float32), device=decoder_device).requires_grad_(True)
@@ -67,6 +81,21 @@ def hardness_step(net, decoder, Z, y, step_size):
     Z_new : ndarray of shape (n_anchors, latent_dim), float32
     direction : ndarray of shape (n_anchors, latent_dim), float32
         The unit gradient directions.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from hardsample.hardness import hardness_step
+    >>> X = np.random.RandomState(0).randn(50, 2).astype("float32")
+    >>> net = NeuralNetClassifier(torch.nn.Linear, module__in_features=2,
+    ...                           module__out_features=2,
+    ...                           criterion=torch.nn.CrossEntropyLoss, max_epochs=2,
+    ...                           train_split=None, verbose=0).fit(X, (X[:, 0] > 0) * 1)
+    >>> Z_new, direction = hardness_step(net, torch.nn.Identity(), X[:3],
+    ...                                  np.array([0, 1, 0]), step_size=0.5)
+    >>> np.round(np.linalg.norm(Z_new - X[:3], axis=1), 3).tolist()
+    [0.5, 0.5, 0.5]
     """
     direction = normalize_rows(loss_gradient(net, decoder, Z, y))
     Z_new = np.asarray(Z, dtype=np.float32) + np.float32(step_size) * direction

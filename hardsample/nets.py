@@ -94,6 +94,13 @@ class SmallConvNet(nn.Module):
 
     ``conv3(1->16) - ReLU - conv3(16->32) - ReLU - maxpool2 - fc(512->64) - ReLU -
     fc(64->n_classes)``; input ``(n, 64)``, ``(n, 8, 8)`` or ``(n, 1, 8, 8)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from hardsample.nets import SmallConvNet
+    >>> SmallConvNet()(torch.zeros(2, 8, 8)).shape
+    torch.Size([2, 10])
     """
 
     def __init__(self, n_classes=10):
@@ -267,7 +274,15 @@ class VGGNet(nn.Module):
 
 
 def vgg_small(n_classes=10):
-    """The CPU-sized :class:`VGGNet`: ``VGGNet(n_classes, width=0.25)``."""
+    """The CPU-sized :class:`VGGNet`: ``VGGNet(n_classes, width=0.25)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from hardsample.nets import vgg_small
+    >>> vgg_small()(torch.zeros(2, 3, 32, 32)).shape
+    torch.Size([2, 10])
+    """
     return VGGNet(n_classes=n_classes, width=0.25)
 
 

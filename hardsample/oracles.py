@@ -28,8 +28,19 @@ from joblib import Parallel, delayed
 from .journal import AnnotationJournal, sample_key
 
 
-class LabelingError(RuntimeError):
-    """The oracle could not provide the labels a round needs."""
+class LabelingError(ValueError):
+    """The oracle could not provide the labels a round needs.
+
+    Raised by the meta-estimators when labeling failures (an oracle that raises,
+    returns the wrong shape, NaN, or hangs) leave a round short of its budget; the
+    message says why, and the labels already paid for are kept.
+
+    Examples
+    --------
+    >>> from hardsample import LabelingError
+    >>> issubclass(LabelingError, ValueError)
+    True
+    """
 
 
 @dataclass

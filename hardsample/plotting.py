@@ -14,6 +14,15 @@ def plot_learning_curves(summary, ax=None, *, scale=100.0, ylabel="test accuracy
     Returns
     -------
     ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> from hardsample.plotting import plot_learning_curves
+    >>> summary = [{"strategy": "random", "round": r, "n_labeled": 100 * r,
+    ...             "mean": 0.8 + 0.05 * r, "std": 0.01} for r in (1, 2)]
+    >>> ax = plot_learning_curves(summary)
+    >>> ax.get_lines()[0].get_label()
+    'random'
     """
     import matplotlib
 
@@ -58,6 +67,16 @@ def plot_latent_map(codes_2d, labels, paths=None, ax=None, *, max_points=20000,
     Returns
     -------
     ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hardsample.plotting import plot_latent_map
+    >>> rng = np.random.RandomState(0)
+    >>> ax = plot_latent_map(rng.randn(100, 2), rng.randint(0, 3, 100),
+    ...                      paths=np.array([[0, 5, 9]]))
+    >>> [text.get_text() for text in ax.texts]
+    ['a']
     """
     import numpy as np
 

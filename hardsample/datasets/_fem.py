@@ -79,7 +79,17 @@ _MAX_BACKTRACKS = 10
 
 
 class SolverError(RuntimeError):
-    """The finite-element solve failed (no convergence, inverted elements, NaN)."""
+    """The finite-element solve failed (no convergence, inverted elements, NaN).
+
+    The solver never returns a partial or NaN map: it raises this instead, and a
+    :class:`~hardsample.LabelingToolOracle` records the sample as failed.
+
+    Examples
+    --------
+    >>> from hardsample.datasets import SolverError
+    >>> issubclass(SolverError, RuntimeError)
+    True
+    """
 
 
 # ----------------------------------------------------------------------------- mesh

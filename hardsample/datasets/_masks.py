@@ -29,6 +29,16 @@ class MaskError(ValueError):
     """A vessel mask that cannot be meshed (bad values, shape or topology).
 
     The message names the problem and the index of the offending sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hardsample.datasets import MaskError, VesselStressSolver
+    >>> try:
+    ...     VesselStressSolver()(np.zeros((64, 64)))
+    ... except MaskError as error:
+    ...     print("rejected:", "wall" in str(error))
+    rejected: True
     """
 
 

@@ -37,6 +37,17 @@ class MiningState:
     generator : fitted generator or None
     latent_index : hardsample.neighbors.LatentIndex or None
         An index over ``latent_codes``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hardsample.samplers import MiningState
+    >>> state = MiningState(X_pool=np.zeros((4, 2)), latent_codes=None,
+    ...                     excluded=np.array([True, False, False, True]),
+    ...                     X_labeled=np.zeros((2, 2)), y_labeled=np.array([0, 1]),
+    ...                     z_labeled=None, net=None)
+    >>> state.n_available, state.available_indices.tolist()
+    (2, [1, 2])
     """
 
     X_pool: np.ndarray
@@ -67,6 +78,17 @@ class Proposal:
     ``latent_codes`` are the codes of the proposed samples where the sampler knows
     them, and ``anchors`` the labeled rows (positions in ``X_labeled``) they were
     mined from, for diagnostics and trajectory plots.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hardsample.samplers import Proposal
+    >>> len(Proposal(indices=np.array([7, 3])))
+    2
+    >>> Proposal(indices=np.array([1]), X=np.zeros((1, 2)))
+    Traceback (most recent call last):
+    ...
+    ValueError: A Proposal holds exactly one of indices and X.
     """
 
     indices: Optional[np.ndarray] = None

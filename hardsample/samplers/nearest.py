@@ -115,6 +115,23 @@ def snn_trajectories(net, generator, latent_codes, targets, starts, *, n_steps=1
     -------
     paths : ndarray of int of shape (n_starts, n_steps + 1)
         Pool indices visited by each trajectory, the start first.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from sklearn.datasets import load_digits
+    >>> from hardsample.generators import PCAGenerator
+    >>> from hardsample.nets import MLP
+    >>> from hardsample.samplers.nearest import snn_trajectories
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = (X / 16.0).astype("float32")
+    >>> gen = PCAGenerator(n_components=2).fit(X)
+    >>> net = NeuralNetClassifier(MLP, module__n_classes=10, max_epochs=3,
+    ...                           criterion=torch.nn.CrossEntropyLoss,
+    ...                           train_split=None, verbose=0).fit(X[:300], y[:300])
+    >>> snn_trajectories(net, gen, gen.transform(X), y, [0, 1], n_steps=4).shape
+    (2, 5)
     """
     from ..neighbors import LatentIndex
 
