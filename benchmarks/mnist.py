@@ -59,7 +59,79 @@ def build_parser():
     parser.add_argument("--tag", default=None, help="file name stem (default: derived "
                         "from the configuration)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL=NAME[:K=V,...]",
+                        help="an extra strategy: registered sampler NAME built with the given "
+                        "parameters (a sampler object: the estimator's --step-size does not "
+                        "override it), reported as LABEL; e.g. "
+                        "'lm64=latent-margin:n_candidates=64,step_size=auto'. Repeatable.")
+    parser.add_argument("--validation", type=int, default=0, metavar="N",
+                        help="score on N training images outside the pool (a seed-1 draw) "
+                        "instead of the test set: for tuning without touching the test set")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                        help="do not run: merge the records of earlier runs of this script "
+                        "(e.g. one per seed, run side by side) into one report; pass the same "
+                        "settings as those runs, the seeds are taken from the files")
+    parser.add_argument("--rename", nargs="+", default=[], metavar="OLD=NEW",
+                        help="with --merge: report strategy OLD under the name NEW")
     return parser
+
+
+def merge_runs(args, paths):
+    """Records and run information of several ``<tag>.json`` files of this script."""
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    keys = ("pool_size", "test_size", "rounds", "initial_size", "round_size", "epochs", "lr",
+            "batch_size", "retrain", "step_size", "latent_dim", "vae_epochs", "validation")
+    for part, path in zip(parts, paths):
+        differ = [k for k in keys if part["config"].get(k, 0) != getattr(args, k)]
+        if differ:
+            raise SystemExit(f"{path} was run with other settings: {differ}")
+    rename = dict(item.split("=", 1) for item in args.rename)
+    records = [{**r, "strategy": rename.get(r["strategy"], r["strategy"])}
+               for part in parts for r in part["records"]]
+    seen = {(r["strategy"], r["seed"], r["round"]) for r in records}
+    if len(seen) != len(records):
+        raise SystemExit("the merged runs overlap (same strategy, seed and round twice)")
+    args.seeds = sorted({r["seed"] for r in records})
+    variants = {}
+    for part in parts:
+        variants.update({rename.get(k, k): v for k, v in (part.get("variants") or {}).items()})
+    first = parts[0]
+    extra = dict(n_pool=first["n_pool"], n_test=first["n_test"],
+                 vae_seconds=first["vae_seconds"], vae_path=first["vae_path"],
+                 total_seconds=sum(p["total_seconds"] for p in parts),
+                 variants=variants, merged_from=[str(p) for p in paths])
+    return records, extra
+
+
+def parse_value(text):
+    """'auto' -> 'auto', '64' -> 64, '7.5' -> 7.5, 'none' -> None."""
+    if text.lower() == "none":
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def build_variants(specs):
+    """``{label: sampler object}`` from ``LABEL=NAME[:K=V,...]`` specs."""
+    from hardsample.samplers import SAMPLERS
+
+    variants = {}
+    for spec in specs:
+        label, _, rest = spec.partition("=")
+        name, _, params = rest.partition(":")
+        if not label or name not in SAMPLERS:
+            raise SystemExit(f"bad --variant {spec!r}: expected LABEL=NAME[:K=V,...] with NAME "
+                             f"among {sorted(SAMPLERS)}")
+        kwargs = {}
+        for item in filter(None, params.split(",")):
+            key, _, value = item.partition("=")
+            kwargs[key] = parse_value(value)
+        variants[label] = SAMPLERS[name](**kwargs)
+    return variants
 
 
 def load_task(args):
@@ -76,8 +148,15 @@ def load_task(args):
     if 0 < args.test_size < len(test):
         test = np.sort(rng.choice(len(test), size=args.test_size, replace=False))
     to_images = lambda X: (X / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)  # noqa: E731
+    X_eval, y_eval = data.X_test[test], data.y_test[test]
+    if getattr(args, "validation", 0):
+        outside = np.setdiff1d(np.arange(n_train), pool)
+        if not 0 < args.validation <= len(outside):
+            raise SystemExit(f"--validation must be in 1..{len(outside)} for this pool")
+        val = np.sort(np.random.RandomState(1).choice(outside, args.validation, replace=False))
+        X_eval, y_eval = data.X_train[val], data.y_train[val]
     return (to_images(data.X_train[pool]), data.y_train[pool].astype(np.int64),
-            to_images(data.X_test[test]), data.y_test[test].astype(np.int64), str(data.path))
+            to_images(X_eval), y_eval.astype(np.int64), str(data.path))
 
 
 def cached_vae(X_pool, args, output_dir):
@@ -124,12 +203,17 @@ def report(summary, records, args, extra):
     lines = [
         f"# MNIST benchmark ({extra['tag']})", "",
         f"pool {extra['n_pool']} (seed-0 subsample of the training set), test "
-        f"{extra['n_test']}; VAE latent {args.latent_dim}, {args.vae_epochs} epochs (fitted once, "
+        f"{extra['n_test']}{' (VALIDATION: training images outside the pool)' if args.validation else ''}; VAE latent {args.latent_dim}, {args.vae_epochs} epochs (fitted once, "
         f"{extra['vae_seconds']:.0f} s; cache {extra['vae_path']}); LeNet, Adam lr {args.lr}, "
         f"{args.epochs} epochs, batch {args.batch_size}, retrain={args.retrain}; "
         f"{args.initial_size} + {args.round_size}/round, {args.rounds} rounds; "
         f"seeds {args.seeds}; step size {args.step_size}; torch threads {args.threads}; "
-        f"total {extra['total_seconds'] / 60:.1f} min.", "",
+        f"total {extra['total_seconds'] / 60:.1f} min"
+        + (f" (summed over {len(extra['merged_from'])} runs merged with --merge, run side by "
+           "side)" if extra.get("merged_from") else "") + ".", "",
+        *([f"Variants (sampler objects): " + "; ".join(
+            f"{label} = {sampler if isinstance(sampler, str) else repr(sampler)}" for label, sampler in extra['variants'].items()), ""]
+          if extra.get('variants') else []),
         markdown_table(summary, title="test accuracy (%), round (labels)"), "",
         f"| strategy | AUC (%) | labels to reach {target}'s final "
         f"{100 * [s for s in summary if s['strategy'] == target][-1]['mean']:.1f} % |",
@@ -164,12 +248,14 @@ def main(argv=None):
     from sklearn.base import clone
     from sklearn.frozen import FrozenEstimator
 
-    from hardsample.curves import run_learning_curves, summarize, write_records
+    from hardsample.curves import run_learning_curves
     from hardsample.estimators import LatentHardMiningClassifier
     from hardsample.nets import LeNet
-    from hardsample.plotting import plot_learning_curves
     from hardsample.samplers import SAMPLERS
 
+    if args.merge:
+        return write_outputs(args, *merge_runs(args, args.merge))
+    variants = build_variants(args.variant)
     unknown = [s for s in args.strategies if s not in SAMPLERS]
     if unknown:
         raise SystemExit(f"unknown strategies {unknown}; choose among {sorted(SAMPLERS)}")
@@ -178,8 +264,6 @@ def main(argv=None):
     output_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     X_pool, y_pool, X_test, y_test, path = load_task(args)
-    tag = args.tag or (f"mnist_pool{len(X_pool)}_r{args.rounds}_{args.initial_size}+"
-                       f"{args.round_size}_s{len(args.seeds)}_e{args.epochs}")
     print(f"data: {path}; pool {len(X_pool)}, test {len(X_test)}", flush=True)
     vae, vae_path, vae_seconds = cached_vae(X_pool, args, output_dir)
     print(f"stage 1: VAE {'fitted in %.0f s' % vae_seconds if vae_seconds else 'from cache'} "
@@ -194,14 +278,30 @@ def main(argv=None):
         retrain=args.retrain,
     )
     strategies = {s: clone(base).set_params(sampler=s) for s in args.strategies}
+    strategies.update({label: clone(base).set_params(sampler=sampler)
+                       for label, sampler in variants.items()})
     print(f"stage 2: {', '.join(strategies)}; {args.rounds} rounds, seeds {args.seeds}",
           flush=True)
     records = run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
                                   n_rounds=args.rounds, seeds=args.seeds,
                                   progress=not args.no_progress)
+    extra = dict(n_pool=len(X_pool), n_test=len(X_test), vae_seconds=vae_seconds,
+                 vae_path=vae_path.name, total_seconds=time.perf_counter() - start,
+                 variants={k: repr(v) for k, v in variants.items()})
+    return write_outputs(args, records, extra)
+
+
+def write_outputs(args, records, extra):
+    from hardsample.curves import summarize, write_records
+    from hardsample.plotting import plot_learning_curves
+
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    tag = args.tag or (f"mnist_pool{extra['n_pool']}_r{args.rounds}_{args.initial_size}+"
+                       f"{args.round_size}_s{len(args.seeds)}_e{args.epochs}"
+                       + (f"_val{args.validation}" if args.validation else ""))
+    extra = {"tag": tag, **extra}
     summary = summarize(records)
-    extra = dict(tag=tag, n_pool=len(X_pool), n_test=len(X_test), vae_seconds=vae_seconds,
-                 vae_path=vae_path.name, total_seconds=time.perf_counter() - start)
     text, auc, reach, timing = report(summary, records, args, extra)
     write_records(records, output_dir / f"{tag}_records.csv")
     with open(output_dir / f"{tag}.json", "w") as handle:
@@ -209,7 +309,7 @@ def main(argv=None):
                    "auc": auc, "labels_to_reach": reach, "timing": timing}, handle, indent=1)
     (output_dir / f"{tag}.md").write_text(text)
     ax = plot_learning_curves(summary)
-    ax.set_title(f"MNIST, pool {len(X_pool)}: mean ± std over {len(args.seeds)} seeds")
+    ax.set_title(f"MNIST, pool {extra['n_pool']}: mean ± std over {len(args.seeds)} seeds")
     ax.figure.tight_layout()
     ax.figure.savefig(output_dir / f"{tag}.png", dpi=120)
     print()

@@ -4,6 +4,7 @@ from ._base import BaseSampler, MiningState, Proposal
 from .coreset import CoreSetSampler
 from .interpolation import InterpolationSampler, PriorSampler
 from .latent_entropy import LatentEntropySampler
+from .latent_entropy import LatentMarginSampler
 from .nearest import NearestNeighborSampler
 from .random import RandomSampler
 from .uncertainty import EntropySampler, MarginSampler
@@ -15,6 +16,7 @@ SAMPLERS = {
     "margin": MarginSampler,
     "coreset": CoreSetSampler,
     "latent-entropy": LatentEntropySampler,
+    "latent-margin": LatentMarginSampler,
     "interpolation": InterpolationSampler,
     "prior": PriorSampler,
 }
@@ -25,6 +27,7 @@ __all__ = [
     "EntropySampler",
     "InterpolationSampler",
     "LatentEntropySampler",
+    "LatentMarginSampler",
     "MarginSampler",
     "MiningState",
     "NearestNeighborSampler",

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from hardsample.samplers import LatentEntropySampler, MiningState
-from hardsample.samplers.uncertainty import entropy
+from hardsample.samplers import SAMPLERS, LatentEntropySampler, LatentMarginSampler, MiningState
+from hardsample.samplers.latent_entropy import median_nn_distance
+from hardsample.samplers.uncertainty import entropy, margin
 
 from .test_uncertainty import check_picks, state  # noqa: F401  (fixture)
 
@@ -55,6 +56,12 @@ def test_can_exhaust_a_small_pool(state):  # noqa: F811
     (dict(uniform_weight=-1.0), "uniform_weight"),
     (dict(step_size=0.0), "step_size"),
     (dict(n_anchors=0), "n_anchors"),
+    (dict(criterion="gini"), "criterion"),
+    (dict(assignment="best"), "assignment"),
+    (dict(step_size="big"), "step_size"),
+    (dict(step_size="auto", step_scale=0.0), "step_scale"),
+    (dict(step_size="auto", step_scale=float("nan")), "step_scale"),
+    (dict(step_scale=True), "step_scale"),
 ])
 def test_bad_params_raise(state, params, match):  # noqa: F811
     with pytest.raises(ValueError, match=match):
@@ -67,3 +74,105 @@ def test_bad_input_raises(state):  # noqa: F811
     no_latent = MiningState(**{**state.__dict__, "latent_index": None, "generator": None})
     with pytest.raises(ValueError, match="generator"):
         LatentEntropySampler().propose(no_latent, 3, np.random.RandomState(0))
+
+
+VARIANTS = [
+    dict(criterion="margin"),
+    dict(criterion="margin", n_candidates=32, assignment="global"),
+    dict(criterion="entropy", assignment="global", n_anchors=4),
+    dict(criterion="margin", step_size="auto"),
+    dict(criterion="margin", step_size="auto", step_scale=2.5, n_anchors=7),
+]
+
+
+@pytest.mark.parametrize("params", VARIANTS)
+@pytest.mark.parametrize("n", [1, 13, 30])
+def test_variants_pick_unlabeled_distinct_and_sized(state, params, n):  # noqa: F811
+    proposal = LatentEntropySampler(**params).propose(state, n, np.random.RandomState(0))
+    check_picks(state, proposal, n)
+    assert proposal.anchors.shape == (n,)
+    assert proposal.anchors.max() < len(state.y_labeled)
+    np.testing.assert_array_equal(proposal.latent_codes, state.latent_codes[proposal.indices])
+
+
+@pytest.mark.parametrize("params", VARIANTS)
+def test_variants_reproducible(state, params):  # noqa: F811
+    sampler = LatentEntropySampler(**params)
+    a = sampler.propose(state, 20, np.random.RandomState(5))
+    b = sampler.propose(state, 20, np.random.RandomState(5))
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_array_equal(a.anchors, b.anchors)
+
+
+@pytest.mark.parametrize("assignment", ["per-anchor", "global"])
+def test_variants_can_exhaust_a_small_pool(state, assignment):  # noqa: F811
+    excluded = np.ones(len(state.excluded), dtype=bool)
+    excluded[200:209] = False
+    small = MiningState(**{**state.__dict__, "excluded": excluded})
+    proposal = LatentEntropySampler(criterion="margin", assignment=assignment,
+                                    step_size="auto").propose(small, 9, np.random.RandomState(0))
+    assert sorted(proposal.indices) == list(range(200, 209))
+
+
+def test_margin_criterion_prefers_small_margins(state):  # noqa: F811
+    picks = LatentEntropySampler(criterion="margin", n_candidates=32).propose(
+        state, 30, np.random.RandomState(0)).indices
+    random = np.random.RandomState(0).choice(state.available_indices, 30, replace=False)
+    m = lambda idx: margin(state.net.predict_proba(state.X_pool[idx])).mean()  # noqa: E731
+    assert m(picks) < m(random)
+
+
+def test_global_assignment_takes_the_most_uncertain_candidates(state):  # noqa: F811
+    # With one anchor, both assignments see the same candidates; "global" returns
+    # their n smallest margins.
+    sampler = LatentEntropySampler(criterion="margin", n_candidates=40, n_anchors=1,
+                                   assignment="global", anchor_selection="random")
+    picks = sampler.propose(state, 10, np.random.RandomState(0)).indices
+    per_anchor = LatentEntropySampler(**{**sampler.__dict__, "assignment": "per-anchor"})
+    same = per_anchor.propose(state, 10, np.random.RandomState(0)).indices
+    assert sorted(picks) == sorted(same)
+
+
+def test_auto_step_follows_the_latent_scale(state, monkeypatch):  # noqa: F811
+    import hardsample.samplers.latent_entropy as module
+
+    d = median_nn_distance(state.latent_index, state.latent_codes)
+    assert d > 0
+    seen = []
+    real = module.hardness_step
+    monkeypatch.setattr(module, "hardness_step",
+                        lambda *a: seen.append(a[-1]) or real(*a))
+    LatentEntropySampler(step_size="auto", step_scale=3.0).propose(
+        state, 5, np.random.RandomState(0))
+    np.testing.assert_allclose(seen, [3.0 * d], rtol=1e-6)
+    # Scaling the codes (and the index) scales the step.
+    from hardsample.neighbors import LatentIndex
+    codes = state.latent_codes * 10
+    assert median_nn_distance(LatentIndex().fit(codes), codes) == pytest.approx(10 * d, rel=1e-5)
+
+
+def test_auto_step_needs_two_codes():
+    from hardsample.neighbors import LatentIndex
+    codes = np.zeros((1, 3), np.float32)
+    with pytest.raises(ValueError, match="2 pool codes"):
+        median_nn_distance(LatentIndex().fit(codes), codes)
+
+
+def test_latent_margin_is_registered_with_its_defaults(state):  # noqa: F811
+    assert SAMPLERS["latent-margin"] is LatentMarginSampler
+    assert SAMPLERS["latent-entropy"] is LatentEntropySampler
+    sampler = LatentMarginSampler()
+    assert isinstance(sampler, LatentEntropySampler)
+    assert sampler.criterion == "margin" and sampler.n_candidates == 64
+    assert sampler.assignment == "global"
+    assert LatentEntropySampler().criterion == "entropy"
+    assert LatentEntropySampler().n_candidates == 16
+    check_picks(state, sampler.propose(state, 12, np.random.RandomState(0)), 12)
+
+
+def test_default_unchanged_by_new_parameters(state):  # noqa: F811
+    # The explicit old-default parameters give the same picks as the defaults.
+    a = LatentEntropySampler().propose(state, 20, np.random.RandomState(2)).indices
+    b = LatentEntropySampler(criterion="entropy", assignment="per-anchor", step_size=1.0,
+                             step_scale=123.0).propose(state, 20, np.random.RandomState(2)).indices
+    np.testing.assert_array_equal(a, b)
