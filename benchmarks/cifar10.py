@@ -173,23 +173,11 @@ def plot_gan_grid(gan, X_test, path, n=10):
     plt.close(fig)
 
 
-def timing_table(records):
-    """Mean seconds per round of training, mining and labeling, per strategy."""
-    strategies = list(dict.fromkeys(r["strategy"] for r in records))
-    rows = {}
-    for name in strategies:
-        group = [r for r in records if r["strategy"] == name and r["round"] > 1]
-        group = group or [r for r in records if r["strategy"] == name]
-        rows[name] = {k: float(np.mean([r[k] for r in group]))
-                      for k in ("train_seconds", "mining_seconds", "labeling_seconds")}
-    return rows
-
-
 def report(summary, records, args, extra):
-    from hardsample.curves import area_under_curve, markdown_table
+    from hardsample.curves import area_under_curve, markdown_table, seconds_per_round
 
     auc = area_under_curve(summary)
-    timing = timing_table(records)
+    timing = seconds_per_round(records)
     q = extra["gan_quality"]
     per_epoch = ("n/a (loaded from cache, not timed)" if q["seconds_per_epoch"] is None
                  else f"{q['seconds_per_epoch']:.1f} s")

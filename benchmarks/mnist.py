@@ -181,25 +181,14 @@ def cached_vae(X_pool, args, output_dir):
     return vae, path, seconds
 
 
-def timing_table(records):
-    """Mean seconds per round of training, mining and labeling, per strategy."""
-    strategies = list(dict.fromkeys(r["strategy"] for r in records))
-    rows = {}
-    for name in strategies:
-        group = [r for r in records if r["strategy"] == name and r["round"] > 1]
-        group = group or [r for r in records if r["strategy"] == name]
-        rows[name] = {k: float(np.mean([r[k] for r in group]))
-                      for k in ("train_seconds", "mining_seconds", "labeling_seconds")}
-    return rows
-
-
 def report(summary, records, args, extra):
-    from hardsample.curves import area_under_curve, labels_to_reach, markdown_table
+    from hardsample.curves import (
+        area_under_curve, labels_to_reach, markdown_table, seconds_per_round)
 
     auc = area_under_curve(summary)
     target = "random" if "random" in auc else next(iter(auc))
     reach = labels_to_reach(summary, target_strategy=target)
-    timing = timing_table(records)
+    timing = seconds_per_round(records)
     lines = [
         f"# MNIST benchmark ({extra['tag']})", "",
         f"pool {extra['n_pool']} (seed-0 subsample of the training set), test "

@@ -169,6 +169,28 @@ def markdown_table(summary, *, scale=100.0, digits=1, title="score"):
     return "\n".join(lines)
 
 
+def seconds_per_round(records):
+    """Mean seconds per round of training, mining and labeling, per strategy.
+
+    Round 1 (random labels, no mining) is left out where later rounds exist.
+
+    Examples
+    --------
+    >>> from hardsample.curves import seconds_per_round
+    >>> records = [{"strategy": "random", "round": r, "train_seconds": 2.0 * r,
+    ...             "mining_seconds": 0.0, "labeling_seconds": 0.5} for r in (1, 2, 3)]
+    >>> seconds_per_round(records)["random"]["train_seconds"]
+    5.0
+    """
+    rows = {}
+    for name in dict.fromkeys(r["strategy"] for r in records):
+        group = [r for r in records if r["strategy"] == name and r["round"] > 1]
+        group = group or [r for r in records if r["strategy"] == name]
+        rows[name] = {key: float(np.mean([r[key] for r in group]))
+                      for key in ("train_seconds", "mining_seconds", "labeling_seconds")}
+    return rows
+
+
 def write_records(records, path):
     """Write records as CSV (``.csv``) or JSON (any other suffix).
 
