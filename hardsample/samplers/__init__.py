@@ -3,8 +3,7 @@
 from ._base import BaseSampler, MiningState, Proposal
 from .coreset import CoreSetSampler
 from .interpolation import InterpolationSampler, PriorSampler
-from .latent_entropy import LatentEntropySampler
-from .latent_entropy import LatentMarginSampler
+from .latent_uncertainty import LatentEntropySampler, LatentMarginSampler
 from .nearest import NearestNeighborSampler
 from .random import RandomSampler
 from .uncertainty import EntropySampler, MarginSampler

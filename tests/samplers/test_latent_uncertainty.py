@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from hardsample.samplers import SAMPLERS, LatentEntropySampler, LatentMarginSampler, MiningState
-from hardsample.samplers.latent_entropy import median_nn_distance
+from hardsample.samplers.latent_uncertainty import median_nn_distance
 from hardsample.samplers.uncertainty import entropy, margin
 
 from .test_uncertainty import check_picks, state  # noqa: F401  (fixture)
@@ -134,7 +134,7 @@ def test_global_assignment_takes_the_most_uncertain_candidates(state):  # noqa: 
 
 
 def test_auto_step_follows_the_latent_scale(state, monkeypatch):  # noqa: F811
-    import hardsample.samplers.latent_entropy as module
+    import hardsample.samplers.latent_uncertainty as module
 
     d = median_nn_distance(state.latent_index, state.latent_codes)
     assert d > 0

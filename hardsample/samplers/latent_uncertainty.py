@@ -1,4 +1,8 @@
-"""LatentEntropySampler: latent hardness steps, candidates judged on real images."""
+"""Latent uncertainty samplers: latent hardness steps, candidates judged on real images.
+
+`LatentEntropySampler` (entropy criterion) and `LatentMarginSampler` (its tuned
+margin variant, registered as "latent-margin").
+"""
 
 import numbers
 
