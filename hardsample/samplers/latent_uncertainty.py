@@ -1,6 +1,6 @@
 """Latent uncertainty samplers: latent hardness steps, candidates judged on real images.
 
-`LatentEntropySampler` (entropy criterion) and `LatentMarginSampler` (its tuned
+``LatentEntropySampler`` (entropy criterion) and ``LatentMarginSampler`` (its tuned
 margin variant, registered as "latent-margin").
 """
 
