@@ -146,9 +146,9 @@ class _BaseLatentHardMining(BaseEstimator):
 
     # --------------------------------------------------------------- round 0 setup
     def _reset(self):
-        for name in ("_pool_fingerprint",):
-            if hasattr(self, name):
-                delattr(self, name)
+        # fit starts a new run: the next round is round 1 on whatever pool it is given.
+        if hasattr(self, "_pool_fingerprint"):
+            del self._pool_fingerprint
 
     def _start(self, X, y, oracle, classes, n_planned_rounds):
         self._check_net()
