@@ -28,7 +28,6 @@ Run ``python benchmarks/cifar10.py --help`` or ``hardsample bench cifar10 --help
 """
 
 import argparse
-import hashlib
 import json
 import pickle
 import sys
@@ -36,6 +35,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cache import settings_key  # noqa: E402  (benchmarks/_cache.py)
 
 DEFAULT_STRATEGIES = ("nearest", "random", "entropy", "latent-entropy")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -122,7 +124,7 @@ def cached_gan(X_pool, args, output_dir):
                   lambda_rec=args.gan_lambda_rec, lambda_adv=args.gan_lambda_adv,
                   random_state=0)
     settings = dict(params, data=fingerprint(X_fit))
-    key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    key = settings_key(settings)
     path = Path(output_dir) / f"cifar10_alphagan_{key}_e{args.gan_epochs}.pkl"
     if path.is_file():
         with open(path, "rb") as handle:

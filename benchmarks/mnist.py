@@ -16,14 +16,15 @@ Run ``python benchmarks/mnist.py --help`` or ``hardsample bench mnist --help``.
 """
 
 import argparse
-import hashlib
 import json
-import pickle
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cache import cached_fit, settings_key  # noqa: E402  (benchmarks/_cache.py)
 
 DEFAULT_STRATEGIES = ("random", "nearest", "entropy", "margin", "coreset", "latent-entropy")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -166,18 +167,10 @@ def cached_vae(X_pool, args, output_dir):
     settings = dict(pool_size=len(X_pool), pool_sum=float(X_pool[:, 0, ::7, ::7].sum()),
                     latent_dim=args.latent_dim, hidden_sizes=[400, 400],
                     max_epochs=args.vae_epochs, batch_size=128, lr=1e-3, random_state=0)
-    key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    path = Path(output_dir) / f"vae_{key}.pkl"
-    if path.is_file():
-        with open(path, "rb") as handle:
-            return pickle.load(handle), path, 0.0
-    start = time.perf_counter()
-    vae = VAETransformer(latent_dim=args.latent_dim, hidden_sizes=(400, 400),
-                         max_epochs=args.vae_epochs, batch_size=128, lr=1e-3,
-                         random_state=0).fit(X_pool)
-    seconds = time.perf_counter() - start
-    with open(path, "wb") as handle:
-        pickle.dump(vae, handle)
+    path = Path(output_dir) / f"vae_{settings_key(settings)}.pkl"
+    vae, seconds = cached_fit(path, lambda: VAETransformer(
+        latent_dim=args.latent_dim, hidden_sizes=(400, 400), max_epochs=args.vae_epochs,
+        batch_size=128, lr=1e-3, random_state=0).fit(X_pool))
     return vae, path, seconds
 
 
@@ -200,7 +193,7 @@ def report(summary, records, args, extra):
         f"total {extra['total_seconds'] / 60:.1f} min"
         + (f" (summed over {len(extra['merged_from'])} runs merged with --merge, run side by "
            "side)" if extra.get("merged_from") else "") + ".", "",
-        *([f"Variants (sampler objects): " + "; ".join(
+        *(["Variants (sampler objects): " + "; ".join(
             f"{label} = {sampler if isinstance(sampler, str) else repr(sampler)}" for label, sampler in extra['variants'].items()), ""]
           if extra.get('variants') else []),
         markdown_table(summary, title="test accuracy (%), round (labels)"), "",

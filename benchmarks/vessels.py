@@ -37,14 +37,15 @@ Run ``python benchmarks/vessels.py --help`` or ``hardsample bench vessels --help
 """
 
 import argparse
-import hashlib
 import json
-import pickle
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cache import cached_fit, settings_key  # noqa: E402  (benchmarks/_cache.py)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STRATEGIES = {"SI": "interpolation", "random-real": "random", "random-synthetic": "prior"}
@@ -112,10 +113,6 @@ class ScaledStressTool:
         return f"ScaledStressTool({self.solver!r}, s_max={self.s_max:g})"
 
 
-def _key(settings):
-    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-
-
 def pool_masks(args):
     from hardsample.datasets.vessels import make_vessel_masks
 
@@ -128,7 +125,7 @@ def cached_test_set(args, solver, output_dir):
     from hardsample.datasets.vessels import make_vessel_masks
 
     settings = dict(n=args.test_size, seed=args.test_seed, solver=repr(solver), lipid=None)
-    path = Path(output_dir) / f"vessels_test_{_key(settings)}.npz"
+    path = Path(output_dir) / f"vessels_test_{settings_key(settings)}.npz"
     if path.is_file():
         data = np.load(path)
         return data["X"], data["y"], path, 0.0
@@ -150,17 +147,10 @@ def cached_vae(X_pool, args, output_dir):
                     pool_sum=float(X_pool.sum()), latent_dim=args.latent_dim,
                     hidden_sizes=[400, 400], max_epochs=args.vae_epochs, batch_size=128,
                     lr=1e-3, random_state=0)
-    path = Path(output_dir) / f"vessels_vae_{_key(settings)}.pkl"
-    if path.is_file():
-        with open(path, "rb") as handle:
-            return pickle.load(handle), path, 0.0
-    start = time.perf_counter()
-    vae = VAETransformer(latent_dim=args.latent_dim, hidden_sizes=(400, 400),
-                         max_epochs=args.vae_epochs, batch_size=128, lr=1e-3,
-                         random_state=0).fit(X_pool)
-    seconds = time.perf_counter() - start
-    with open(path, "wb") as handle:
-        pickle.dump(vae, handle)
+    path = Path(output_dir) / f"vessels_vae_{settings_key(settings)}.pkl"
+    vae, seconds = cached_fit(path, lambda: VAETransformer(
+        latent_dim=args.latent_dim, hidden_sizes=(400, 400), max_epochs=args.vae_epochs,
+        batch_size=128, lr=1e-3, random_state=0).fit(X_pool))
     return vae, path, seconds
 
 
