@@ -20,6 +20,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from tqdm.auto import tqdm
 
+from ._timing import Stopwatch
 from ._torch import seed_from, torch_seeded
 from ._validation import check_samples, fingerprint, resolve_size
 from .neighbors import LatentIndex
@@ -202,6 +203,8 @@ class _BaseLatentHardMining(BaseEstimator):
         self.generator_ = None
         self.latent_codes_ = None
         self.latent_index_ = None
+        watch = Stopwatch()
+        self.setup_seconds_ = watch.seconds
         if not sampler.uses_latent_space:
             return
         if self.generator is None:
@@ -215,8 +218,10 @@ class _BaseLatentHardMining(BaseEstimator):
             generator = clone(self.generator)
             if "random_state" in generator.get_params() and generator.random_state is None:
                 generator.set_params(random_state=seed)
-            generator.fit(X)
-        codes = np.asarray(generator.transform(X), dtype=np.float32)
+            with watch("generator_fit"):
+                generator.fit(X)
+        with watch("encoding"):
+            codes = np.asarray(generator.transform(X), dtype=np.float32)
         if codes.ndim != 2 or len(codes) != len(X) or codes.shape[1] == 0:
             raise ValueError(
                 f"The generator's transform returned shape {codes.shape}; expected "
@@ -229,11 +234,12 @@ class _BaseLatentHardMining(BaseEstimator):
             )
         self.generator_ = generator
         self.latent_codes_ = codes
-        self.latent_index_ = LatentIndex(
-            method=getattr(sampler, "index", "auto"),
-            device=getattr(generator, "device", "cpu") or "cpu",
-            random_state=seed,
-        ).fit(codes)
+        with watch("index"):
+            self.latent_index_ = LatentIndex(
+                method=getattr(sampler, "index", "auto"),
+                device=getattr(generator, "device", "cpu") or "cpu",
+                random_state=seed,
+            ).fit(codes)
 
     def _latent_dim(self):
         return 0 if self.latent_codes_ is None else self.latent_codes_.shape[1]
@@ -308,6 +314,7 @@ class _BaseLatentHardMining(BaseEstimator):
                 f"{int((~self._excluded).sum())} pool samples are left unlabeled."
             )
         mining_seconds = labeling_seconds = 0.0
+        mining_split = {}
         for attempt in range(MAX_REPLACEMENT_ATTEMPTS + 1):
             n_missing = n_wanted - n_new
             if n_missing <= 0:
@@ -321,6 +328,8 @@ class _BaseLatentHardMining(BaseEstimator):
             with torch_seeded(mining_seed + attempt, self.net.device):
                 proposal = propose(state, n_missing, round_rng)
             mining_seconds += time.perf_counter() - start
+            for stage, seconds in (proposal.timings or {}).items():
+                mining_split[stage] = mining_split.get(stage, 0.0) + seconds
             start = time.perf_counter()
             n_new += self._label(X, proposal, round_number)
             labeling_seconds += time.perf_counter() - start
@@ -339,6 +348,7 @@ class _BaseLatentHardMining(BaseEstimator):
             "n_reused": int(getattr(self.oracle_, "n_reused_", 0)),
             "train_seconds": train_seconds,
             "mining_seconds": mining_seconds,
+            "mining_split": mining_split,
             "labeling_seconds": labeling_seconds,
         })
 
@@ -534,7 +544,13 @@ class LatentHardMiningClassifier(ClassifierMixin, _BaseLatentHardMining):
     history_ : list of dict
         One per round: round, n_labeled, n_new, n_oracle_calls, n_failed,
         n_reused (labels taken from a journal so far), train_seconds,
-        mining_seconds, labeling_seconds.
+        mining_seconds, labeling_seconds, and mining_split: the sampler's stages
+        in seconds (e.g. ``{"gradient": ..., "neighbors": ..., "judging": ...}``;
+        the rest of mining_seconds is building the round's state).
+    setup_seconds_ : dict
+        Seconds spent once per fit before round 1: ``generator_fit``, ``encoding``
+        (the pool's latent codes) and ``index`` (the latent index); empty for
+        samplers that do not use the latent space.
     n_oracle_calls_ : int
         Samples sent to the oracle.
     failed_labels_ : list of dict
@@ -664,7 +680,7 @@ class LatentHardMiningRegressor(RegressorMixin, _BaseLatentHardMining):
     labeled_indices_ : ndarray of int
     X_synthetic_, y_synthetic_ : ndarray
         Synthesized training samples and their labels (empty for pool samplers).
-    history_, n_oracle_calls_, failed_labels_, latent_codes_, n_features_in_
+    history_, setup_seconds_, n_oracle_calls_, failed_labels_, latent_codes_, n_features_in_
         As in :class:`LatentHardMiningClassifier`.
 
     Examples

@@ -54,6 +54,25 @@ def test_fit_labels_the_budget(digits, sampler):
     assert clf.score(X, y) > 0.5
 
 
+@pytest.mark.parametrize("sampler, stages", [
+    ("nearest", {"gradient", "neighbors"}),
+    ("latent-margin", {"anchors", "gradient", "neighbors", "judging"}),
+    ("entropy", {"judging"}),
+    ("random", set()),
+])
+def test_history_splits_the_mining_time(digits, sampler, stages):
+    X, y = digits
+    clf = _clf(sampler=sampler).fit(X, y)
+    assert clf.history_[0]["mining_split"] == {}  # round 1 is a random draw
+    for entry in clf.history_[1:]:
+        split = entry["mining_split"]
+        assert set(split) == stages
+        assert all(seconds >= 0 for seconds in split.values())
+        assert sum(split.values()) <= entry["mining_seconds"]
+    latent = sampler in ("nearest", "latent-margin")
+    assert set(clf.setup_seconds_) == ({"generator_fit", "encoding", "index"} if latent else set())
+
+
 def test_only_queried_labels_are_read(digits):
     X, y = digits
 

@@ -77,7 +77,9 @@ class Proposal:
     Exactly one of ``indices`` (pool rows) and ``X`` (synthetic samples) is set.
     ``latent_codes`` are the codes of the proposed samples where the sampler knows
     them, and ``anchors`` the labeled rows (positions in ``X_labeled``) they were
-    mined from, for diagnostics and trajectory plots.
+    mined from, for diagnostics and trajectory plots. ``timings`` maps the stages of
+    the sampler's work (e.g. ``"gradient"``, ``"neighbors"``, ``"judging"``) to the
+    seconds they took; the estimator sums them into ``history_[i]["mining_split"]``.
 
     Examples
     --------
@@ -95,6 +97,7 @@ class Proposal:
     X: Optional[np.ndarray] = None
     latent_codes: Optional[np.ndarray] = None
     anchors: Optional[np.ndarray] = None
+    timings: Optional[dict] = None
 
     def __post_init__(self):
         if (self.indices is None) == (self.X is None):

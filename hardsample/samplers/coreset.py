@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 
+from .._timing import Stopwatch
 from ._base import BaseSampler, Proposal
 from .uncertainty import check_batch_size, check_n
 
@@ -95,6 +96,7 @@ class CoreSetSampler(BaseSampler):
         batch_size = check_batch_size(self.batch_size)
         available = state.available_indices
         n = check_n(n, len(available))
+        watch = Stopwatch()
         if self.features == "latent":
             if state.latent_codes is None:
                 raise ValueError("CoreSetSampler(features='latent') needs the pool's latent "
@@ -103,13 +105,16 @@ class CoreSetSampler(BaseSampler):
             labeled = state.z_labeled if state.z_labeled is not None else \
                 state.latent_codes[state.excluded]
         else:
-            pool = penultimate_features(state.net, state.X_pool[available], batch_size)
-            labeled = penultimate_features(state.net, state.X_labeled, batch_size)
-        dist = min_distances(pool, labeled, batch_size=4 * batch_size)
-        picks = available[k_center_greedy(pool, dist, n)]
+            with watch("judging"):
+                pool = penultimate_features(state.net, state.X_pool[available], batch_size)
+                labeled = penultimate_features(state.net, state.X_labeled, batch_size)
+        with watch("k-center"):
+            dist = min_distances(pool, labeled, batch_size=4 * batch_size)
+            picks = available[k_center_greedy(pool, dist, n)]
         return Proposal(
             indices=picks,
             latent_codes=None if state.latent_codes is None else state.latent_codes[picks],
+            timings=watch.seconds,
         )
 
 

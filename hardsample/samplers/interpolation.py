@@ -7,6 +7,7 @@
 
 import numpy as np
 
+from .._timing import Stopwatch
 from ..hardness import hardness_step
 from ._base import BaseSampler, Proposal
 from .nearest import check_n_anchors, check_step_size, draw_anchors, split_evenly
@@ -112,20 +113,21 @@ class InterpolationSampler(BaseSampler):
             )
         anchors = draw_anchors(len(state.y_labeled), n_anchors, random_state)
         z_anchors = np.asarray(state.z_labeled[anchors], dtype=np.float32)
-        _, direction = hardness_step(
-            state.net, generator.decoder_, z_anchors, state.y_labeled[anchors], step_size,
-        )
+        watch = Stopwatch()
+        with watch("gradient"):
+            _, direction = hardness_step(
+                state.net, generator.decoder_, z_anchors, state.y_labeled[anchors], step_size,
+            )
         counts = split_evenly(n, n_anchors)
         # the j-th sample of an anchor (j = 1..count) lies j steps along its direction
         multiples = np.concatenate([np.arange(1, c + 1) for c in counts]).astype(np.float32)
         codes = (np.repeat(z_anchors, counts, axis=0)
                  + np.float32(step_size) * multiples[:, None]
                  * np.repeat(direction, counts, axis=0)).astype(np.float32)
-        return Proposal(
-            X=_decode(generator, codes),
-            latent_codes=codes,
-            anchors=np.repeat(anchors, counts),
-        )
+        with watch("decoding"):
+            X = _decode(generator, codes)
+        return Proposal(X=X, latent_codes=codes, anchors=np.repeat(anchors, counts),
+                        timings=watch.seconds)
 
 
 class PriorSampler(BaseSampler):

@@ -8,6 +8,7 @@ import numbers
 
 import numpy as np
 
+from .._timing import Stopwatch
 from ..hardness import hardness_step
 from ._base import BaseSampler, Proposal
 from .nearest import check_n_anchors, check_step_size, split_evenly
@@ -194,13 +195,18 @@ class LatentEntropySampler(BaseSampler):
         if len(state.y_labeled) == 0:
             raise ValueError("LatentEntropySampler needs labeled samples to anchor on.")
         n_anchors = min(n_anchors or n, n)
+        watch = Stopwatch()
         if step_size == "auto":
-            step_size = step_scale * median_nn_distance(state.latent_index, state.latent_codes)
-        anchors = self._anchors(state, n_anchors, random_state)
-        stepped, _ = hardness_step(
-            state.net, state.generator.decoder_,
-            state.z_labeled[anchors], state.y_labeled[anchors], step_size,
-        )
+            with watch("neighbors"):
+                step_size = step_scale * median_nn_distance(state.latent_index,
+                                                            state.latent_codes)
+        with watch("anchors"):
+            anchors = self._anchors(state, n_anchors, random_state)
+        with watch("gradient"):
+            stepped, _ = hardness_step(
+                state.net, state.generator.decoder_,
+                state.z_labeled[anchors], state.y_labeled[anchors], step_size,
+            )
         counts = split_evenly(n, n_anchors)
         want = np.maximum(counts, n_candidates)
 
@@ -208,14 +214,16 @@ class LatentEntropySampler(BaseSampler):
         index = state.latent_index
         n_excluded = int(state.excluded.sum())
         k = int(min(index.n_points_, want.max() + min(n_excluded, 4 * want.max())))
-        neighbors, _ = index.kneighbors(stepped, k)
+        with watch("neighbors"):
+            neighbors, _ = index.kneighbors(stepped, k)
         candidates = []
         for row, wanted in zip(neighbors, want):
             row = row[(row >= 0)]
             row = row[~state.excluded[row]]
             candidates.append(row[:wanted])
         unique = np.unique(np.concatenate(candidates)) if candidates else np.empty(0, np.int64)
-        proba = predict_proba_batched(state.net, state.X_pool[unique], batch_size)
+        with watch("judging"):
+            proba = predict_proba_batched(state.net, state.X_pool[unique], batch_size)
         score = dict(zip(unique.tolist(), self._scores(proba).tolist()))
         tie = dict(zip(unique.tolist(), random_state.permutation(len(unique)).tolist()))
 
@@ -254,7 +262,8 @@ class LatentEntropySampler(BaseSampler):
         if missing.any():
             excluded = state.excluded.copy()
             excluded[list(taken)] = True
-            extra = index.nearest_available(stepped, excluded, missing)
+            with watch("neighbors"):
+                extra = index.nearest_available(stepped, excluded, missing)
             for a, c in zip(np.repeat(np.arange(n_anchors), missing), extra.tolist()):
                 chosen[a].append(c)
         indices = np.asarray([c for group in chosen for c in group], dtype=np.int64)
@@ -262,6 +271,7 @@ class LatentEntropySampler(BaseSampler):
             indices=indices,
             latent_codes=state.latent_codes[indices],
             anchors=np.repeat(anchors, counts),
+            timings=watch.seconds,
         )
 
 

@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from .._timing import Stopwatch
 from ..hardness import hardness_step
 from ._base import BaseSampler, Proposal
 
@@ -76,16 +77,20 @@ class NearestNeighborSampler(BaseSampler):
         step_size = check_step_size(self.step_size)
         n_anchors = min(check_n_anchors(self.n_anchors) or n, n)
         anchors = draw_anchors(len(state.y_labeled), n_anchors, random_state)
-        stepped, _ = hardness_step(
-            state.net, state.generator.decoder_,
-            state.z_labeled[anchors], state.y_labeled[anchors], step_size,
-        )
+        watch = Stopwatch()
+        with watch("gradient"):
+            stepped, _ = hardness_step(
+                state.net, state.generator.decoder_,
+                state.z_labeled[anchors], state.y_labeled[anchors], step_size,
+            )
         counts = split_evenly(n, n_anchors)
-        indices = state.latent_index.nearest_available(stepped, state.excluded, counts)
+        with watch("neighbors"):
+            indices = state.latent_index.nearest_available(stepped, state.excluded, counts)
         return Proposal(
             indices=indices,
             latent_codes=state.latent_codes[indices],
             anchors=np.repeat(anchors, counts),
+            timings=watch.seconds,
         )
 
 

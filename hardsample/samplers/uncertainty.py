@@ -8,6 +8,7 @@ import numbers
 
 import numpy as np
 
+from .._timing import Stopwatch
 from ._base import BaseSampler, Proposal
 
 
@@ -96,9 +97,11 @@ class _UncertaintySampler(BaseSampler):
     def propose(self, state, n, random_state):
         available = state.available_indices
         n = check_n(n, len(available))
-        proba = predict_proba_batched(state.net, state.X_pool[available], self.batch_size)
+        watch = Stopwatch()
+        with watch("judging"):
+            proba = predict_proba_batched(state.net, state.X_pool[available], self.batch_size)
         chosen = available[top_n(self._scores(proba), n, random_state)]
-        return Proposal(indices=np.asarray(chosen, dtype=np.int64))
+        return Proposal(indices=np.asarray(chosen, dtype=np.int64), timings=watch.seconds)
 
 
 class EntropySampler(_UncertaintySampler):
