@@ -6,7 +6,6 @@ pool and encodes it once; stage 2 runs rounds of ``sampler -> oracle -> net``.
 
 import inspect
 import numbers
-import time
 
 import numpy as np
 import skorch
@@ -25,7 +24,7 @@ from ._torch import seed_from, torch_seeded
 from ._validation import check_samples, fingerprint, resolve_size
 from .neighbors import LatentIndex
 from .oracles import DatasetOracle, LabelingError, check_oracle
-from .samplers import SAMPLERS, BaseSampler, MiningState
+from .samplers import SAMPLERS, MiningState
 
 #: Replacement proposals tried in one round after labeling failures, before giving up.
 MAX_REPLACEMENT_ATTEMPTS = 10
@@ -313,7 +312,7 @@ class _BaseLatentHardMining(BaseEstimator):
                 f"Round {round_number} needs {n_wanted - n_new} new labels but only "
                 f"{int((~self._excluded).sum())} pool samples are left unlabeled."
             )
-        mining_seconds = labeling_seconds = 0.0
+        watch = Stopwatch()
         mining_split = {}
         for attempt in range(MAX_REPLACEMENT_ATTEMPTS + 1):
             n_missing = n_wanted - n_new
@@ -321,24 +320,22 @@ class _BaseLatentHardMining(BaseEstimator):
                 break
             if attempt > 0:
                 self._check_replacements_possible(round_number, n_wanted, n_new)
-            start = time.perf_counter()
-            state = self._mining_state(X)
-            propose = self.sampler_.initial_proposal if round_number == 1 else self.sampler_.propose
-            # skorch's data loaders draw from torch's global RNG even when predicting.
-            with torch_seeded(mining_seed + attempt, self.net.device):
-                proposal = propose(state, n_missing, round_rng)
-            mining_seconds += time.perf_counter() - start
+            with watch("mining"):
+                state = self._mining_state(X)
+                propose = (self.sampler_.initial_proposal if round_number == 1
+                           else self.sampler_.propose)
+                # skorch's data loaders draw from torch's global RNG even when predicting.
+                with torch_seeded(mining_seed + attempt, self.net.device):
+                    proposal = propose(state, n_missing, round_rng)
             for stage, seconds in (proposal.timings or {}).items():
                 mining_split[stage] = mining_split.get(stage, 0.0) + seconds
-            start = time.perf_counter()
-            n_new += self._label(X, proposal, round_number)
-            labeling_seconds += time.perf_counter() - start
+            with watch("labeling"):
+                n_new += self._label(X, proposal, round_number)
         if n_new < n_wanted:
             self._raise_labeling_failed(round_number, n_wanted, n_new)
 
-        start = time.perf_counter()
-        self._train(X, torch_seed, first=round_number == 1)
-        train_seconds = time.perf_counter() - start
+        with watch("training"):
+            self._train(X, torch_seed, first=round_number == 1)
         self.history_.append({
             "round": round_number,
             "n_labeled": len(self._targets_real) + len(self._targets_synthetic),
@@ -346,10 +343,10 @@ class _BaseLatentHardMining(BaseEstimator):
             "n_oracle_calls": self.n_oracle_calls_,
             "n_failed": len(self.failed_labels_),
             "n_reused": int(getattr(self.oracle_, "n_reused_", 0)),
-            "train_seconds": train_seconds,
-            "mining_seconds": mining_seconds,
+            "train_seconds": watch.seconds["training"],
+            "mining_seconds": watch.seconds.get("mining", 0.0),
             "mining_split": mining_split,
-            "labeling_seconds": labeling_seconds,
+            "labeling_seconds": watch.seconds.get("labeling", 0.0),
         })
 
     def _check_replacements_possible(self, round_number, n_wanted, n_new):

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 import torch
 
 from hardsample.hardness import hardness_step, loss_gradient, normalize_rows
