@@ -38,6 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import settings_key  # noqa: E402  (benchmarks/_cache.py)
+from _report import timing_tables  # noqa: E402  (benchmarks/_report.py)
 
 DEFAULT_STRATEGIES = ("nearest", "random", "entropy", "latent-entropy")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -207,23 +208,8 @@ def report(summary, records, args, extra):
         f"- time per epoch: {per_epoch}; fit time "
         f"{'n/a (cached)' if extra['gan_cached'] else '%.0f s' % extra['gan_seconds']}",
         "", "## Time per round", "",
-        "Mean seconds per round (rounds >= 2): train / mining / labeling", "",
-        "| strategy | train (s) | mining (s) | labeling (s) |", "|---|---|---|---|",
+        *timing_tables(records, timing),
     ]
-    for name, row in timing.items():
-        lines.append(f"| {name} | {row['train_seconds']:.2f} | {row['mining_seconds']:.3f} | "
-                     f"{row['labeling_seconds']:.4f} |")
-    rounds = sorted({r["round"] for r in records})
-    lines += ["", "Per round, mean seconds: train / mining", "",
-              "| strategy | " + " | ".join(f"round {r}" for r in rounds) + " |",
-              "|---|" + "---|" * len(rounds)]
-    for name in timing:
-        cells = []
-        for r in rounds:
-            group = [x for x in records if x["strategy"] == name and x["round"] == r]
-            cells.append(f"{np.mean([x['train_seconds'] for x in group]):.2f} / "
-                         f"{np.mean([x['mining_seconds'] for x in group]):.3f}")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n", auc, timing
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import cached_fit, settings_key  # noqa: E402  (benchmarks/_cache.py)
+from _report import timing_tables  # noqa: E402  (benchmarks/_report.py)
 
 DEFAULT_STRATEGIES = ("random", "nearest", "entropy", "margin", "coreset", "latent-entropy")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -204,22 +205,7 @@ def report(summary, records, args, extra):
     for name in auc:
         value = "never" if reach[name] is None else f"{reach[name]:.0f}"
         lines.append(f"| {name} | {100 * auc[name]:.2f} | {value} |")
-    lines += ["", "Mean seconds per round (rounds >= 2): train / mining / labeling", "",
-              "| strategy | train (s) | mining (s) | labeling (s) |", "|---|---|---|---|"]
-    for name, row in timing.items():
-        lines.append(f"| {name} | {row['train_seconds']:.2f} | {row['mining_seconds']:.3f} | "
-                     f"{row['labeling_seconds']:.4f} |")
-    rounds = sorted({r["round"] for r in records})
-    lines += ["", "Per round, mean seconds: train / mining (labeling is < 2 ms everywhere)", "",
-              "| strategy | " + " | ".join(f"round {r}" for r in rounds) + " |",
-              "|---|" + "---|" * len(rounds)]
-    for name in timing:
-        cells = []
-        for r in rounds:
-            group = [x for x in records if x["strategy"] == name and x["round"] == r]
-            cells.append(f"{np.mean([x['train_seconds'] for x in group]):.2f} / "
-                         f"{np.mean([x['mining_seconds'] for x in group]):.3f}")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", *timing_tables(records, timing)]
     return "\n".join(lines) + "\n", auc, reach, timing
 
 
