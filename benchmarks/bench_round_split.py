@@ -102,9 +102,9 @@ def summarize(rows, strategies):
         total = np.array([r["train"] + r["mining"] + r["labeling"] for r in mine])
         share = np.array([r["mining"] for r in mine]) / total
         means["mining_share"] = float(share.mean())
+        last = max(r["round"] for r in mine)
         means["mining_share_last_round"] = float(np.mean(
-            [r["mining"] / (r["train"] + r["mining"] + r["labeling"]) for r in mine
-             if r["round"] == max(m["round"] for m in mine)]))
+            [s for s, r in zip(share, mine) if r["round"] == last]))
         setups = [r["setup"] for r in mine]
         means["encoding"] = float(np.mean([s.get("encoding", 0.0) for s in setups]))
         means["index"] = float(np.mean([s.get("index", 0.0) for s in setups]))
