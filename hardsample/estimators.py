@@ -1,39 +1,73 @@
-"""LatentHardMiningClassifier and LatentHardMiningRegressor: the round loop.
+"""LatentHardMiningClassifier and LatentHardMiningRegressor: the scikit-learn surface.
 
-The meta-estimators only orchestrate: stage 1 fits the generator on the unlabeled
-pool and encodes it once; stage 2 runs rounds of ``sampler -> oracle -> net``.
+The meta-estimators validate their parameters and input, set up a run (stage 1: fit
+the generator on the unlabeled pool and encode it once) and hand each round to
+:func:`hardsample._loop.run_round`. The labeled set lives in the run's
+:class:`~hardsample._ledger.LabelLedger`; what a label is, in the target codec
+(:mod:`hardsample._targets`), the only difference between the two estimators.
 """
 
-import inspect
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import skorch
-import torch
-from skorch.dataset import ValidSplit
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import r2_score
-from sklearn.utils import check_array, check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
-from tqdm.auto import tqdm
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
+from ._ledger import LabelLedger
+from ._loop import MiningRun, run_round
+from ._targets import ClassTargets, RegressionTargets
 from ._timing import Stopwatch
-from ._torch import seed_from, torch_seeded
+from ._torch import seed_from
 from ._validation import check_samples, fingerprint, resolve_size
+from .callbacks import ProgressBar, notify
 from .neighbors import LatentIndex
-from .oracles import DatasetOracle, LabelingError, check_oracle
-from .samplers import SAMPLERS, MiningState
+from .oracles import DatasetOracle, check_oracle
+from .samplers import SAMPLERS
 
-#: Replacement proposals tried in one round after labeling failures, before giving up.
-MAX_REPLACEMENT_ATTEMPTS = 10
+#: Estimator parameters forwarded to the sampler when set (None: the sampler's own).
+SAMPLER_SHORTCUTS = ("step_size", "n_anchors")
+
+_SIZE = [Interval(Integral, 1, None, closed="left"), Interval(RealNotInt, 0, 1, closed="neither")]
+
+
+def _fitted(read, doc):
+    """A fitted attribute read from the estimator's run; absent before ``fit``."""
+
+    def getter(estimator):
+        run = estimator.__dict__.get("_run")
+        if run is None:
+            raise AttributeError(f"{type(estimator).__name__} is not fitted yet.")
+        return read(run)
+
+    return property(getter, doc=doc)
 
 
 class _BaseLatentHardMining(BaseEstimator):
-    """Shared round loop of the classifier and the regressor (not for direct use)."""
+    """Shared surface of the classifier and the regressor (not for direct use)."""
 
     _net_type = skorch.NeuralNet
+    _codec_type = None
+
+    _parameter_constraints = {
+        "net": "no_validation",  # checked by _check_net, with a skorch-specific message
+        "generator": [None, HasMethods(["fit", "transform"])],
+        "sampler": [StrOptions(set(SAMPLERS)), HasMethods(["propose"])],
+        "initial_size": _SIZE,
+        "round_size": _SIZE,
+        "n_rounds": [Interval(Integral, 1, None, closed="left")],
+        "step_size": [None, Interval(Real, 0, np.inf, closed="neither"), StrOptions({"auto"})],
+        "n_anchors": [None, Interval(Integral, 1, None, closed="left")],
+        "retrain": [StrOptions({"continue", "scratch"})],
+        "callbacks": [None, list],
+        "stop_when": [None, callable],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
 
     def __init__(
         self,
@@ -44,9 +78,11 @@ class _BaseLatentHardMining(BaseEstimator):
         initial_size=100,
         round_size=100,
         n_rounds=10,
-        step_size=1.0,
+        step_size=None,
         n_anchors=None,
         retrain="continue",
+        callbacks=None,
+        stop_when=None,
         random_state=None,
         verbose=0,
     ):
@@ -59,6 +95,8 @@ class _BaseLatentHardMining(BaseEstimator):
         self.step_size = step_size
         self.n_anchors = n_anchors
         self.retrain = retrain
+        self.callbacks = callbacks
+        self.stop_when = stop_when
         self.random_state = random_state
         self.verbose = verbose
 
@@ -68,29 +106,41 @@ class _BaseLatentHardMining(BaseEstimator):
 
         Round 1 labels ``initial_size`` random pool samples; each later round adds
         ``round_size`` samples chosen by the sampler, so
-        ``initial_size + (n_rounds - 1) * round_size`` labels are paid for in all.
+        ``initial_size + (n_rounds - 1) * round_size`` labels are paid for in all
+        (fewer when ``stop_when`` ends the run early).
 
         Parameters
         ----------
         X : array-like of shape (n_pool, ...)
             The unlabeled pool (any sample shape the net accepts).
         y : array-like of shape (n_pool, ...), default=None
-            The pool's hidden labels: only entries the sampler queries are read.
+            The pool's hidden labels. ``y`` is checked as a whole (length, label
+            type, classes) before round 1, but only the labels of queried samples
+            reach training and selection, and none of ``y`` is kept by the fitted
+            estimator. The one exception: a classifier given neither ``classes=``
+            nor a net with ``classes`` takes its classes from ``y``.
         oracle : callable or oracle object, default=None
             A labeling tool ``oracle(X_batch) -> y_batch``, instead of ``y``.
         classes : array-like, default=None
-            All class labels (classifier); required with ``oracle``.
+            All class labels (classifier); with ``oracle``, needed unless the net
+            has ``classes``.
 
         Returns
         -------
         self
         """
-        self._reset()
-        X = self._start(X, y, oracle, classes, n_planned_rounds=self._check_n_rounds())
-        rounds = tqdm(range(self.n_rounds), desc=type(self).__name__, disable=not self.verbose)
-        for _ in rounds:
-            self._run_round(X)
-            rounds.set_postfix(n_labeled=self.history_[-1]["n_labeled"])
+        self._validate_params()
+        self.__dict__.pop("_run", None)  # fit starts a new run
+        X, oracle = self._start(X, y, oracle, classes, n_planned_rounds=self.n_rounds)
+        callbacks = self._callbacks()
+        notify(callbacks, "on_fit_begin", self)
+        for number in range(1, self.n_rounds + 1):
+            notify(callbacks, "on_round_begin", self, round_number=number)
+            record = run_round(self._run, X, oracle)
+            notify(callbacks, "on_round_end", self, record=record)
+            if self.stop_when is not None and self.stop_when(self, record):
+                break
+        notify(callbacks, "on_fit_end", self)
         return self
 
     def partial_fit(self, X, y=None, *, oracle=None, classes=None):
@@ -98,27 +148,29 @@ class _BaseLatentHardMining(BaseEstimator):
 
         The first call labels ``initial_size`` random samples and trains the net;
         each later call mines ``round_size`` new samples, labels them and trains
-        (continuing or from scratch, see ``retrain``). ``X`` (and ``y``) must be the
-        same pool at every call.
+        (continuing or from scratch, see ``retrain``). ``X`` must be the same pool
+        at every call, and so must ``y`` (pass it again: the estimator keeps none
+        of it); a labeling tool passed as ``oracle`` is kept between calls.
 
         Returns
         -------
         self
         """
-        if not hasattr(self, "_pool_fingerprint"):
-            X = self._start(X, y, oracle, classes, n_planned_rounds=1)
+        if not hasattr(self, "_run"):
+            self._validate_params()
+            X, oracle = self._start(X, y, oracle, classes, n_planned_rounds=1)
         else:
-            X = self._check_same_pool(X, y)
-        self._run_round(X)
+            X, oracle = self._continue(X, y, oracle)
+        callbacks = self._callbacks()
+        notify(callbacks, "on_fit_begin", self)
+        number = self._run.n_rounds_done + 1
+        notify(callbacks, "on_round_begin", self, round_number=number)
+        record = run_round(self._run, X, oracle)
+        notify(callbacks, "on_round_end", self, record=record)
+        notify(callbacks, "on_fit_end", self)
         return self
 
-    # ----------------------------------------------------------- parameter checks
-    def _check_n_rounds(self):
-        n_rounds = self.n_rounds
-        if isinstance(n_rounds, bool) or not isinstance(n_rounds, numbers.Integral) or n_rounds < 1:
-            raise ValueError(f"n_rounds must be a positive int, got {n_rounds!r}.")
-        return int(n_rounds)
-
+    # ------------------------------------------------------------ set-up checks
     def _check_net(self):
         if not isinstance(self.net, self._net_type):
             raise TypeError(
@@ -127,85 +179,110 @@ class _BaseLatentHardMining(BaseEstimator):
             )
 
     def _make_sampler(self):
+        """A fresh sampler with the estimator's shortcuts applied and its parameters checked."""
         if isinstance(self.sampler, str):
-            if self.sampler not in SAMPLERS:
+            sampler = SAMPLERS[self.sampler]()
+        else:
+            sampler = clone(self.sampler, safe=False)
+        shortcuts = {name: getattr(self, name) for name in SAMPLER_SHORTCUTS
+                     if getattr(self, name) is not None}
+        if shortcuts:
+            accepted = sampler.get_params() if hasattr(sampler, "get_params") else {}
+            unknown = sorted(set(shortcuts) - set(accepted))
+            if unknown:
                 raise ValueError(
-                    f"sampler must be one of {sorted(SAMPLERS)} or a sampler object, "
-                    f"got {self.sampler!r}."
+                    f"{', '.join(unknown)} set on the estimator, but the sampler "
+                    f"{type(sampler).__name__} has no such parameter; unset it (None), or "
+                    "choose a sampler that has it (e.g. sampler=NearestNeighborSampler("
+                    "step_size=...), or sampler__step_size in a grid search)."
                 )
-            cls = SAMPLERS[self.sampler]
-            accepted = inspect.signature(cls).parameters
-            options = {"step_size": self.step_size, "n_anchors": self.n_anchors}
-            return cls(**{k: v for k, v in options.items() if k in accepted})
-        if not callable(getattr(self.sampler, "propose", None)):
-            raise TypeError(
-                "sampler must be a name or an object with a propose(state, n, random_state) "
-                f"method, got {type(self.sampler).__name__}."
-            )
-        return self.sampler
+            sampler.set_params(**shortcuts)
+        if callable(getattr(sampler, "_validate_params", None)):
+            sampler._validate_params()
+        return sampler
 
-    # --------------------------------------------------------------- round 0 setup
-    def _reset(self):
-        # fit starts a new run: the next round is round 1 on whatever pool it is given.
-        if hasattr(self, "_pool_fingerprint"):
-            del self._pool_fingerprint
+    def _callbacks(self):
+        callbacks = list(self.callbacks or [])
+        if self.verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
+            callbacks.append(ProgressBar())
+        return callbacks
 
-    def _start(self, X, y, oracle, classes, n_planned_rounds):
-        self._check_net()
-        if self.retrain not in ("continue", "scratch"):
-            raise ValueError(f"retrain must be 'continue' or 'scratch', got {self.retrain!r}.")
-        X = check_samples(X)
-        n_pool = len(X)
+    def _resolve_oracle(self, y, oracle, n_pool, codec, classes):
+        """The oracle of this call: hidden labels are wrapped, never stored."""
         oracle = check_oracle(y, oracle)
         if oracle is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None: "
                 "pass the pool's hidden labels as y, or a labeling tool as oracle=."
             )
-        if isinstance(oracle, DatasetOracle):
-            oracle.y = self._check_hidden_labels(oracle.y, n_pool, classes)
+        net_classes = getattr(self.net, "classes", None)
+        if y is not None:
+            oracle = DatasetOracle(codec.check_hidden_labels(y, n_pool, classes, net_classes))
+        elif isinstance(oracle, DatasetOracle):
+            codec.check_hidden_labels(oracle.y, n_pool, classes, net_classes)
         else:
-            self._check_classes_for_tool(classes)
+            codec.set_up_for_tool(classes, net_classes)
+        return oracle
+
+    def _start(self, X, y, oracle, classes, n_planned_rounds):
+        self._check_net()
+        X = check_samples(X)
+        n_pool = len(X)
+        codec = self._codec_type()
+        oracle = self._resolve_oracle(y, oracle, n_pool, codec, classes)
         sampler = self._make_sampler()
-        self._initial_size = resolve_size(self.initial_size, n_pool, "initial_size")
-        self._round_size = resolve_size(self.round_size, n_pool, "round_size")
-        budget = self._initial_size + (n_planned_rounds - 1) * self._round_size
+        initial_size = resolve_size(self.initial_size, n_pool, "initial_size")
+        round_size = resolve_size(self.round_size, n_pool, "round_size")
+        budget = initial_size + (n_planned_rounds - 1) * round_size
         if not sampler.synthesizes and budget > n_pool:
             raise ValueError(
-                f"The labeling budget ({budget} labels: initial_size={self._initial_size} + "
-                f"{n_planned_rounds - 1} rounds x round_size={self._round_size}) is larger "
+                f"The labeling budget ({budget} labels: initial_size={initial_size} + "
+                f"{n_planned_rounds - 1} rounds x round_size={round_size}) is larger "
                 f"than the pool ({n_pool} sample{'s' if n_pool != 1 else ''})."
             )
-
-        self._rng = check_random_state(self.random_state)
-        generator_seed = seed_from(self._rng)
-        self.n_features_in_ = X.shape[1]
+        rng = check_random_state(self.random_state)
+        generator, codes, index, setup_seconds = self._fit_generator(X, sampler, seed_from(rng))
+        self.n_features_in_ = int(np.prod(X.shape[1:]))
         self.sample_shape_ = tuple(X.shape[1:])
-        self.sampler_ = sampler
-        self.oracle_ = oracle
-        self._fit_generator(X, sampler, generator_seed)
-        self.net_ = None  # built at the first training, once the targets' shape is known
-        self.labeled_indices_ = np.empty(0, dtype=np.int64)
-        self.X_synthetic_ = np.empty((0, *self.sample_shape_), dtype=np.float32)
-        self._targets_real = []
-        self._targets_synthetic = []
-        self._z_synthetic = np.empty((0, self._latent_dim()), dtype=np.float32)
-        self._excluded = np.zeros(n_pool, dtype=bool)
-        self.failed_labels_ = []
-        self.history_ = []
-        self.n_oracle_calls_ = 0
-        self._pool_fingerprint = fingerprint(X)
-        self._labels_fingerprint = None if y is None else fingerprint(np.asarray(y))
-        return X
+        ledger = LabelLedger(n_pool, self.sample_shape_, codec, latent_codes=codes,
+                             encoder=None if generator is None else generator.transform)
+        self._run = MiningRun(
+            sampler=sampler, codec=codec, ledger=ledger, net_template=self.net,
+            retrain=self.retrain, initial_size=initial_size, round_size=round_size, rng=rng,
+            generator=generator, latent_index=index, setup_seconds=setup_seconds,
+            tool_oracle=None if isinstance(oracle, DatasetOracle) else oracle,
+            pool_fingerprint=fingerprint(X),
+            labels_fingerprint=None if y is None else fingerprint(np.asarray(y)),
+        )
+        return X, oracle
+
+    def _continue(self, X, y, oracle):
+        """Check that a later ``partial_fit`` call gets the same pool; its oracle."""
+        run = self._run
+        X = self._check_sample_shape(check_samples(X))
+        same_x = fingerprint(X) == run.pool_fingerprint
+        same_y = y is None or fingerprint(np.asarray(y)) == run.labels_fingerprint
+        if not (same_x and same_y):
+            raise ValueError(
+                "The pool changed between partial_fit calls: X (and y) must be the same "
+                "samples in the same order at every call; call fit or use a fresh estimator "
+                "for a new pool."
+            )
+        oracle = check_oracle(y, oracle) or run.tool_oracle
+        if oracle is None:
+            raise ValueError(
+                "partial_fit needs the pool's hidden labels again (y=...): the estimator keeps "
+                "none of them between calls. Only a labeling tool (oracle=) is kept."
+            )
+        if not isinstance(oracle, DatasetOracle):
+            run.tool_oracle = oracle
+        return X, oracle
 
     def _fit_generator(self, X, sampler, seed):
-        self.generator_ = None
-        self.latent_codes_ = None
-        self.latent_index_ = None
+        """Stage 1: the fitted generator, the pool's codes and their index (or Nones)."""
         watch = Stopwatch()
-        self.setup_seconds_ = watch.seconds
         if not sampler.uses_latent_space:
-            return
+            return None, None, None, watch.seconds
         if self.generator is None:
             raise ValueError(
                 f"sampler={self.sampler!r} mines in a latent space: pass a generator "
@@ -231,232 +308,18 @@ class _BaseLatentHardMining(BaseEstimator):
                 "The generator produced NaN or infinite latent codes for the pool; check its "
                 "training (learning rate, input scaling)."
             )
-        self.generator_ = generator
-        self.latent_codes_ = codes
         with watch("index"):
-            self.latent_index_ = LatentIndex(
+            index = LatentIndex(
                 method=getattr(sampler, "index", "auto"),
                 device=getattr(generator, "device", "cpu") or "cpu",
                 random_state=seed,
             ).fit(codes)
+        return generator, codes, index, watch.seconds
 
-    def _latent_dim(self):
-        return 0 if self.latent_codes_ is None else self.latent_codes_.shape[1]
-
-    def _make_net(self):
-        net = clone(self.net)
-        overrides = {}
-        # skorch holds out 20 % of the data for validation by default: with the tiny
-        # labeled sets of active learning, every label should train the net.
-        if type(net.train_split) is ValidSplit and net.train_split.cv == 5:
-            overrides["train_split"] = None
-        # skorch does not shuffle by default; labels arrive grouped by round.
-        if not hasattr(net, "iterator_train__shuffle"):
-            overrides["iterator_train__shuffle"] = True
-        overrides.update(self._module_overrides(net))
-        return net.set_params(**overrides)
-
-    def _module_overrides(self, net):
-        return {}
-
-    def _check_same_pool(self, X, y):
-        X = self._check_sample_shape(check_samples(X))
-        same_x = fingerprint(X) == self._pool_fingerprint
-        same_y = y is None or fingerprint(np.asarray(y)) == self._labels_fingerprint
-        if not (same_x and same_y):
-            raise ValueError(
-                "The pool changed between partial_fit calls: X (and y) must be the same "
-                "samples in the same order at every call; call fit or use a fresh estimator "
-                "for a new pool."
-            )
-        return X
-
-    # ------------------------------------------------------------------ one round
     def _mining_state(self, X):
-        X_labeled, y_labeled = self._training_set(X)
-        z_labeled = None
-        if self.latent_codes_ is not None:
-            z_labeled = np.concatenate([self.latent_codes_[self.labeled_indices_], self._z_synthetic])
-        return MiningState(
-            X_pool=X,
-            latent_codes=self.latent_codes_,
-            excluded=self._excluded.copy(),
-            X_labeled=X_labeled,
-            y_labeled=self._net_targets(y_labeled),
-            z_labeled=z_labeled,
-            net=self.net_,
-            generator=self.generator_,
-            latent_index=self.latent_index_,
-        )
-
-    def _training_set(self, X):
-        X_train = np.concatenate([X[self.labeled_indices_], self.X_synthetic_])
-        targets = self._targets_real + self._targets_synthetic
-        y_train = np.asarray(targets, dtype=self._target_dtype)
-        if len(targets) == 0:
-            y_train = y_train.reshape((0, *self._target_shape()))
-        return X_train, y_train
-
-    def _run_round(self, X):
-        round_number = len(self.history_) + 1
-        round_rng = np.random.RandomState(seed_from(self._rng))
-        torch_seed = seed_from(round_rng)
-        mining_seed = seed_from(round_rng)
-        n_wanted = self._initial_size if round_number == 1 else self._round_size
-        # Labels kept from an earlier attempt at this round that ended in a
-        # LabelingError count towards it: retrying the round completes it.
-        n_before = self.history_[-1]["n_labeled"] if self.history_ else 0
-        n_new = len(self._targets_real) + len(self._targets_synthetic) - n_before
-        if not self.sampler_.synthesizes and n_wanted - n_new > int((~self._excluded).sum()):
-            raise ValueError(
-                f"Round {round_number} needs {n_wanted - n_new} new labels but only "
-                f"{int((~self._excluded).sum())} pool samples are left unlabeled."
-            )
-        watch = Stopwatch()
-        mining_split = {}
-        for attempt in range(MAX_REPLACEMENT_ATTEMPTS + 1):
-            n_missing = n_wanted - n_new
-            if n_missing <= 0:
-                break
-            if attempt > 0:
-                self._check_replacements_possible(round_number, n_wanted, n_new)
-            with watch("mining"):
-                state = self._mining_state(X)
-                propose = (self.sampler_.initial_proposal if round_number == 1
-                           else self.sampler_.propose)
-                # skorch's data loaders draw from torch's global RNG even when predicting.
-                with torch_seeded(mining_seed + attempt, self.net.device):
-                    proposal = propose(state, n_missing, round_rng)
-            for stage, seconds in (proposal.timings or {}).items():
-                mining_split[stage] = mining_split.get(stage, 0.0) + seconds
-            with watch("labeling"):
-                n_new += self._label(X, proposal, round_number)
-        if n_new < n_wanted:
-            self._raise_labeling_failed(round_number, n_wanted, n_new)
-
-        with watch("training"):
-            self._train(X, torch_seed, first=round_number == 1)
-        self.history_.append({
-            "round": round_number,
-            "n_labeled": len(self._targets_real) + len(self._targets_synthetic),
-            "n_new": n_new,
-            "n_oracle_calls": self.n_oracle_calls_,
-            "n_failed": len(self.failed_labels_),
-            "n_reused": int(getattr(self.oracle_, "n_reused_", 0)),
-            "train_seconds": watch.seconds["training"],
-            "mining_seconds": watch.seconds.get("mining", 0.0),
-            "mining_split": mining_split,
-            "labeling_seconds": watch.seconds.get("labeling", 0.0),
-        })
-
-    def _check_replacements_possible(self, round_number, n_wanted, n_new):
-        if not self.sampler_.synthesizes and n_wanted - n_new > int((~self._excluded).sum()):
-            self._raise_labeling_failed(round_number, n_wanted, n_new)
-
-    def _raise_labeling_failed(self, round_number, n_wanted, n_new):
-        recent = [f for f in self.failed_labels_ if f["round"] == round_number][-3:]
-        reasons = "; ".join(f["error"] for f in recent) or "no reason recorded"
-        got = "" if n_wanted is None else f" got {n_new} of the {n_wanted} labels it needs;"
-        raise LabelingError(
-            f"Round {round_number}{got} the oracle failed on "
-            f"{sum(f['round'] == round_number for f in self.failed_labels_)} samples and "
-            f"the pool has no more candidates or the retries ran out. Last errors: {reasons}. "
-            f"The {len(self._targets_real) + len(self._targets_synthetic)} labels already paid "
-            "for are kept (labeled_indices_, y_synthetic_); failures are in failed_labels_."
-        )
-
-    def _label(self, X, proposal, round_number):
-        """Send a proposal to the oracle; keep every label that came back."""
-        if proposal.indices is not None:
-            indices = self._check_proposed_indices(proposal.indices)
-            batch = X[indices]
-            result = self.oracle_.label(batch, indices=indices)
-        else:
-            if not getattr(self.oracle_, "can_label_synthetic", False):
-                raise TypeError(
-                    f"{type(self.sampler_).__name__} proposes synthetic samples, which only a "
-                    "labeling tool can label: pass oracle=<callable> instead of y."
-                )
-            indices = None
-            batch = np.asarray(proposal.X, dtype=np.float32)
-            result = self.oracle_.label(batch)
-        self.n_oracle_calls_ += len(batch)
-        if len(result.labels) != len(batch):
-            raise LabelingError(
-                f"The oracle answered {len(result.labels)} labels for {len(batch)} samples."
-            )
-        self._learn_target_shape([label for pos, label in enumerate(result.labels)
-                                  if pos not in result.errors])
-        accepted = []
-        for pos, label in enumerate(result.labels):
-            error = result.errors.get(pos)
-            if error is None:
-                target, error = self._encode_target(label)
-            if error is not None:
-                self.failed_labels_.append({
-                    "round": round_number,
-                    "index": None if indices is None else int(indices[pos]),
-                    "error": error,
-                })
-                if indices is not None:
-                    self._excluded[indices[pos]] = True
-                continue
-            accepted.append(pos)
-            if indices is not None:
-                self._targets_real.append(target)
-            else:
-                self._targets_synthetic.append(target)
-        accepted = np.asarray(accepted, dtype=np.int64)
-        if indices is not None:
-            self.labeled_indices_ = np.concatenate([self.labeled_indices_, indices[accepted]])
-            self._excluded[indices[accepted]] = True
-        else:
-            self.X_synthetic_ = np.concatenate([self.X_synthetic_, batch[accepted]])
-            codes = proposal.latent_codes
-            codes = np.zeros((len(accepted), self._latent_dim()), np.float32) if codes is None \
-                else np.asarray(codes, np.float32)[accepted]
-            self._z_synthetic = np.concatenate([self._z_synthetic, codes])
-        return len(accepted)
-
-    def _check_proposed_indices(self, indices):
-        indices = np.asarray(indices)
-        if indices.ndim != 1 or indices.dtype.kind not in "iu":
-            raise TypeError(f"The sampler proposed indices of shape {indices.shape} and dtype "
-                            f"{indices.dtype}; expected a 1-D int array.")
-        indices = indices.astype(np.int64)
-        if len(indices) and (indices.min() < 0 or indices.max() >= len(self._excluded)):
-            raise ValueError("The sampler proposed pool indices out of range.")
-        if len(np.unique(indices)) != len(indices) or self._excluded[indices].any():
-            raise ValueError(
-                f"{type(self.sampler_).__name__} proposed an already labeled, failed or "
-                "duplicate pool sample; a sampler must propose distinct unlabeled samples."
-            )
-        return indices
-
-    def _train(self, X, torch_seed, first):
-        X_train, y_train = self._training_set(X)
-        with torch_seeded(torch_seed, self.net.device):
-            if self.net_ is None:
-                self.net_ = self._make_net()
-                self._probe_net(X_train[:1])
-            if first or self.retrain == "scratch":
-                self.net_.fit(X_train, self._net_targets(y_train))
-            else:
-                self.net_.partial_fit(X_train, self._net_targets(y_train))
-            if first:
-                self._check_net_output(X_train[:1])
-
-    def _net_targets(self, y):
-        return y
-
-    def _learn_target_shape(self, labels):
-        pass
-
-    def _probe_net(self, X_one):
-        pass
-
-    def _check_net_output(self, X_one):
-        pass
+        """The state the sampler would see next on pool ``X`` (for diagnostics)."""
+        run = self._run
+        return run.ledger.mining_state(X, run.net, run.generator, run.latent_index)
 
     # -------------------------------------------------------------- prediction
     def _check_X_predict(self, X):
@@ -477,12 +340,32 @@ class _BaseLatentHardMining(BaseEstimator):
         return X
 
     def __sklearn_is_fitted__(self):
-        return hasattr(self, "history_") and len(self.history_) > 0
+        return hasattr(self, "_run") and self._run.n_rounds_done > 0
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+    # ------------------------------------------------- fitted attributes (views)
+    net_ = _fitted(lambda run: run.net, "The trained net.")
+    generator_ = _fitted(lambda run: run.generator, "The fitted generator, or None.")
+    sampler_ = _fitted(lambda run: run.sampler, "The sampler used (a configured copy).")
+    latent_codes_ = _fitted(lambda run: run.ledger.latent_codes, "The pool's latent codes.")
+    latent_index_ = _fitted(lambda run: run.latent_index, "The index over latent_codes_.")
+    labeled_indices_ = _fitted(lambda run: run.ledger.indices,
+                               "Pool indices in the order they were labeled.")
+    X_synthetic_ = _fitted(lambda run: run.ledger.X_synthetic,
+                           "Synthetic inputs as labeled (empty for pool samplers).")
+    history_ = _fitted(lambda run: run.ledger.records, "One RoundRecord per round.")
+    n_oracle_calls_ = _fitted(lambda run: run.ledger.n_oracle_calls,
+                              "Samples sent to the oracle.")
+    failed_labels_ = _fitted(lambda run: run.ledger.failures,
+                             "Samples whose labeling failed: round, pool index, error.")
+    setup_seconds_ = _fitted(lambda run: run.setup_seconds,
+                             "Seconds spent once per fit before round 1.")
+    y_labeled_ = _fitted(lambda run: run.codec.decode(run.ledger.targets_real),
+                         "Labels of labeled_indices_, in the same order.")
 
 
 class LatentHardMiningClassifier(ClassifierMixin, _BaseLatentHardMining):
@@ -494,66 +377,14 @@ class LatentHardMiningClassifier(ClassifierMixin, _BaseLatentHardMining):
     asks ``sampler`` for ``round_size`` samples, has the oracle label them and
     trains ``net`` on everything labeled so far.
 
-    Parameters
-    ----------
-    net : skorch.NeuralNetClassifier
-        The target net (cloned, never mutated). Unless set otherwise, its clone
-        trains on every label (skorch's default 5-fold validation split is turned
-        off), shuffles batches, and when its module takes an ``n_classes`` argument
-        that is not set, gets the number of classes.
-    generator : transformer with a differentiable ``decoder_``, default=None
-        E.g. :class:`~hardsample.generators.VAETransformer`; unfitted (fitted on
-        ``X`` inside ``fit``) or fitted and wrapped in
-        :class:`sklearn.frozen.FrozenEstimator`. Only needed by samplers that mine
-        in the latent space.
-    sampler : {"nearest", "random"} or sampler object, default="nearest"
-        What to label next: the paper's SNN, the random baseline, or any object
-        with ``propose(state, n, random_state)``.
-    initial_size : int or float, default=100
-        Random labels of round 1 (a float in (0, 1) is a fraction of the pool).
-    round_size : int or float, default=100
-        New labels per later round.
-    n_rounds : int, default=10
-        Rounds run by ``fit``.
-    step_size : float, default=1.0
-        Latent step of the named gradient samplers (sampler objects keep theirs).
-    n_anchors : int or None, default=None
-        Anchors per round of the named gradient samplers (None: one per sample).
-    retrain : {"continue", "scratch"}, default="continue"
-        Keep training the same net each round, or re-initialise it.
-    random_state : int, RandomState instance or None, default=None
-        Seeds selections, the generator (when its own seed is None) and the net's
-        initialisation and batch order: the same seed gives the same selections
-        and predictions on CPU, and the same round-1 labels for every sampler.
-    verbose : int, default=0
-        Show a progress bar over rounds when > 0.
-
+    {parameters}
     Attributes
     ----------
     net_ : skorch.NeuralNetClassifier
         The trained net.
-    generator_ : fitted generator or None
     classes_ : ndarray
-    labeled_indices_ : ndarray of int
-        Pool indices in the order they were labeled.
-    latent_codes_ : ndarray of shape (n_pool, latent_dim) or None
-        The pool's latent codes.
-    history_ : list of dict
-        One per round: round, n_labeled, n_new, n_oracle_calls, n_failed,
-        n_reused (labels taken from a journal so far), train_seconds,
-        mining_seconds, labeling_seconds, and mining_split: the sampler's stages
-        in seconds (e.g. ``{"gradient": ..., "neighbors": ..., "judging": ...}``;
-        the rest of mining_seconds is building the round's state).
-    setup_seconds_ : dict
-        Seconds spent once per fit before round 1: ``generator_fit``, ``encoding``
-        (the pool's latent codes) and ``index`` (the latent index); empty for
-        samplers that do not use the latent space.
-    n_oracle_calls_ : int
-        Samples sent to the oracle.
-    failed_labels_ : list of dict
-        Samples whose labeling failed: round, pool index (None for synthetic), error.
-    n_features_in_ : int
-
+        The class labels (from ``classes=``, the net's ``classes``, or ``y``).
+    {attributes}
     Examples
     --------
     >>> import torch
@@ -577,79 +408,9 @@ class LatentHardMiningClassifier(ClassifierMixin, _BaseLatentHardMining):
     """
 
     _net_type = skorch.NeuralNetClassifier
-    _target_dtype = np.int64
+    _codec_type = ClassTargets
 
-    def _target_shape(self):
-        return ()
-
-    def _check_hidden_labels(self, y, n_pool, classes):
-        y = column_or_1d(np.asarray(y, dtype=object) if _is_string_like(y) else y, warn=True)
-        if len(y) != n_pool:
-            raise ValueError(
-                f"X and y have different lengths: {n_pool} samples but {len(y)} labels."
-            )
-        labels = _unique_labels(y, "y")  # before sklearn's checks, which sort y too
-        check_classification_targets(y)
-        self.classes_ = self._check_classes(labels if classes is None else classes)
-        unknown = labels[~np.isin(labels, self.classes_)]
-        if len(unknown):
-            raise ValueError(f"y holds labels not in classes: {unknown[:5].tolist()}.")
-        return y
-
-    def _check_classes_for_tool(self, classes):
-        if classes is None:
-            raise ValueError(
-                "With a labeling tool as oracle, the classifier needs classes= (all class "
-                "labels) to size the net's output."
-            )
-        self.classes_ = self._check_classes(classes)
-
-    @staticmethod
-    def _check_classes(classes):
-        classes = np.asarray(classes)
-        if classes.ndim != 1:
-            raise ValueError(
-                f"classes must be a 1-D array of labels, got shape {classes.shape}.")
-        classes = _unique_labels(classes, "classes")
-        if len(classes) < 2:
-            raise ValueError(
-                "LatentHardMiningClassifier needs samples of at least 2 classes, but the data "
-                f"contains only one class: {classes.tolist()}."
-            )
-        return classes
-
-    def _encode_target(self, label):
-        label = np.asarray(label)
-        if label.ndim != 0 and label.size != 1:
-            return None, f"a class label must be a scalar, got shape {label.shape}"
-        label = label.reshape(()).item() if label.ndim else label.item()
-        position = np.searchsorted(self.classes_, label) if _comparable(self.classes_, label) else -1
-        if not (0 <= position < len(self.classes_)) or self.classes_[position] != label:
-            return None, f"label {label!r} is not one of classes_ {self.classes_.tolist()[:10]}"
-        return int(position), None
-
-    def _module_overrides(self, net):
-        module = net.module
-        params = net.get_params()
-        if inspect.isclass(module) and "n_classes" in inspect.signature(module).parameters \
-                and "module__n_classes" not in params:
-            return {"module__n_classes": len(self.classes_)}
-        return {}
-
-    def _check_net_output(self, X_one):
-        n_outputs = self.net_.predict_proba(X_one).shape[1]
-        if n_outputs != len(self.classes_):
-            raise ValueError(
-                f"The net outputs {n_outputs} scores per sample but there are "
-                f"{len(self.classes_)} classes; size its last layer to the classes "
-                "(e.g. module__n_classes)."
-            )
-
-    @property
-    def y_labeled_(self):
-        """Labels of ``labeled_indices_``, in the same order."""
-        check_is_fitted(self)
-        return self.classes_[np.asarray(self._targets_real, dtype=np.int64)]
+    classes_ = _fitted(lambda run: run.codec.classes_, "The class labels.")
 
     def predict_proba(self, X):
         """Class probabilities from the trained net, columns ordered as ``classes_``."""
@@ -665,21 +426,23 @@ class LatentHardMiningClassifier(ClassifierMixin, _BaseLatentHardMining):
 class LatentHardMiningRegressor(RegressorMixin, _BaseLatentHardMining):
     """Train a regressor on labels mined in a generative model's latent space.
 
-    Same round loop and parameters as :class:`LatentHardMiningClassifier`; the net
-    is a ``skorch.NeuralNetRegressor`` and targets may have any shape (e.g. a
-    stress map per input image). With a labeling tool as ``oracle``, samplers that
-    synthesize samples (``sampler="interpolation"``) can be used.
+    Same round loop as :class:`LatentHardMiningClassifier`; the net is a
+    ``skorch.NeuralNetRegressor`` and targets may have any shape (e.g. a stress map
+    per input image). With a labeling tool as ``oracle``, samplers that synthesize
+    samples (``sampler="interpolation"`` or ``"prior"``) can be used.
 
+    {parameters}
     Attributes
     ----------
     net_ : skorch.NeuralNetRegressor
-    generator_ : fitted generator or None
-    labeled_indices_ : ndarray of int
+        The trained net.
+    target_shape_ : tuple
+        Shape of one target.
     X_synthetic_, y_synthetic_ : ndarray
-        Synthesized training samples and their labels (empty for pool samplers).
-    history_, setup_seconds_, n_oracle_calls_, failed_labels_, latent_codes_, n_features_in_
-        As in :class:`LatentHardMiningClassifier`.
-
+        Synthesized training samples as the oracle labeled them (a labeling tool may
+        return a cleaned version of what it was sent) and their targets; empty for
+        pool samplers.
+    {attributes}
     Examples
     --------
     >>> import numpy as np, torch
@@ -699,109 +462,24 @@ class LatentHardMiningRegressor(RegressorMixin, _BaseLatentHardMining):
     """
 
     _net_type = skorch.NeuralNetRegressor
-    _target_dtype = np.float32
+    _codec_type = RegressionTargets
 
-    def _target_shape(self):
-        return getattr(self, "target_shape_", None) or ()
-
-    def _check_hidden_labels(self, y, n_pool, classes):
-        y = check_array(y, dtype=np.float32, ensure_2d=False, allow_nd=True,
-                        ensure_all_finite=True, ensure_min_samples=0, input_name="y")
-        if y.ndim == 0 or len(y) != n_pool:
-            raise ValueError(
-                f"X and y have different lengths: {n_pool} samples but "
-                f"{0 if y.ndim == 0 else len(y)} targets."
-            )
-        self.target_shape_ = tuple(y.shape[1:])
-        return y
-
-    def _check_classes_for_tool(self, classes):
-        self.target_shape_ = None
-
-    def _learn_target_shape(self, labels):
-        """With a labeling tool, take the target shape from the first answered batch.
-
-        The most common shape among the batch's numeric labels wins (the first seen on
-        a tie), so that one malformed label, wherever it falls in the batch, cannot set
-        the shape that every later label is checked against.
-        """
-        if self.target_shape_ is not None:
-            return
-        shapes = []
-        for label in labels:
-            try:
-                shapes.append(np.asarray(label, dtype=np.float32).shape)
-            except (TypeError, ValueError):
-                continue
-        if shapes:
-            counts = {}
-            for shape in shapes:
-                counts[shape] = counts.get(shape, 0) + 1
-            self.target_shape_ = max(counts, key=counts.get)  # dicts keep first-seen order
-
-    def _encode_target(self, label):
-        try:
-            target = np.asarray(label, dtype=np.float32)
-        except (TypeError, ValueError):
-            return None, f"target {label!r} is not numeric"
-        if not np.isfinite(target).all():
-            return None, "target holds NaN or infinite values"
-        if self.target_shape_ is None:
-            self.target_shape_ = tuple(target.shape)
-        if tuple(target.shape) != self.target_shape_:
-            return None, f"target of shape {target.shape}, expected {self.target_shape_}"
-        return target, None
+    target_shape_ = _fitted(lambda run: run.codec.target_shape, "Shape of one target.")
+    y_synthetic_ = _fitted(lambda run: run.ledger.synthetic_targets(),
+                           "Targets of X_synthetic_.")
+    y_labeled_ = _fitted(lambda run: run.ledger.real_targets(),
+                         "Targets of labeled_indices_, in the same order.")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
 
-    def _module_overrides(self, net):
-        module = net.module
-        if inspect.isclass(module) and "n_outputs" in inspect.signature(module).parameters \
-                and "module__n_outputs" not in net.get_params():
-            return {"module__n_outputs": int(np.prod(self._target_shape()))}
-        return {}
-
-    def _probe_net(self, X_one):
-        """Learn the net's output shape, to hand it targets in that shape."""
-        self.net_.initialize()
-        with torch.no_grad():
-            output = self.net_.infer(torch.as_tensor(X_one, device=self.net_.device))
-        self._net_output_shape = tuple(output.shape[1:])
-        if int(np.prod(self._net_output_shape)) != int(np.prod(self._target_shape())):
-            raise ValueError(
-                f"The net outputs {self._net_output_shape} per sample but the targets have "
-                f"shape {self._target_shape()}; size its output to the targets "
-                "(e.g. module__n_outputs)."
-            )
-
-    def _net_targets(self, y):
-        # skorch regressors want targets shaped like the net's output (a column for
-        # scalar targets).
-        shape = getattr(self, "_net_output_shape", None) or (int(np.prod(y.shape[1:])) or 1,)
-        return y.reshape((len(y), *shape))
-
-    @property
-    def y_synthetic_(self):
-        """Targets of ``X_synthetic_``."""
-        check_is_fitted(self)
-        return np.asarray(self._targets_synthetic, dtype=np.float32).reshape(
-            (len(self._targets_synthetic), *self._target_shape()))
-
-    @property
-    def y_labeled_(self):
-        """Targets of ``labeled_indices_``, in the same order."""
-        check_is_fitted(self)
-        return np.asarray(self._targets_real, dtype=np.float32).reshape(
-            (len(self._targets_real), *self._target_shape()))
-
     def predict(self, X):
         """Predicted targets, shaped like the labels (``(n,)`` for scalar targets)."""
         X = self._check_X_predict(X)
         y_pred = self.net_.predict(X).astype(np.float64)
-        return y_pred.reshape((len(X), *self._target_shape()))
+        return y_pred.reshape((len(X), *self.target_shape_))
 
     def score(self, X, y, sample_weight=None):
         """R² of the predictions, over all target entries (flattened per sample)."""
@@ -813,25 +491,100 @@ class LatentHardMiningRegressor(RegressorMixin, _BaseLatentHardMining):
                         sample_weight=sample_weight)
 
 
-def _unique_labels(labels, name):
-    """Sorted distinct labels; a clear TypeError when they cannot be ordered."""
-    try:
-        return np.unique(labels)
-    except TypeError as exc:  # e.g. str and int mixed in an object array
-        kinds = sorted({type(v).__name__ for v in np.asarray(labels, dtype=object).ravel()})
-        raise TypeError(
-            f"{name} mixes labels of types {kinds} that cannot be sorted; use labels of one "
-            "type (e.g. all str or all int)."
-        ) from exc
+def _document(estimator, net_type, size_argument):
+    """Fill the shared Parameters and Attributes sections into a class docstring."""
+    parameters = _PARAMETERS.replace("NET_TYPE", net_type).replace("SIZE_ARG", size_argument)
+    estimator.__doc__ = estimator.__doc__.replace("    {parameters}\n", parameters) \
+        .replace("    {attributes}\n", _ATTRIBUTES)
 
 
-def _is_string_like(y):
-    return isinstance(y, list) and any(isinstance(v, str) for v in y)
+_PARAMETERS = """\
+    Parameters
+    ----------
+    net : NET_TYPE
+        The target net (cloned, never mutated). Unless set otherwise, its clone
+        trains on every label (skorch's default 5-fold validation split is turned
+        off), shuffles batches, and when its module takes a ``SIZE_ARG`` argument
+        that is not set, gets it from the targets.
+    generator : transformer with a differentiable ``decoder_``, default=None
+        E.g. :class:`~hardsample.generators.VAETransformer`; unfitted (fitted on
+        ``X`` inside ``fit``) or fitted and wrapped in
+        :class:`sklearn.frozen.FrozenEstimator`. Only needed by samplers that mine
+        in the latent space.
+    sampler : str or sampler object, default="nearest"
+        What to label next: a registered name (below) or any object with
+        ``propose(state, n, random_state)``; a
+        :class:`~hardsample.samplers.BaseSampler` is cloned, so ``sampler__<param>``
+        works in grid searches. Names: ``"random"`` (the baseline), ``"nearest"``
+        (the paper's SNN), ``"latent-margin"`` and ``"latent-entropy"`` (latent
+        steps whose real neighbours the net judges), ``"entropy"``, ``"margin"``,
+        ``"coreset"`` (classic active learning), ``"subsampled-margin"`` and
+        ``"subsampled-entropy"`` (the criterion over a uniform subset: the same-cost
+        controls of the latent samplers), and, for a labeling tool,
+        ``"interpolation"`` (the paper's SI) and ``"prior"`` (random synthetic).
+    initial_size : int or float, default=100
+        Random labels of round 1 (a float in (0, 1) is a fraction of the pool).
+    round_size : int or float, default=100
+        New labels per later round.
+    n_rounds : int, default=10
+        Rounds run by ``fit``.
+    step_size : float, "auto" or None, default=None
+        Shortcut for the sampler's ``step_size`` (None: the sampler's own); a
+        ``ValueError`` before any label is paid for when the sampler has none.
+    n_anchors : int or None, default=None
+        Shortcut for the sampler's ``n_anchors``, likewise.
+    retrain : {"continue", "scratch"}, default="continue"
+        Keep training the same net each round, or re-initialise it.
+    callbacks : list of Callback or None, default=None
+        Objects with ``on_fit_begin``, ``on_round_begin``, ``on_round_end`` and
+        ``on_fit_end`` hooks (:mod:`hardsample.callbacks`), called in order.
+    stop_when : callable or None, default=None
+        ``stop_when(estimator, record) -> bool``, asked after each round of ``fit``,
+        e.g. :class:`~hardsample.callbacks.LabelBudget` or
+        :class:`~hardsample.callbacks.ScorePlateau`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds selections, the generator (when its own seed is None) and the net's
+        initialisation and batch order: the same seed gives the same selections
+        and predictions on CPU, and the same round-1 labels for every sampler.
+    verbose : int, default=0
+        Show a progress bar over rounds (:class:`~hardsample.callbacks.ProgressBar`)
+        when > 0.
 
+"""
 
-def _comparable(classes, label):
-    try:
-        np.searchsorted(classes, label)
-        return True
-    except TypeError:
-        return False
+_ATTRIBUTES = """\
+    generator_ : fitted generator or None
+    sampler_ : sampler object
+        The sampler used: a copy of ``sampler`` with the shortcuts applied.
+    labeled_indices_ : ndarray of int
+        Pool indices in the order they were labeled.
+    y_labeled_ : ndarray
+        Their labels, in the same order.
+    latent_codes_ : ndarray of shape (n_pool, latent_dim) or None
+        The pool's latent codes.
+    latent_index_ : LatentIndex or None
+        The index over ``latent_codes_``.
+    history_ : list of RoundRecord
+        One :class:`~hardsample._ledger.RoundRecord` per round (it reads like a
+        dict): round, n_labeled, n_new, n_oracle_calls, n_failed, n_reused (labels
+        taken from a journal so far), train_seconds, mining_seconds,
+        labeling_seconds, and mining_split: the sampler's stages in seconds (e.g.
+        ``{"gradient": ..., "neighbors": ..., "judging": ...}``; the rest of
+        mining_seconds is building the round's state).
+    setup_seconds_ : dict
+        Seconds spent once per fit before round 1: ``generator_fit``, ``encoding``
+        (the pool's latent codes) and ``index`` (the latent index); empty for
+        samplers that do not use the latent space.
+    n_oracle_calls_ : int
+        Samples sent to the oracle.
+    failed_labels_ : list of dict
+        Samples whose labeling failed: round, pool index (None for synthetic), error.
+    n_features_in_ : int
+        Values per sample (the product of the sample shape).
+    sample_shape_ : tuple
+        Shape of one sample.
+
+"""
+
+_document(LatentHardMiningClassifier, "skorch.NeuralNetClassifier", "n_classes")
+_document(LatentHardMiningRegressor, "skorch.NeuralNetRegressor", "n_outputs")

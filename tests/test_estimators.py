@@ -19,7 +19,7 @@ from hardsample import (
     LatentHardMiningRegressor,
 )
 from hardsample.generators import PCAGenerator
-from hardsample.samplers import RandomSampler
+from hardsample.samplers import MarginSampler, NearestNeighborSampler, RandomSampler
 
 from .conftest import make_classifier_net, make_regressor_net
 
@@ -135,9 +135,52 @@ def test_partial_fit_runs_one_round_at_a_time(digits):
     clf.partial_fit(X, y)
     assert len(clf.labeled_indices_) == 40 and len(clf.history_) == 1
     clf.partial_fit(X, y)
-    clf.partial_fit(X)  # the oracle is kept between calls
+    with pytest.raises(ValueError, match="hidden labels again"):
+        clf.partial_fit(X)  # the hidden labels are not kept between calls
+    assert len(clf.labeled_indices_) == 60
+    clf.partial_fit(X, y)
     assert len(clf.labeled_indices_) == 80
     np.testing.assert_array_equal(clf.labeled_indices_, _clf().fit(X, y).labeled_indices_)
+
+
+def test_fitted_estimator_holds_no_hidden_labels(digits):
+    X, y = digits
+    X_reg, y_reg = _regression_data(n=600)
+    width = 8  # runs of consecutive unqueried labels, long enough not to occur by chance
+    for estimator, X_fit, target in (
+        (_clf(n_rounds=2), X, y),
+        (LatentHardMiningRegressor(make_regressor_net(), PCAGenerator(3), initial_size=40,
+                                   round_size=20, n_rounds=2, random_state=0), X_reg, y_reg),
+    ):
+        blob = pickle.dumps(estimator.fit(X_fit, target))
+        queried = set(estimator.labeled_indices_.tolist())
+        # (runs like 0, 1, ..., 7 are left out: classes_ holds them anyway)
+        starts = [i for i in range(len(target) - width)
+                  if queried.isdisjoint(range(i, i + width))
+                  and np.any(np.diff(target[i:i + width]) != 1)][:300]
+        assert len(starts) > 100
+        for dtype in (np.int64, np.float32, np.float64):
+            leaked = [i for i in starts if np.asarray(target[i:i + width], dtype).tobytes() in blob]
+            assert leaked == [], f"hidden labels of unqueried samples pickled as {dtype}"
+
+
+def test_user_oracle_is_not_modified(digits):
+    X, y = digits
+    labels = list(y)
+    oracle = DatasetOracle(labels)
+    _clf(n_rounds=2).fit(X, oracle=oracle, classes=np.arange(10))
+    assert oracle.y is labels and oracle.y == list(y)
+
+
+def test_classes_from_the_net(digits):
+    X, y = digits
+    lookup = {x.tobytes(): label for x, label in zip(X, y)}
+    clf = LatentHardMiningClassifier(
+        make_classifier_net(classes=np.arange(10)), PCAGenerator(3), initial_size=40,
+        round_size=20, n_rounds=2, random_state=0,
+    ).fit(X, oracle=lambda b: np.array([lookup[x.tobytes()] for x in b]))
+    np.testing.assert_array_equal(clf.classes_, np.arange(10))
+    assert clf.score(X, y) > 0.5
 
 
 def test_partial_fit_rejects_a_changed_pool(digits):
@@ -267,16 +310,58 @@ def test_pipeline_cross_val_score_and_grid_search(digits):
     pipe = make_pipeline(FunctionTransformer(lambda Z: Z * 1.0), _clf(n_rounds=2))
     scores = cross_val_score(pipe, X, y, cv=2)
     assert scores.shape == (2,) and np.all((scores > 0.2) & (scores <= 1))
-    grid = GridSearchCV(_clf(n_rounds=2), {"step_size": [0.5, 2.0], "net__max_epochs": [2, 4]},
+    grid = GridSearchCV(_clf(n_rounds=2, sampler=NearestNeighborSampler()),
+                        {"sampler__step_size": [0.5, 2.0], "net__max_epochs": [2, 4]},
                         cv=2).fit(X, y)
-    assert set(grid.best_params_) == {"step_size", "net__max_epochs"}
-    assert grid.best_estimator_.net_.max_epochs == grid.best_params_["net__max_epochs"]
+    assert set(grid.best_params_) == {"sampler__step_size", "net__max_epochs"}
+    best = grid.best_estimator_
+    assert best.net_.max_epochs == grid.best_params_["net__max_epochs"]
+    assert best.sampler_.step_size == grid.best_params_["sampler__step_size"]
+    scores = grid.cv_results_["mean_test_score"]
+    assert np.all(scores > 0.2) and len(np.unique(scores)) > 1
+
+
+def test_sampler_parameters_change_the_selections(digits):
+    X, y = digits
+    picks = {
+        step: _clf(sampler=NearestNeighborSampler()).set_params(sampler__step_size=step)
+        .fit(X, y).labeled_indices_
+        for step in (0.05, 3.0)
+    }
+    np.testing.assert_array_equal(picks[0.05][:40], picks[3.0][:40])  # round 1: random
+    assert set(picks[0.05][40:]) != set(picks[3.0][40:])
+
+
+@pytest.mark.parametrize("sampler, params, match", [
+    (NearestNeighborSampler(step_size=-1.0), {}, "step_size"),
+    (NearestNeighborSampler(step_direction="sideways"), {}, "step_direction"),
+    ("latent-margin", {"step_size": "big"}, "step_size"),
+    ("entropy", {"step_size": 0.5}, "no such parameter"),
+    ("margin", {"n_anchors": 4}, "no such parameter"),
+    (MarginSampler(batch_size=0), {}, "batch_size"),
+])
+def test_bad_sampler_parameters_fail_before_any_label(digits, sampler, params, match):
+    X, y = digits
+    oracle = DatasetOracle(y)
+    with pytest.raises(ValueError, match=match):
+        _clf(sampler=sampler, **params).fit(X, oracle=oracle, classes=np.arange(10))
+    assert oracle.n_queries_ == 0
+
+
+def test_estimator_shortcuts_reach_the_sampler(digits):
+    X, y = digits
+    clf = _clf(sampler="nearest", step_size=0.25, n_anchors=5, n_rounds=2).fit(X, y)
+    assert (clf.sampler_.step_size, clf.sampler_.n_anchors) == (0.25, 5)
+    as_object = _clf(sampler=NearestNeighborSampler(step_size=0.25, n_anchors=5), n_rounds=2)
+    np.testing.assert_array_equal(as_object.fit(X, y).labeled_indices_, clf.labeled_indices_)
 
 
 def test_clone_and_pickle(digits):
     X, y = digits
-    clf = _clf(n_rounds=2).fit(X, y)
-    assert clone(clf).get_params()["step_size"] == clf.step_size
+    clf = _clf(n_rounds=2, sampler=NearestNeighborSampler(step_size=0.5)).fit(X, y)
+    copy = clone(clf)
+    assert copy.get_params()["sampler__step_size"] == 0.5
+    assert copy.sampler is not clf.sampler and not hasattr(copy, "labeled_indices_")
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(restored.predict(X[:50]), clf.predict(X[:50]))
     np.testing.assert_array_equal(restored.labeled_indices_, clf.labeled_indices_)

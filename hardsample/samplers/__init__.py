@@ -6,7 +6,12 @@ from .interpolation import InterpolationSampler, PriorSampler
 from .latent_uncertainty import LatentEntropySampler, LatentMarginSampler
 from .nearest import NearestNeighborSampler
 from .random import RandomSampler
-from .uncertainty import EntropySampler, MarginSampler
+from .uncertainty import (
+    EntropySampler,
+    MarginSampler,
+    SubsampledEntropySampler,
+    SubsampledMarginSampler,
+)
 
 SAMPLERS = {
     "random": RandomSampler,
@@ -18,6 +23,8 @@ SAMPLERS = {
     "latent-margin": LatentMarginSampler,
     "interpolation": InterpolationSampler,
     "prior": PriorSampler,
+    "subsampled-entropy": SubsampledEntropySampler,
+    "subsampled-margin": SubsampledMarginSampler,
 }
 
 __all__ = [
@@ -34,4 +41,6 @@ __all__ = [
     "Proposal",
     "RandomSampler",
     "SAMPLERS",
+    "SubsampledEntropySampler",
+    "SubsampledMarginSampler",
 ]

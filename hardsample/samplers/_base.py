@@ -6,10 +6,17 @@ pool indices (samplers over a pool of real samples) or synthetic samples (sample
 for a labeling tool that answers for any input).
 """
 
+import numbers
 from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    validate_parameter_constraints,
+)
 
 
 @dataclass(frozen=True)
@@ -107,8 +114,15 @@ class Proposal:
         return len(self.indices if self.indices is not None else self.X)
 
 
-class BaseSampler:
-    """Base class of the samplers.
+class BaseSampler(BaseEstimator):
+    """Base class of the samplers: parameter objects in scikit-learn's sense.
+
+    Samplers take their settings in ``__init__`` and keep no state between rounds,
+    so ``get_params``/``set_params``, ``clone`` and grid searches over
+    ``sampler__<param>`` work on every one. Each declares its parameters'
+    constraints in ``_parameter_constraints``; :meth:`propose` validates them and
+    ``n``, then calls ``_propose``. The estimator validates a sampler's parameters
+    once more when ``fit`` starts, before any label is paid for.
 
     Class attributes tell the estimator what a sampler needs:
 
@@ -118,10 +132,25 @@ class BaseSampler:
 
     uses_latent_space = False
     synthesizes = False
+    _parameter_constraints: dict = {}
 
     def propose(self, state, n, random_state):
-        """Return a :class:`Proposal` of ``n`` samples to label next."""
-        raise NotImplementedError
+        """Return a :class:`Proposal` of ``n`` samples to label next.
+
+        Parameters
+        ----------
+        state : MiningState
+        n : int
+            Samples wanted (at most ``state.n_available`` for pool samplers).
+        random_state : numpy.random.RandomState
+            The round's random stream.
+        """
+        self._validate_params()
+        n = check_n(n, None if self.synthesizes else state.n_available)
+        return self._propose(state, n, random_state)
+
+    def _propose(self, state, n, random_state):
+        raise NotImplementedError(f"{type(self).__name__} must implement _propose.")
 
     def initial_proposal(self, state, n, random_state):
         """Round 1: ``n`` pool samples drawn uniformly at random.
@@ -131,9 +160,25 @@ class BaseSampler:
         """
         return Proposal(indices=draw_available(state, n, random_state))
 
-    def __repr__(self):
-        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
-        return f"{type(self).__name__}({params})"
+    def _validate_params(self):
+        params = self.get_params(deep=False)
+        for name, value in params.items():
+            numeric = any(isinstance(c, Interval) for c in self._parameter_constraints.get(name, ()))
+            if numeric and isinstance(value, (bool, np.bool_)):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be a number, "
+                    f"got {value!r}.")
+        validate_parameter_constraints(self._parameter_constraints, params,
+                                       caller_name=type(self).__name__)
+
+
+def check_n(n, n_available=None):
+    """Validate a request for ``n`` samples (at most ``n_available`` distinct pool samples)."""
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"n must be a non-negative int, got {n!r}.")
+    if n_available is not None and n > n_available:
+        raise ValueError(f"Asked for {n} samples but only {n_available} are unlabeled.")
+    return int(n)
 
 
 def draw_available(state, n, random_state):

@@ -3,9 +3,11 @@
 import numpy as np
 import torch
 
+from sklearn.utils._param_validation import StrOptions
+
 from .._timing import Stopwatch
 from ._base import BaseSampler, Proposal
-from .uncertainty import check_batch_size, check_n
+from .uncertainty import BATCH_SIZE
 
 FEATURES = ("latent", "penultimate")
 
@@ -78,9 +80,11 @@ class CoreSetSampler(BaseSampler):
     Examples
     --------
     >>> from hardsample.samplers import CoreSetSampler
-    >>> CoreSetSampler()
-    CoreSetSampler(features='latent', batch_size=1024)
+    >>> CoreSetSampler(features="penultimate")
+    CoreSetSampler(features='penultimate')
     """
+
+    _parameter_constraints = {"features": [StrOptions(set(FEATURES))], "batch_size": BATCH_SIZE}
 
     def __init__(self, features="latent", batch_size=1024):
         self.features = features
@@ -90,12 +94,9 @@ class CoreSetSampler(BaseSampler):
     def uses_latent_space(self):
         return self.features == "latent"
 
-    def propose(self, state, n, random_state):
-        if self.features not in FEATURES:
-            raise ValueError(f"features must be one of {FEATURES}, got {self.features!r}.")
-        batch_size = check_batch_size(self.batch_size)
+    def _propose(self, state, n, random_state):
+        batch_size = self.batch_size
         available = state.available_indices
-        n = check_n(n, len(available))
         watch = Stopwatch()
         if self.features == "latent":
             if state.latent_codes is None:

@@ -8,9 +8,8 @@
 import numpy as np
 
 from .._timing import Stopwatch
-from ..hardness import hardness_step
 from ._base import BaseSampler, Proposal
-from .nearest import check_n_anchors, check_step_size, draw_anchors, split_evenly
+from ._latent import LATENT_STEP_CONSTRAINTS, latent_step
 
 
 def _check_generator(state, sampler):
@@ -43,9 +42,16 @@ def _decode(generator, codes):
 
 
 def draw_prior(state, n, random_state):
-    """``n`` codes from the standard normal prior, decoded: a synthetic Proposal."""
+    """``n`` codes from the generator's prior, decoded: a synthetic Proposal.
+
+    The prior is the generator's own (``generator.sample_codes``) where it has one,
+    else the standard normal ``N(0, I)``.
+    """
     generator = state.generator
-    codes = random_state.standard_normal((n, _latent_dim(state, generator))).astype(np.float32)
+    if callable(getattr(generator, "sample_codes", None)):
+        codes = np.asarray(generator.sample_codes(n, random_state), dtype=np.float32)
+    else:
+        codes = random_state.standard_normal((n, _latent_dim(state, generator))).astype(np.float32)
     return Proposal(X=_decode(generator, codes), latent_codes=codes)
 
 
@@ -70,6 +76,9 @@ class InterpolationSampler(BaseSampler):
         anchors than samples, an anchor contributing ``k`` samples proposes the
         codes ``z + j * step_size * g/||g||`` for ``j = 1..k`` (points further along
         its gradient direction) rather than ``k`` copies of one sample.
+    step_direction : {"gradient", "random", "zero"}, default="gradient"
+        The paper's gradient step, or a same-length random direction (the control
+        that keeps everything but the gradient).
 
     Examples
     --------
@@ -92,41 +101,32 @@ class InterpolationSampler(BaseSampler):
 
     uses_latent_space = True
     synthesizes = True
+    _parameter_constraints = dict(LATENT_STEP_CONSTRAINTS)
 
-    def __init__(self, step_size=1.0, n_anchors=None):
+    def __init__(self, step_size=1.0, n_anchors=None, step_direction="gradient"):
         self.step_size = step_size
         self.n_anchors = n_anchors
+        self.step_direction = step_direction
 
     def initial_proposal(self, state, n, random_state):
-        """Round 1: ``n`` codes drawn from ``N(0, I)`` (``random_state.standard_normal``)."""
+        """Round 1: ``n`` codes drawn from the generator's prior, decoded."""
         _check_generator(state, self)
         return draw_prior(state, n, random_state)
 
-    def propose(self, state, n, random_state):
+    def _propose(self, state, n, random_state):
         generator = _check_generator(state, self)
-        step_size = check_step_size(self.step_size)
-        n_anchors = min(check_n_anchors(self.n_anchors) or n, n)
-        if state.z_labeled is None or len(state.z_labeled) == 0:
-            raise ValueError(
-                f"{type(self).__name__} steps from labeled samples' latent codes, but none "
-                "are labeled yet."
-            )
-        anchors = draw_anchors(len(state.y_labeled), n_anchors, random_state)
-        z_anchors = np.asarray(state.z_labeled[anchors], dtype=np.float32)
         watch = Stopwatch()
-        with watch("gradient"):
-            _, direction = hardness_step(
-                state.net, generator.decoder_, z_anchors, state.y_labeled[anchors], step_size,
-            )
-        counts = split_evenly(n, n_anchors)
+        step = latent_step(state, n, random_state, step_size=self.step_size,
+                           n_anchors=self.n_anchors, direction=self.step_direction,
+                           watch=watch, name=type(self).__name__)
         # the j-th sample of an anchor (j = 1..count) lies j steps along its direction
-        multiples = np.concatenate([np.arange(1, c + 1) for c in counts]).astype(np.float32)
-        codes = (np.repeat(z_anchors, counts, axis=0)
-                 + np.float32(step_size) * multiples[:, None]
-                 * np.repeat(direction, counts, axis=0)).astype(np.float32)
+        multiples = np.concatenate([np.arange(1, c + 1) for c in step.counts]).astype(np.float32)
+        codes = (np.repeat(step.codes, step.counts, axis=0)
+                 + np.float32(self.step_size) * multiples[:, None]
+                 * np.repeat(step.direction, step.counts, axis=0)).astype(np.float32)
         with watch("decoding"):
             X = _decode(generator, codes)
-        return Proposal(X=X, latent_codes=codes, anchors=np.repeat(anchors, counts),
+        return Proposal(X=X, latent_codes=codes, anchors=step.anchor_of_each,
                         timings=watch.seconds)
 
 
@@ -151,7 +151,7 @@ class PriorSampler(BaseSampler):
         _check_generator(state, self)
         return draw_prior(state, n, random_state)
 
-    def propose(self, state, n, random_state):
+    def _propose(self, state, n, random_state):
         return self.initial_proposal(state, n, random_state)
 
 

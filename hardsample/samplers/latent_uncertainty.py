@@ -4,35 +4,21 @@
 margin variant, registered as "latent-margin").
 """
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._timing import Stopwatch
-from ..hardness import hardness_step
 from ._base import BaseSampler, Proposal
-from .nearest import check_n_anchors, check_step_size, split_evenly
-from .uncertainty import check_batch_size, check_n, entropy, margin, predict_proba_batched
+from ._latent import LATENT_STEP_CONSTRAINTS, latent_step, split_evenly
+from .uncertainty import entropy, margin, predict_proba_batched
 
 ANCHOR_SELECTIONS = ("loss", "random")
 CRITERIA = ("entropy", "margin")
 ASSIGNMENTS = ("per-anchor", "global")
 #: Pool codes sampled to estimate the median nearest-neighbour distance (``step_size="auto"``).
 AUTO_STEP_SAMPLE = 2000
-
-
-def check_n_candidates(n_candidates):
-    if isinstance(n_candidates, bool) or not isinstance(n_candidates, numbers.Integral) \
-            or n_candidates < 1:
-        raise ValueError(f"n_candidates must be a positive int, got {n_candidates!r}.")
-    return int(n_candidates)
-
-
-def check_step_scale(step_scale):
-    if isinstance(step_scale, bool) or not isinstance(step_scale, numbers.Real) \
-            or not np.isfinite(step_scale) or step_scale <= 0:
-        raise ValueError(f"step_scale must be a positive finite number, got {step_scale!r}.")
-    return float(step_scale)
 
 
 def median_nn_distance(latent_index, latent_codes, n_sample=AUTO_STEP_SAMPLE):
@@ -50,15 +36,6 @@ def median_nn_distance(latent_index, latent_codes, n_sample=AUTO_STEP_SAMPLE):
     _, dist = latent_index.kneighbors(latent_codes[rows], 2)
     positive = dist[:, 1][dist[:, 1] > 0]
     return float(np.median(positive)) if len(positive) else 0.0
-
-
-def draw_weighted_anchors(weights, n_anchors, random_state):
-    """``n_anchors`` labeled positions drawn with probability proportional to ``weights``
-    (without replacement while there are enough labeled samples)."""
-    weights = np.asarray(weights, dtype=np.float64)
-    p = weights / weights.sum()
-    replace = n_anchors > np.count_nonzero(p)
-    return random_state.choice(len(p), size=n_anchors, replace=replace, p=p).astype(np.int64)
 
 
 class LatentEntropySampler(BaseSampler):
@@ -114,6 +91,9 @@ class LatentEntropySampler(BaseSampler):
     step_scale : float, default=7.0
         Multiple of the median nearest-neighbour distance used by ``step_size="auto"``
         (ignored otherwise).
+    step_direction : {"gradient", "random", "zero"}, default="gradient"
+        The paper's gradient step, or its same-cost controls: a random unit direction
+        of the same length, or no step (the anchors' own neighbourhoods).
 
     See Also
     --------
@@ -123,17 +103,27 @@ class LatentEntropySampler(BaseSampler):
     Examples
     --------
     >>> from hardsample.samplers import LatentEntropySampler
-    >>> LatentEntropySampler(n_candidates=8)  # doctest: +NORMALIZE_WHITESPACE
-    LatentEntropySampler(step_size=1.0, n_anchors=None, n_candidates=8,
-    anchor_selection='loss', uniform_weight=0.5, index='auto', batch_size=1024,
-    criterion='entropy', assignment='per-anchor', step_scale=7.0)
+    >>> LatentEntropySampler(n_candidates=8)
+    LatentEntropySampler(n_candidates=8)
     """
 
     uses_latent_space = True
+    _parameter_constraints = {
+        **LATENT_STEP_CONSTRAINTS,
+        "step_size": [Interval(Real, 0, np.inf, closed="neither"), StrOptions({"auto"})],
+        "n_candidates": [Interval(Integral, 1, None, closed="left")],
+        "anchor_selection": [StrOptions(set(ANCHOR_SELECTIONS))],
+        "uniform_weight": [Interval(Real, 0, np.inf, closed="left")],
+        "index": [str],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "criterion": [StrOptions(set(CRITERIA))],
+        "assignment": [StrOptions(set(ASSIGNMENTS))],
+        "step_scale": [Interval(Real, 0, np.inf, closed="neither")],
+    }
 
     def __init__(self, step_size=1.0, n_anchors=None, n_candidates=16, anchor_selection="loss",
                  uniform_weight=0.5, index="auto", batch_size=1024, criterion="entropy",
-                 assignment="per-anchor", step_scale=7.0):
+                 assignment="per-anchor", step_scale=7.0, step_direction="gradient"):
         self.step_size = step_size
         self.n_anchors = n_anchors
         self.n_candidates = n_candidates
@@ -144,70 +134,44 @@ class LatentEntropySampler(BaseSampler):
         self.criterion = criterion
         self.assignment = assignment
         self.step_scale = step_scale
+        self.step_direction = step_direction
 
-    def _check_params(self):
-        if self.anchor_selection not in ANCHOR_SELECTIONS:
-            raise ValueError(f"anchor_selection must be one of {ANCHOR_SELECTIONS}, got "
-                             f"{self.anchor_selection!r}.")
-        w = self.uniform_weight
-        if isinstance(w, bool) or not isinstance(w, numbers.Real) or not np.isfinite(w) or w < 0:
-            raise ValueError(f"uniform_weight must be a non-negative number, got {w!r}.")
-        if self.criterion not in CRITERIA:
-            raise ValueError(f"criterion must be one of {CRITERIA}, got {self.criterion!r}.")
-        if self.assignment not in ASSIGNMENTS:
-            raise ValueError(f"assignment must be one of {ASSIGNMENTS}, got "
-                             f"{self.assignment!r}.")
-        step_scale = check_step_scale(self.step_scale)
-        if isinstance(self.step_size, str):
-            if self.step_size != "auto":
-                raise ValueError(f"step_size must be a positive finite number or 'auto', got "
-                                 f"{self.step_size!r}.")
-            step_size = "auto"
-        else:
-            step_size = check_step_size(self.step_size)
-        return (step_size, step_scale, check_n_anchors(self.n_anchors),
-                check_n_candidates(self.n_candidates), check_batch_size(self.batch_size))
-
-    def _anchors(self, state, n_anchors, random_state):
+    def _anchor_weights(self, state):
+        """Anchor weights: uniform, or ``uniform_weight + (1 - p_true)`` (``"loss"``)."""
         n_labeled = len(state.y_labeled)
         if self.anchor_selection == "random":
-            weights = np.ones(n_labeled)
-        else:
-            proba = predict_proba_batched(state.net, state.X_labeled, self.batch_size)
-            p_true = proba[np.arange(n_labeled), np.asarray(state.y_labeled, dtype=np.int64)]
-            weights = float(self.uniform_weight) + (1.0 - p_true)
-            if not np.any(weights > 0):
-                weights = np.ones(n_labeled)
-        return draw_weighted_anchors(weights, n_anchors, random_state)
+            return np.ones(n_labeled)
+        proba = predict_proba_batched(state.net, state.X_labeled, self.batch_size)
+        p_true = proba[np.arange(n_labeled), np.asarray(state.y_labeled, dtype=np.int64)]
+        weights = float(self.uniform_weight) + (1.0 - p_true)
+        return weights if np.any(weights > 0) else np.ones(n_labeled)
 
     def _scores(self, proba):
         """Uncertainty of each probability row: larger is more uncertain."""
         return entropy(proba) if self.criterion == "entropy" else -margin(proba)
 
-    def propose(self, state, n, random_state):
-        step_size, step_scale, n_anchors, n_candidates, batch_size = self._check_params()
-        n = check_n(n, state.n_available)
+    def _propose(self, state, n, random_state):
         if n == 0:
             return Proposal(indices=np.empty(0, dtype=np.int64))
         if state.latent_index is None or state.generator is None:
-            raise ValueError("LatentEntropySampler mines in a latent space: the estimator "
+            raise ValueError(f"{type(self).__name__} mines in a latent space: the estimator "
                              "needs a generator.")
         if len(state.y_labeled) == 0:
-            raise ValueError("LatentEntropySampler needs labeled samples to anchor on.")
-        n_anchors = min(n_anchors or n, n)
+            raise ValueError(f"{type(self).__name__} needs labeled samples to anchor on.")
         watch = Stopwatch()
+        step_size = self.step_size
         if step_size == "auto":
             with watch("neighbors"):
-                step_size = step_scale * median_nn_distance(state.latent_index,
-                                                            state.latent_codes)
+                step_size = self.step_scale * median_nn_distance(state.latent_index,
+                                                                 state.latent_codes)
         with watch("anchors"):
-            anchors = self._anchors(state, n_anchors, random_state)
-        with watch("gradient"):
-            stepped, _ = hardness_step(
-                state.net, state.generator.decoder_,
-                state.z_labeled[anchors], state.y_labeled[anchors], step_size,
-            )
-        counts = split_evenly(n, n_anchors)
+            weights = self._anchor_weights(state)
+        step = latent_step(state, n, random_state, step_size=step_size,
+                           n_anchors=self.n_anchors, weights=weights,
+                           direction=self.step_direction, watch=watch,
+                           name=type(self).__name__)
+        anchors, stepped, counts = step.anchors, step.stepped, step.counts
+        n_anchors, n_candidates, batch_size = len(anchors), self.n_candidates, self.batch_size
         want = np.maximum(counts, n_candidates)
 
         # Candidates: nearest unlabeled real samples of each stepped code.
@@ -297,8 +261,9 @@ class LatentMarginSampler(LatentEntropySampler):
 
     def __init__(self, step_size=1.0, n_anchors=None, n_candidates=64, anchor_selection="loss",
                  uniform_weight=0.5, index="auto", batch_size=1024, criterion="margin",
-                 assignment="global", step_scale=7.0):
+                 assignment="global", step_scale=7.0, step_direction="gradient"):
         super().__init__(step_size=step_size, n_anchors=n_anchors, n_candidates=n_candidates,
                          anchor_selection=anchor_selection, uniform_weight=uniform_weight,
                          index=index, batch_size=batch_size, criterion=criterion,
-                         assignment=assignment, step_scale=step_scale)
+                         assignment=assignment, step_scale=step_scale,
+                         step_direction=step_direction)

@@ -1,40 +1,11 @@
 """NearestNeighborSampler: the paper's sampling by nearest neighbour (SNN)."""
 
-import numbers
-
 import numpy as np
 
 from .._timing import Stopwatch
 from ..hardness import hardness_step
 from ._base import BaseSampler, Proposal
-
-
-def check_step_size(step_size):
-    if isinstance(step_size, bool) or not isinstance(step_size, numbers.Real) \
-            or not np.isfinite(step_size) or step_size <= 0:
-        raise ValueError(f"step_size must be a positive finite number, got {step_size!r}.")
-    return float(step_size)
-
-
-def check_n_anchors(n_anchors):
-    if n_anchors is None:
-        return None
-    if isinstance(n_anchors, bool) or not isinstance(n_anchors, numbers.Integral) or n_anchors < 1:
-        raise ValueError(f"n_anchors must be None or a positive int, got {n_anchors!r}.")
-    return int(n_anchors)
-
-
-def split_evenly(n, parts):
-    """``parts`` counts summing to ``n``, as equal as possible (larger ones first)."""
-    counts = np.full(parts, n // parts, dtype=int)
-    counts[: n % parts] += 1
-    return counts
-
-
-def draw_anchors(n_labeled, n_anchors, random_state):
-    """Positions of ``n_anchors`` anchors among the labeled samples, re-drawn each round."""
-    replace = n_anchors > n_labeled
-    return random_state.choice(n_labeled, size=n_anchors, replace=replace).astype(np.int64)
+from ._latent import LATENT_STEP_CONSTRAINTS, latent_step
 
 
 class NearestNeighborSampler(BaseSampler):
@@ -58,38 +29,41 @@ class NearestNeighborSampler(BaseSampler):
     index : {"auto", "kdtree", "brute", "nndescent"}, default="auto"
         Nearest-neighbour backend, used when the estimator builds the latent index
         (see :class:`hardsample.neighbors.LatentIndex`).
+    step_direction : {"gradient", "random", "zero"}, default="gradient"
+        ``"gradient"`` is the paper's step; ``"random"`` (a random unit direction of
+        the same length) and ``"zero"`` (the anchors' own codes) are its same-cost
+        controls.
 
     Examples
     --------
     >>> from hardsample.samplers import NearestNeighborSampler
     >>> NearestNeighborSampler(step_size=0.5)
-    NearestNeighborSampler(step_size=0.5, n_anchors=None, index='auto')
+    NearestNeighborSampler(step_size=0.5)
+    >>> NearestNeighborSampler().get_params()["step_direction"]
+    'gradient'
     """
 
     uses_latent_space = True
+    _parameter_constraints = {**LATENT_STEP_CONSTRAINTS, "index": [str]}
 
-    def __init__(self, step_size=1.0, n_anchors=None, index="auto"):
+    def __init__(self, step_size=1.0, n_anchors=None, index="auto", step_direction="gradient"):
         self.step_size = step_size
         self.n_anchors = n_anchors
         self.index = index
+        self.step_direction = step_direction
 
-    def propose(self, state, n, random_state):
-        step_size = check_step_size(self.step_size)
-        n_anchors = min(check_n_anchors(self.n_anchors) or n, n)
-        anchors = draw_anchors(len(state.y_labeled), n_anchors, random_state)
+    def _propose(self, state, n, random_state):
         watch = Stopwatch()
-        with watch("gradient"):
-            stepped, _ = hardness_step(
-                state.net, state.generator.decoder_,
-                state.z_labeled[anchors], state.y_labeled[anchors], step_size,
-            )
-        counts = split_evenly(n, n_anchors)
+        step = latent_step(state, n, random_state, step_size=self.step_size,
+                           n_anchors=self.n_anchors, direction=self.step_direction,
+                           watch=watch, name=type(self).__name__)
         with watch("neighbors"):
-            indices = state.latent_index.nearest_available(stepped, state.excluded, counts)
+            indices = state.latent_index.nearest_available(step.stepped, state.excluded,
+                                                           step.counts)
         return Proposal(
             indices=indices,
             latent_codes=state.latent_codes[indices],
-            anchors=np.repeat(anchors, counts),
+            anchors=step.anchor_of_each,
             timings=watch.seconds,
         )
 
@@ -140,7 +114,8 @@ def snn_trajectories(net, generator, latent_codes, targets, starts, *, n_steps=1
     """
     from ..neighbors import LatentIndex
 
-    step_size = check_step_size(step_size)
+    if isinstance(step_size, bool) or not np.isfinite(step_size) or step_size <= 0:
+        raise ValueError(f"step_size must be a positive finite number, got {step_size!r}.")
     latent_codes = np.asarray(latent_codes, dtype=np.float32)
     targets = np.asarray(targets)
     index = latent_index if latent_index is not None else LatentIndex().fit(latent_codes)

@@ -13,5 +13,5 @@ class RandomSampler(BaseSampler):
     RandomSampler()
     """
 
-    def propose(self, state, n, random_state):
+    def _propose(self, state, n, random_state):
         return Proposal(indices=draw_available(state, n, random_state))

@@ -4,28 +4,17 @@ Both samplers run the trained net over every *available* pool sample each round
 (in batches), so their mining cost grows with the pool: one forward pass over it.
 """
 
-import numbers
+from numbers import Integral
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from .._timing import Stopwatch
+from .._validation import check_int
 from ._base import BaseSampler, Proposal
 
-
-def check_n(n, n_available):
-    """Validate a request for ``n`` distinct pool samples among ``n_available``."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise ValueError(f"n must be a non-negative int, got {n!r}.")
-    if n > n_available:
-        raise ValueError(f"Asked for {n} samples but only {n_available} are unlabeled.")
-    return int(n)
-
-
-def check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
-    return int(batch_size)
+#: Constraint of every sampler's ``batch_size``.
+BATCH_SIZE = [Interval(Integral, 1, None, closed="left")]
 
 
 def predict_proba_batched(net, X, batch_size=1024):
@@ -48,7 +37,7 @@ def predict_proba_batched(net, X, batch_size=1024):
             "Uncertainty sampling needs a classifier net with predict_proba (e.g. "
             f"skorch.NeuralNetClassifier), got {type(net).__name__}."
         )
-    batch_size = check_batch_size(batch_size)
+    batch_size = check_int(batch_size, "batch_size")
     parts = [np.asarray(net.predict_proba(X[start:start + batch_size]), dtype=np.float64)
              for start in range(0, len(X), batch_size)]
     if not parts:
@@ -88,15 +77,25 @@ def top_n(scores, n, random_state):
 class _UncertaintySampler(BaseSampler):
     """Shared body of the uncertainty samplers (not for direct use)."""
 
-    def __init__(self, batch_size=1024):
+    _parameter_constraints = {
+        "batch_size": BATCH_SIZE,
+        "n_candidates": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(self, batch_size=1024, n_candidates=None):
         self.batch_size = batch_size
+        self.n_candidates = n_candidates
 
     def _scores(self, proba):
         raise NotImplementedError
 
-    def propose(self, state, n, random_state):
+    def _propose(self, state, n, random_state):
         available = state.available_indices
-        n = check_n(n, len(available))
+        if self.n_candidates is not None and n * self.n_candidates < len(available):
+            # The same-cost control of the latent samplers: judge a uniform subset.
+            subset = random_state.choice(len(available), size=n * self.n_candidates,
+                                         replace=False)
+            available = available[np.sort(subset)]
         watch = Stopwatch()
         with watch("judging"):
             proba = predict_proba_batched(state.net, state.X_pool[available], self.batch_size)
@@ -117,12 +116,16 @@ class EntropySampler(_UncertaintySampler):
     ----------
     batch_size : int, default=1024
         Pool samples per ``predict_proba`` call.
+    n_candidates : int or None, default=None
+        Judge only ``n * n_candidates`` available samples drawn uniformly at random
+        (all of them when None or when there are fewer): a pass over a subset whose
+        cost does not grow with the pool.
 
     Examples
     --------
     >>> from hardsample.samplers import EntropySampler
     >>> EntropySampler()
-    EntropySampler(batch_size=1024)
+    EntropySampler()
     """
 
     def _scores(self, proba):
@@ -140,6 +143,8 @@ class MarginSampler(_UncertaintySampler):
     ----------
     batch_size : int, default=1024
         Pool samples per ``predict_proba`` call.
+    n_candidates : int or None, default=None
+        As in :class:`EntropySampler`.
 
     Examples
     --------
@@ -150,3 +155,53 @@ class MarginSampler(_UncertaintySampler):
 
     def _scores(self, proba):
         return -margin(proba)
+
+
+class SubsampledEntropySampler(EntropySampler):
+    """Entropy sampling over a uniform random subset of ``n * n_candidates`` available
+    samples (registered as ``"subsampled-entropy"``).
+
+    The same-cost control of :class:`~hardsample.samplers.LatentEntropySampler`: the
+    net judges as many candidates (16 per proposed sample by default), but they are
+    drawn uniformly instead of around stepped latent codes. In its own right, a
+    strong strategy for pools too large for a full pass (scikit-activeml's
+    ``SubSamplingWrapper`` idea).
+
+    Parameters
+    ----------
+    batch_size : int, default=1024
+    n_candidates : int, default=16
+
+    Examples
+    --------
+    >>> from hardsample.samplers import SubsampledEntropySampler
+    >>> SubsampledEntropySampler().n_candidates
+    16
+    """
+
+    def __init__(self, batch_size=1024, n_candidates=16):
+        super().__init__(batch_size=batch_size, n_candidates=n_candidates)
+
+
+class SubsampledMarginSampler(MarginSampler):
+    """Margin sampling over a uniform random subset of ``n * n_candidates`` available
+    samples (registered as ``"subsampled-margin"``).
+
+    The same-cost control of :class:`~hardsample.samplers.LatentMarginSampler` (64
+    candidates per proposed sample by default, judged by the same margin, drawn
+    uniformly instead of around stepped latent codes).
+
+    Parameters
+    ----------
+    batch_size : int, default=1024
+    n_candidates : int, default=64
+
+    Examples
+    --------
+    >>> from hardsample.samplers import SubsampledMarginSampler
+    >>> SubsampledMarginSampler(n_candidates=32)
+    SubsampledMarginSampler(n_candidates=32)
+    """
+
+    def __init__(self, batch_size=1024, n_candidates=64):
+        super().__init__(batch_size=batch_size, n_candidates=n_candidates)

@@ -61,7 +61,7 @@ def test_si_end_to_end(pool):
     np.testing.assert_array_equal(np.concatenate(tool.batches), reg.X_synthetic_)
     np.testing.assert_allclose(reg.y_synthetic_, tool(reg.X_synthetic_), rtol=1e-6)
     # and they are decodings of the stored codes
-    np.testing.assert_allclose(reg.generator_.inverse_transform(reg._z_synthetic),
+    np.testing.assert_allclose(reg.generator_.inverse_transform(reg._run.ledger.z_synthetic),
                                reg.X_synthetic_, atol=1e-5)
     assert reg.predict(pool[:3]).shape == (3,)
 

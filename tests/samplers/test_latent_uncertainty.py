@@ -134,7 +134,7 @@ def test_global_assignment_takes_the_most_uncertain_candidates(state):  # noqa: 
 
 
 def test_auto_step_follows_the_latent_scale(state, monkeypatch):  # noqa: F811
-    import hardsample.samplers.latent_uncertainty as module
+    import hardsample.samplers._latent as module
 
     d = median_nn_distance(state.latent_index, state.latent_codes)
     assert d > 0

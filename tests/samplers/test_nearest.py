@@ -4,7 +4,7 @@ import pytest
 from hardsample import LatentHardMiningClassifier
 from hardsample.generators import PCAGenerator
 from hardsample.samplers import NearestNeighborSampler
-from hardsample.samplers.nearest import split_evenly
+from hardsample.samplers._latent import split_evenly
 
 from ..conftest import make_classifier_net
 
