@@ -21,6 +21,7 @@ import os
 import threading
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -53,10 +54,14 @@ class LabelingResult:
         One entry per sample: the label, or None where labeling failed.
     errors : dict of int to str
         Position in the batch -> why labeling that sample failed.
+    inputs : ndarray or None
+        The inputs actually labeled, one row per position, when the oracle labeled
+        something other than the batch as sent (e.g. a cleaned mask); None otherwise.
     """
 
     labels: list
     errors: dict = field(default_factory=dict)
+    inputs: Optional[np.ndarray] = None
 
     @property
     def succeeded(self):

@@ -1,0 +1,87 @@
+"""LabelLedger: the one owner of the labeled set."""
+
+import numpy as np
+import pytest
+
+from hardsample._ledger import LabelLedger
+from hardsample._targets import ClassTargets, RegressionTargets
+from hardsample.oracles import LabelingResult
+from hardsample.samplers._latent import latent_step
+
+
+def _class_ledger(n_pool=10, latent_codes=None):
+    codec = ClassTargets()
+    codec.set_up_for_tool(classes=["a", "b", "c"])
+    return LabelLedger(n_pool, (2,), codec, latent_codes=latent_codes)
+
+
+def test_pool_labels_failures_and_exclusion():
+    ledger = _class_ledger()
+    X = np.arange(20, dtype=np.float32).reshape(10, 2)
+    result = LabelingResult(["a", None, "z", "c"], errors={1: "tool crashed"})
+    kept = ledger.record(result, X[[2, 5, 7, 9]], 1, indices=np.array([2, 5, 7, 9]))
+    assert kept == 2 and ledger.n_labeled == 2 and ledger.n_oracle_calls == 4
+    assert ledger.indices.tolist() == [2, 9]
+    # failed and labeled samples alike can no longer be proposed
+    assert np.flatnonzero(ledger.excluded).tolist() == [2, 5, 7, 9]
+    assert [(f["index"], f["error"]) for f in ledger.failures] == [
+        (5, "tool crashed"), (7, "label 'z' is not one of classes_ ['a', 'b', 'c']")]
+    X_train, y_train = ledger.training_set(X)
+    np.testing.assert_array_equal(X_train, X[[2, 9]])
+    assert y_train.tolist() == [0, 2]
+
+
+def test_synthetic_inputs_are_stored_as_labeled():
+    codec = RegressionTargets()
+    codec.set_up_for_tool()
+    ledger = LabelLedger(4, (3,), codec, latent_codes=np.zeros((4, 2), np.float32))
+    sent = np.full((2, 3), 0.6, dtype=np.float32)
+    cleaned = np.ones((2, 3), dtype=np.float32)  # what the tool actually labeled
+    codes = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+    ledger.record(LabelingResult([1.5, 2.5], inputs=cleaned), sent, 2, latent_codes=codes)
+    np.testing.assert_array_equal(ledger.X_synthetic, cleaned)
+    np.testing.assert_array_equal(ledger.z_synthetic, codes)
+    np.testing.assert_array_equal(ledger.synthetic_targets(), [1.5, 2.5])
+    assert not ledger.excluded.any()
+
+
+def test_synthetic_codes_come_from_the_encoder_or_stay_unknown():
+    codec = RegressionTargets()
+    codec.set_up_for_tool()
+    pool_codes = np.zeros((4, 2), np.float32)
+    encoded = LabelLedger(4, (2,), codec, latent_codes=pool_codes, encoder=lambda X: X * 10)
+    encoded.record(LabelingResult([1.0]), np.array([[0.1, 0.2]], np.float32), 2)
+    np.testing.assert_allclose(encoded.z_synthetic, [[1.0, 2.0]])
+    unknown = LabelLedger(4, (2,), codec, latent_codes=pool_codes)
+    unknown.record(LabelingResult([1.0]), np.array([[0.1, 0.2]], np.float32), 2)
+    assert np.isnan(unknown.z_synthetic).all()
+
+
+def test_samples_without_codes_are_never_anchors():
+    z_labeled = np.array([[np.nan, np.nan], [1.0, 0.0], [np.nan, np.nan]], np.float32)
+
+    class State:
+        generator = object()
+        net = None
+        y_labeled = np.zeros(3)
+
+    state = State()
+    state.z_labeled = z_labeled
+    step = latent_step(state, 6, np.random.RandomState(0), step_size=1.0, direction="zero")
+    assert set(step.anchors.tolist()) == {1}
+    state.z_labeled = z_labeled[[0, 2]]
+    with pytest.raises(ValueError, match="no labeled sample has one"):
+        latent_step(state, 2, np.random.RandomState(0), step_size=1.0, direction="zero")
+
+
+def test_random_direction_has_the_step_length():
+    class State:
+        generator = object()
+        net = None
+        y_labeled = np.zeros(5)
+        z_labeled = np.random.RandomState(1).randn(5, 3).astype(np.float32)
+
+    step = latent_step(State(), 5, np.random.RandomState(0), step_size=0.7, direction="random")
+    np.testing.assert_allclose(np.linalg.norm(step.stepped - step.codes, axis=1), 0.7, rtol=1e-5)
+    other = latent_step(State(), 5, np.random.RandomState(1), step_size=0.7, direction="random")
+    assert not np.allclose(step.direction, other.direction)
