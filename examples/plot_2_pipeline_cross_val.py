@@ -19,6 +19,7 @@ from sklearn.preprocessing import MinMaxScaler
 from hardsample import LatentHardMiningClassifier
 from hardsample.generators import PCAGenerator
 from hardsample.nets import MLP
+from hardsample.samplers import NearestNeighborSampler
 
 X, y = load_digits(return_X_y=True)
 net = NeuralNetClassifier(MLP, criterion=torch.nn.CrossEntropyLoss,
@@ -35,10 +36,12 @@ for sampler in ("nearest", "random", "entropy"):
     print(f"{sampler:>8}: {scores.mean():.3f} ± {scores.std():.3f} with 160 labels per fold")
 
 # %%
-# Tune the latent step and the net's epochs together.
+# Tune the sampler's latent step and the net's epochs together: samplers are
+# parameter objects, so their settings are ``sampler__<name>`` in a grid.
 search = GridSearchCV(
-    LatentHardMiningClassifier(net, PCAGenerator(n_components=3), initial_size=40,
+    LatentHardMiningClassifier(net, PCAGenerator(n_components=3),
+                               sampler=NearestNeighborSampler(), initial_size=40,
                                round_size=40, n_rounds=3, random_state=0),
-    {"step_size": [0.5, 2.0], "net__max_epochs": [10, 20]}, cv=3,
+    {"sampler__step_size": [0.5, 2.0], "net__max_epochs": [10, 20]}, cv=3,
 ).fit(X / 16.0, y)
 print("best:", search.best_params_, f"{search.best_score_:.3f}")
