@@ -39,7 +39,7 @@ def test_two_rounds_with_every_registered_strategy(fitted, digits, name):
     assert len(clf.labeled_indices_) == 70
     assert len(np.unique(clf.labeled_indices_)) == 70
     assert [h["n_labeled"] for h in clf.history_] == [40, 70]
-    assert 0.0 <= clf.score(X, y) <= 1.0
+    assert clf.score(X, y) > 2 * np.bincount(y).max() / len(y)  # twice any constant guess
 
 
 def test_registered_names():
@@ -65,7 +65,7 @@ def test_run_learning_curves_records(digits, tmp_path):
     assert len(records) == 3 * 2 * 2
     for record in records:
         assert set(record) == set(RECORD_FIELDS)
-        assert 0.0 <= record["score"] <= 1.0
+        assert record["score"] > 1.5 * np.bincount(y_test).max() / len(y_test)  # > chance
         assert record["n_labeled"] == (30 if record["round"] == 1 else 50)
     # Round 1 is the same random labels and net for every strategy of a seed.
     for seed in (0, 1):

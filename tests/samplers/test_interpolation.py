@@ -223,10 +223,12 @@ def test_stress_map_net_fits_with_skorch():
     rng = np.random.RandomState(0)
     X = rng.rand(8, 64, 64).astype(np.float32)
     y = rng.rand(8, 64, 64).astype(np.float32)
+    torch.manual_seed(0)
     net = NeuralNetRegressor(StressMapNet, optimizer=torch.optim.Adam, lr=1e-3,
                              max_epochs=2, batch_size=4, train_split=None, verbose=0)
     net.fit(X, y)
-    assert len(net.history) == 2 and np.isfinite(net.history[-1, "train_loss"])
+    assert len(net.history) == 2
+    assert net.history[-1, "train_loss"] < net.history[0, "train_loss"]  # it learns
     assert net.predict(X).shape == (8, 64, 64)
 
 

@@ -123,14 +123,28 @@ def test_margin_criterion_prefers_small_margins(state):  # noqa: F811
 
 
 def test_global_assignment_takes_the_most_uncertain_candidates(state):  # noqa: F811
-    # With one anchor, both assignments see the same candidates; "global" returns
-    # their n smallest margins.
-    sampler = LatentEntropySampler(criterion="margin", n_candidates=40, n_anchors=1,
+    # One anchor: the candidates are the 40 available pool samples nearest to its
+    # stepped code; "global" must return exactly the 10 of them with the smallest
+    # margins, recomputed here from the net's predict_proba.
+    from hardsample.hardness import hardness_step
+
+    n, n_candidates = 10, 40
+    sampler = LatentEntropySampler(criterion="margin", n_candidates=n_candidates, n_anchors=1,
                                    assignment="global", anchor_selection="random")
-    picks = sampler.propose(state, 10, np.random.RandomState(0)).indices
-    per_anchor = LatentEntropySampler(**{**sampler.__dict__, "assignment": "per-anchor"})
-    same = per_anchor.propose(state, 10, np.random.RandomState(0)).indices
-    assert sorted(picks) == sorted(same)
+    proposal = sampler.propose(state, n, np.random.RandomState(0))
+    anchor = proposal.anchors[0]
+    assert (proposal.anchors == anchor).all()
+    stepped, _ = hardness_step(state.net, state.generator.decoder_, state.z_labeled[[anchor]],
+                               state.y_labeled[[anchor]], sampler.step_size)
+    distances = ((state.latent_codes.astype(np.float64) - stepped) ** 2).sum(1)
+    distances[state.excluded] = np.inf
+    candidates = np.argsort(distances, kind="stable")[:n_candidates]
+    proba = state.net.predict_proba(state.X_pool[candidates])
+    top2 = np.sort(proba, axis=1)[:, -2:]
+    margins = top2[:, 1] - top2[:, 0]
+    order = np.argsort(margins, kind="stable")
+    assert margins[order[n]] > margins[order[n - 1]]  # no tie at the cut: one right answer
+    assert set(proposal.indices.tolist()) == set(candidates[order[:n]].tolist())
 
 
 def test_auto_step_follows_the_latent_scale(state, monkeypatch):  # noqa: F811
