@@ -136,6 +136,15 @@ def build_variants(specs):
     return variants
 
 
+def sampler_with_step(name, step_size):
+    """The registered sampler ``name``, with ``step_size`` where it has one."""
+    from hardsample.samplers import SAMPLERS
+
+    sampler = SAMPLERS[name]()
+    return sampler.set_params(step_size=step_size) if "step_size" in sampler.get_params() \
+        else sampler
+
+
 def load_task(args):
     from hardsample.datasets import load_mnist
 
@@ -242,10 +251,10 @@ def main(argv=None):
     )
     base = LatentHardMiningClassifier(
         net, FrozenEstimator(vae), initial_size=args.initial_size,
-        round_size=args.round_size, n_rounds=args.rounds, step_size=args.step_size,
-        retrain=args.retrain,
+        round_size=args.round_size, n_rounds=args.rounds, retrain=args.retrain,
     )
-    strategies = {s: clone(base).set_params(sampler=s) for s in args.strategies}
+    strategies = {s: clone(base).set_params(sampler=sampler_with_step(s, args.step_size))
+                  for s in args.strategies}
     strategies.update({label: clone(base).set_params(sampler=sampler)
                        for label, sampler in variants.items()})
     print(f"stage 2: {', '.join(strategies)}; {args.rounds} rounds, seeds {args.seeds}",
