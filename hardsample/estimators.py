@@ -161,7 +161,7 @@ class _BaseLatentHardMining(BaseEstimator):
             X, oracle = self._start(X, y, oracle, classes, n_planned_rounds=1)
         else:
             X, oracle = self._continue(X, y, oracle)
-        callbacks = self._callbacks()
+        callbacks = self._callbacks(progress=False)  # a bar over one round tells nothing
         notify(callbacks, "on_fit_begin", self)
         number = self._run.n_rounds_done + 1
         notify(callbacks, "on_round_begin", self, round_number=number)
@@ -201,9 +201,9 @@ class _BaseLatentHardMining(BaseEstimator):
             sampler._validate_params()
         return sampler
 
-    def _callbacks(self):
+    def _callbacks(self, progress=True):
         callbacks = list(self.callbacks or [])
-        if self.verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
+        if progress and self.verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
             callbacks.append(ProgressBar())
         return callbacks
 
