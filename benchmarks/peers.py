@@ -7,7 +7,7 @@ same budgets, same seeds and the same random round-1 labels. Core-set selection 
 the same features on both sides: the pool's codes in the cached MLP VAE's latent
 space. Writes ``peers_<tag>.md`` / ``.json``.
 
-scikit-activeml is a benchmark-only dependency: ``pip install scikit-activeml``.
+scikit-activeml is a benchmark-only dependency, in the ``bench`` extra: ``pip install -e ".[bench]"``.
 """
 
 import argparse
