@@ -1,5 +1,6 @@
 """hardsample: label-efficient deep learning by hardness-aware latent-space sampling."""
 
+from ._ledger import RoundRecord
 from .estimators import LatentHardMiningClassifier, LatentHardMiningRegressor
 from .oracles import DatasetOracle, LabelingError, LabelingToolOracle
 
@@ -11,5 +12,6 @@ __all__ = [
     "LabelingToolOracle",
     "LatentHardMiningClassifier",
     "LatentHardMiningRegressor",
+    "RoundRecord",
     "__version__",
 ]

@@ -7,7 +7,7 @@ fixed points (``callbacks=[...]``); each gets the estimator and keyword argument
   around each ``partial_fit`` call);
 - ``on_round_begin(estimator, round_number=...)``;
 - ``on_round_end(estimator, record=...)``: ``record`` is the round's
-  :class:`~hardsample._ledger.RoundRecord`.
+  :class:`~hardsample.RoundRecord`.
 
 A stopping criterion (``stop_when=``) is any callable ``(estimator, record) -> bool``
 asked after each round of ``fit``; :class:`LabelBudget` and :class:`ScorePlateau`
@@ -18,6 +18,8 @@ import numbers
 
 import numpy as np
 from tqdm.auto import tqdm
+
+__all__ = ["Callback", "LabelBudget", "ProgressBar", "ScorePlateau"]
 
 
 class Callback:

@@ -565,7 +565,7 @@ _ATTRIBUTES = """\
     latent_index_ : LatentIndex or None
         The index over ``latent_codes_``.
     history_ : list of RoundRecord
-        One :class:`~hardsample._ledger.RoundRecord` per round (it reads like a
+        One :class:`~hardsample.RoundRecord` per round (it reads like a
         dict): round, n_labeled, n_new, n_oracle_calls, n_failed, n_reused (labels
         taken from a journal so far), train_seconds, mining_seconds,
         labeling_seconds, and mining_split: the sampler's stages in seconds (e.g.
