@@ -134,10 +134,8 @@ class _BaseLatentHardMining(BaseEstimator):
         X, oracle = self._start(X, y, oracle, classes, n_planned_rounds=self.n_rounds)
         callbacks = self._callbacks()
         notify(callbacks, "on_fit_begin", self)
-        for number in range(1, self.n_rounds + 1):
-            notify(callbacks, "on_round_begin", self, round_number=number)
-            record = run_round(self._run, X, oracle)
-            notify(callbacks, "on_round_end", self, record=record)
+        for _ in range(self.n_rounds):
+            record = self._round(X, oracle, callbacks)
             if self.stop_when is not None and self.stop_when(self, record):
                 break
         notify(callbacks, "on_fit_end", self)
@@ -163,12 +161,16 @@ class _BaseLatentHardMining(BaseEstimator):
             X, oracle = self._continue(X, y, oracle)
         callbacks = self._callbacks(progress=False)  # a bar over one round tells nothing
         notify(callbacks, "on_fit_begin", self)
+        self._round(X, oracle, callbacks)
+        notify(callbacks, "on_fit_end", self)
+        return self
+
+    def _round(self, X, oracle, callbacks):
         number = self._run.n_rounds_done + 1
         notify(callbacks, "on_round_begin", self, round_number=number)
         record = run_round(self._run, X, oracle)
         notify(callbacks, "on_round_end", self, record=record)
-        notify(callbacks, "on_fit_end", self)
-        return self
+        return record
 
     # ------------------------------------------------------------ set-up checks
     def _check_net(self):
