@@ -196,6 +196,16 @@ class Pool:
         return 1 + len(self.sample_shape)
 
     @property
+    def samples(self):
+        """What to index rows from: the float32 ndarray of an in-memory pool, else self.
+
+        Hand this to the samplers (``MiningState.X_pool``): an ndarray pool then
+        behaves exactly as an ndarray ``X`` did, and a lazy pool answers the same
+        row indexing (``samples[indices]``, ``samples[a:b]``) with float32 arrays.
+        """
+        return self if self.lazy else self._data
+
+    @property
     def dtype(self):
         """The dtype samples are returned in: always float32."""
         return np.dtype(np.float32)

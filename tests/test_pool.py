@@ -38,6 +38,7 @@ def test_ndarray_pool_is_check_samples(digits_u8):
     np.testing.assert_array_equal(pool.take(np.arange(len(X))), expected)
     assert pool.take([3]).dtype == np.float32 and pool.take([3]).flags.c_contiguous
     assert pool.fingerprint() == fingerprint(expected)
+    assert isinstance(pool.samples, np.ndarray) and pool.samples.dtype == np.float32
     with pytest.raises(ValueError, match="NaN"):
         Pool(np.array([[np.nan, 1.0], [0.0, 1.0]]))
 
@@ -45,6 +46,7 @@ def test_ndarray_pool_is_check_samples(digits_u8):
 def test_memmap_pool_reads_lazily(memmap, digits_u8, generator):
     pool = Pool(memmap, transform=to_unit)
     assert pool.lazy and pool.shape == (1797, 8, 8) and pool.dtype == np.float32
+    assert pool.samples is pool
     idx = np.array([1700, 3, 3, -1, 500])
     np.testing.assert_array_equal(pool.take(idx), to_unit(digits_u8[idx]))
     np.testing.assert_array_equal(pool[10:20], to_unit(digits_u8[10:20]))
