@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hardsample.neighbors import LatentIndex
+from hardsample.neighbors import LatentIndex, faiss_available, recall_at_k
 
 METHODS = ["kdtree", "brute", "nndescent"]
 
@@ -52,9 +52,16 @@ def test_nearest_available_counts_and_exhaustion(codes):
         index.nearest_available(codes[:4], excluded)
 
 
-def test_auto_choice():
+def test_auto_choice(monkeypatch):
+    import hardsample.neighbors as neighbors
+
     assert LatentIndex().fit(np.zeros((10, 3))).method_ == "kdtree"
+    expected = "faiss" if faiss_available() else "brute"
+    assert LatentIndex().fit(np.zeros((10, 32))).method_ == expected
+    # Without faiss: today's rule (brute force, pynndescent beyond BRUTE_MAX_POINTS).
+    monkeypatch.setattr(neighbors, "faiss_available", lambda: False)
     assert LatentIndex().fit(np.zeros((10, 32))).method_ == "brute"
+    assert LatentIndex().fit(np.zeros((10, 3))).method_ == "kdtree"
 
 
 def test_bad_input():
@@ -79,3 +86,106 @@ def test_brute_merges_point_blocks(codes, monkeypatch):
     np.testing.assert_array_equal(idx, expected)
     # cdist computes through matrix products in float32: distances agree to ~1e-4.
     np.testing.assert_allclose(dist, expected_dist, rtol=1e-3, atol=1e-4)
+
+
+def test_nearest_available_exact_fallback_serves_every_query(codes, monkeypatch):
+    """Past MAX_OVERFETCH the available points are ranked exactly: same picks."""
+    import hardsample.neighbors as neighbors
+
+    excluded = np.zeros(len(codes), dtype=bool)
+    excluded[::2] = True
+    queries = codes[:6] + 0.03
+    expected = LatentIndex("kdtree").fit(codes).nearest_available(queries, excluded,
+                                                                  counts=[3] * 6)
+    monkeypatch.setattr(neighbors, "MAX_OVERFETCH", 4)
+    picks = LatentIndex("kdtree").fit(codes).nearest_available(queries, excluded,
+                                                               counts=[3] * 6)
+    np.testing.assert_array_equal(picks, expected)
+
+
+def test_recall_at_k_of_exact_index_is_one(codes):
+    index = LatentIndex("brute").fit(codes)
+    assert recall_at_k(index, codes, codes[:30] + 0.02, k=10) == 1.0
+
+
+class _Fixed:
+    """A stand-in index answering fixed neighbours, to check recall_at_k's counting."""
+
+    def __init__(self, idx):
+        self.idx = idx
+
+    def kneighbors(self, Q, k):
+        return self.idx[:, :k], None
+
+
+def test_recall_at_k_counts_misses(codes):
+    queries = codes[:2]
+    exact, _ = LatentIndex("kdtree").fit(codes).kneighbors(queries, 4)
+    found = exact.copy()
+    found[0, 3] = -1  # one miss out of 8
+    assert recall_at_k(_Fixed(found), codes, queries, k=4) == pytest.approx(7 / 8)
+
+
+# ------------------------------------------------------------------------- faiss
+@pytest.fixture(scope="module")
+def codes32():
+    # Clustered codes in 16 dimensions (like a VAE's), beyond the KD-tree's range.
+    rng = np.random.RandomState(1)
+    centers = rng.standard_normal((20, 16)) * 3
+    return (centers[rng.randint(20, size=4000)] + rng.standard_normal((4000, 16))
+            ).astype(np.float32)
+
+
+def test_faiss_flat_is_exact(codes32):
+    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    queries = codes32[:25] + 0.05
+    index = LatentIndex("faiss").fit(codes32)
+    assert not index.approximate_
+    idx, dist = index.kneighbors(queries, 7)
+    ref_idx, ref_dist = LatentIndex("kdtree").fit(codes32).kneighbors(queries, 7)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-4, atol=1e-4)
+
+
+def test_faiss_ivf_recall_and_exact_exclusion(codes32):
+    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    queries = codes32[:50] + 0.05
+    index = LatentIndex("faiss", exact_max_points=1000, n_lists=40, n_probe=8,
+                        random_state=0).fit(codes32)
+    assert index.approximate_
+    assert recall_at_k(index, codes32, queries, k=10) >= 0.9
+    # Visiting every cell is exhaustive: exact again.
+    full = LatentIndex("faiss", exact_max_points=1000, n_lists=40, n_probe=40,
+                       random_state=0).fit(codes32)
+    assert recall_at_k(full, codes32, queries, k=10) == 1.0
+    # Exclusion stays exact even where the probed cells run out of points.
+    excluded = np.ones(len(codes32), dtype=bool)
+    excluded[[5, 17, 3999]] = False
+    tiny = LatentIndex("faiss", exact_max_points=1000, n_lists=40, n_probe=1,
+                       random_state=0).fit(codes32)
+    picks = tiny.nearest_available(queries[:3], excluded)
+    assert sorted(picks) == [5, 17, 3999]
+
+
+def test_faiss_ivf_is_reproducible_and_picklable(codes32):
+    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    import pickle
+
+    params = dict(exact_max_points=1000, n_lists=30, n_probe=4, random_state=3)
+    a = LatentIndex("faiss", **params).fit(codes32)
+    b = LatentIndex("faiss", **params).fit(codes32)
+    queries = codes32[100:120] + 0.1
+    np.testing.assert_array_equal(a.kneighbors(queries, 5)[0], b.kneighbors(queries, 5)[0])
+    c = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(a.kneighbors(queries, 5)[0], c.kneighbors(queries, 5)[0])
+    excluded = np.zeros(len(codes32), dtype=bool)
+    np.testing.assert_array_equal(a.nearest_available(queries, excluded),
+                                  c.nearest_available(queries, excluded))
+
+
+def test_faiss_bad_parameters(codes32):
+    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    with pytest.raises(ValueError, match="n_probe"):
+        LatentIndex("faiss", n_probe=0).fit(codes32)
+    with pytest.raises(ValueError, match="n_lists"):
+        LatentIndex("faiss", exact_max_points=10, n_lists=0).fit(codes32)
