@@ -1,6 +1,7 @@
 """hardsample: label-efficient deep learning by hardness-aware latent-space sampling."""
 
 from ._ledger import RoundRecord
+from ._pool import Pool
 from .estimators import LatentHardMiningClassifier, LatentHardMiningRegressor
 from .oracles import DatasetOracle, LabelingError, LabelingToolOracle
 
@@ -12,6 +13,7 @@ __all__ = [
     "LabelingToolOracle",
     "LatentHardMiningClassifier",
     "LatentHardMiningRegressor",
+    "Pool",
     "RoundRecord",
     "__version__",
 ]

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._ledger import LabelLedger
 from ._loop import MiningRun, run_round
+from ._pool import as_pool
 from ._targets import ClassTargets, RegressionTargets
 from ._timing import Stopwatch
 from ._torch import seed_from
@@ -29,10 +30,25 @@ from .neighbors import LatentIndex
 from .oracles import DatasetOracle, check_oracle
 from .samplers import SAMPLERS
 
+#: Rows of a lazy pool an unfitted generator is fitted on (a uniform sample beyond that).
+GENERATOR_FIT_MAX_SAMPLES = 100_000
+
 #: Estimator parameters forwarded to the sampler when set (None: the sampler's own).
 SAMPLER_SHORTCUTS = ("step_size", "n_anchors")
 
 _SIZE = [Interval(Integral, 1, None, closed="left"), Interval(RealNotInt, 0, 1, closed="neither")]
+
+
+def _generator_fit_samples(pool, seed):
+    """What an unfitted generator is fitted on: the whole pool in memory, or a uniform
+    sample of at most :data:`GENERATOR_FIT_MAX_SAMPLES` rows of a lazy (on-disk) pool."""
+    if not pool.lazy:
+        return pool.samples
+    n = len(pool)
+    if n <= GENERATOR_FIT_MAX_SAMPLES:
+        return pool.take(np.arange(n))
+    rows = np.random.RandomState(seed).choice(n, size=GENERATOR_FIT_MAX_SAMPLES, replace=False)
+    return pool.take(np.sort(rows))
 
 
 def _fitted(read, doc):
@@ -111,8 +127,13 @@ class _BaseLatentHardMining(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_pool, ...)
-            The unlabeled pool (any sample shape the net accepts).
+        X : array-like, numpy.memmap, dask array or Pool of shape (n_pool, ...)
+            The unlabeled pool (any sample shape the net accepts). An ndarray is
+            validated and converted to float32 once; a memmap, a dask array or a
+            :class:`~hardsample.Pool` (e.g. ``Pool(uint8_memmap, transform=scale)``)
+            stays where it is and is read in batches: only the latent codes and the
+            samples being judged, trained on or labeled live in memory, and an
+            unfitted generator is fitted on a uniform sample of at most 100,000 rows.
         y : array-like of shape (n_pool, ...), default=None
             The pool's hidden labels. ``y`` is checked as a whole (length, label
             type, classes) before round 1, but only the labels of queried samples
@@ -228,8 +249,8 @@ class _BaseLatentHardMining(BaseEstimator):
 
     def _start(self, X, y, oracle, classes, n_planned_rounds):
         self._check_net()
-        X = check_samples(X)
-        n_pool = len(X)
+        pool = as_pool(X)
+        n_pool = len(pool)
         codec = self._codec_type()
         oracle = self._resolve_oracle(y, oracle, n_pool, codec, classes)
         sampler = self._make_sampler()
@@ -242,10 +263,13 @@ class _BaseLatentHardMining(BaseEstimator):
                 f"{n_planned_rounds - 1} rounds x round_size={round_size}) is larger "
                 f"than the pool ({n_pool} sample{'s' if n_pool != 1 else ''})."
             )
+        if pool.lazy and not sampler.uses_latent_space:
+            pool.validate()  # bad rows fail now, not after labels are paid for
         rng = check_random_state(self.random_state)
-        generator, codes, index, setup_seconds = self._fit_generator(X, sampler, seed_from(rng))
-        self.n_features_in_ = int(np.prod(X.shape[1:]))
-        self.sample_shape_ = tuple(X.shape[1:])
+        generator, codes, index, setup_seconds = self._fit_generator(pool, sampler,
+                                                                     seed_from(rng))
+        self.n_features_in_ = int(np.prod(pool.sample_shape))
+        self.sample_shape_ = tuple(pool.sample_shape)
         ledger = LabelLedger(n_pool, self.sample_shape_, codec, latent_codes=codes,
                              encoder=None if generator is None else generator.transform)
         self._run = MiningRun(
@@ -253,16 +277,17 @@ class _BaseLatentHardMining(BaseEstimator):
             retrain=self.retrain, initial_size=initial_size, round_size=round_size, rng=rng,
             generator=generator, latent_index=index, setup_seconds=setup_seconds,
             tool_oracle=None if isinstance(oracle, DatasetOracle) else oracle,
-            pool_fingerprint=fingerprint(X),
+            pool_fingerprint=pool.fingerprint(),
             labels_fingerprint=None if y is None else fingerprint(np.asarray(y)),
         )
-        return X, oracle
+        return pool.samples, oracle
 
     def _continue(self, X, y, oracle):
         """Check that a later ``partial_fit`` call gets the same pool; its oracle."""
         run = self._run
-        X = self._check_sample_shape(check_samples(X))
-        same_x = fingerprint(X) == run.pool_fingerprint
+        pool = as_pool(X)
+        self._check_sample_shape(pool)
+        same_x = pool.fingerprint() == run.pool_fingerprint
         same_y = y is None or fingerprint(np.asarray(y)) == run.labels_fingerprint
         if not (same_x and same_y):
             raise ValueError(
@@ -278,9 +303,9 @@ class _BaseLatentHardMining(BaseEstimator):
             )
         if not isinstance(oracle, DatasetOracle):
             run.tool_oracle = oracle
-        return X, oracle
+        return pool.samples, oracle
 
-    def _fit_generator(self, X, sampler, seed):
+    def _fit_generator(self, pool, sampler, seed):
         """Stage 1: the fitted generator, the pool's codes and their index (or Nones)."""
         watch = Stopwatch()
         if not sampler.uses_latent_space:
@@ -297,19 +322,9 @@ class _BaseLatentHardMining(BaseEstimator):
             if "random_state" in generator.get_params() and generator.random_state is None:
                 generator.set_params(random_state=seed)
             with watch("generator_fit"):
-                generator.fit(X)
+                generator.fit(_generator_fit_samples(pool, seed))
         with watch("encoding"):
-            codes = np.asarray(generator.transform(X), dtype=np.float32)
-        if codes.ndim != 2 or len(codes) != len(X) or codes.shape[1] == 0:
-            raise ValueError(
-                f"The generator's transform returned shape {codes.shape}; expected "
-                f"({len(X)}, latent_dim) with latent_dim >= 1."
-            )
-        if not np.isfinite(codes).all():
-            raise ValueError(
-                "The generator produced NaN or infinite latent codes for the pool; check its "
-                "training (learning rate, input scaling)."
-            )
+            codes = pool.encode(generator)
         with watch("index"):
             index = LatentIndex(
                 method=getattr(sampler, "index", "auto"),
@@ -330,7 +345,7 @@ class _BaseLatentHardMining(BaseEstimator):
 
     def _check_sample_shape(self, X):
         if tuple(X.shape[1:]) != self.sample_shape_:
-            if X.ndim == 2 and len(self.sample_shape_) == 1:
+            if len(X.shape) == 2 and len(self.sample_shape_) == 1:
                 raise ValueError(
                     f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
                     f"{self.n_features_in_} features as input."

@@ -539,3 +539,43 @@ def test_predict_checks_input(digits):
     X_nan[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         clf.predict(X_nan)
+
+
+# ------------------------------------------------------------ pools on disk
+def test_uint8_memmap_pool_gives_the_same_run_as_the_array(digits, tmp_path):
+    from hardsample import Pool
+
+    X, y = digits
+    raw = np.round(X * 16).astype(np.uint8)
+    on_disk = np.lib.format.open_memmap(tmp_path / "pool.npy", mode="w+", dtype=np.uint8,
+                                        shape=raw.shape)
+    on_disk[:] = raw
+    on_disk.flush()
+    pool = Pool(np.load(tmp_path / "pool.npy", mmap_mode="r"),
+                transform=lambda b: b.astype(np.float32) / 16.0)
+    from_disk = _clf(sampler="latent-margin").fit(pool, y)
+    in_memory = _clf(sampler="latent-margin").fit(raw.astype(np.float32) / 16.0, y)
+    np.testing.assert_array_equal(from_disk.labeled_indices_, in_memory.labeled_indices_)
+    np.testing.assert_array_equal(from_disk.predict(X[:50]), in_memory.predict(X[:50]))
+    assert from_disk.partial_fit(pool, y).history_[-1]["round"] == 4
+
+
+def test_dask_array_pool(digits):
+    da = pytest.importorskip("dask.array")
+    X, y = digits
+    clf = _clf(sampler="margin").fit(da.from_array(X, chunks=500), y)
+    np.testing.assert_array_equal(clf.labeled_indices_,
+                                  _clf(sampler="margin").fit(X, y).labeled_indices_)
+
+
+def test_bad_rows_of_a_lazy_pool_fail_before_any_label(digits):
+    from hardsample import Pool
+
+    X, y = digits
+    X_bad = X.copy()
+    X_bad[1500, 3] = np.nan
+    oracle = DatasetOracle(y)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        _clf(sampler="random").fit(Pool(X_bad, transform=lambda b: b), oracle=oracle,
+                                   classes=np.arange(10))
+    assert oracle.n_queries_ == 0

@@ -17,8 +17,11 @@ from ._base import BaseSampler, Proposal
 BATCH_SIZE = [Interval(Integral, 1, None, closed="left")]
 
 
-def predict_proba_batched(net, X, batch_size=1024):
-    """Class probabilities of ``net`` on ``X``, computed ``batch_size`` rows at a time.
+def predict_proba_batched(net, X, batch_size=1024, rows=None):
+    """Class probabilities of ``net`` on ``X`` (or on ``X[rows]``), ``batch_size`` rows at a time.
+
+    With ``rows``, each batch is read as ``X[rows[i:i + batch_size]]``, so a pool read
+    from disk (:class:`~hardsample.Pool`) is never copied into memory whole.
 
     Raises
     ------
@@ -38,14 +41,17 @@ def predict_proba_batched(net, X, batch_size=1024):
             f"skorch.NeuralNetClassifier), got {type(net).__name__}."
         )
     batch_size = check_int(batch_size, "batch_size")
-    parts = [np.asarray(net.predict_proba(X[start:start + batch_size]), dtype=np.float64)
-             for start in range(0, len(X), batch_size)]
+    n = len(X) if rows is None else len(rows)
+    batch = (lambda s: X[s:s + batch_size]) if rows is None \
+        else (lambda s: X[rows[s:s + batch_size]])
+    parts = [np.asarray(net.predict_proba(batch(start)), dtype=np.float64)
+             for start in range(0, n, batch_size)]
     if not parts:
         return np.empty((0, 0))
     proba = np.concatenate(parts)
-    if proba.ndim != 2 or proba.shape[0] != len(X) or proba.shape[1] < 2:
+    if proba.ndim != 2 or proba.shape[0] != n or proba.shape[1] < 2:
         raise ValueError(
-            f"predict_proba returned shape {proba.shape} for {len(X)} samples; expected "
+            f"predict_proba returned shape {proba.shape} for {n} samples; expected "
             "(n_samples, n_classes) with at least 2 classes."
         )
     if not np.isfinite(proba).all() or proba.min() < -1e-6 \
@@ -98,7 +104,8 @@ class _UncertaintySampler(BaseSampler):
             available = available[np.sort(subset)]
         watch = Stopwatch()
         with watch("judging"):
-            proba = predict_proba_batched(state.net, state.X_pool[available], self.batch_size)
+            proba = predict_proba_batched(state.net, state.X_pool, self.batch_size,
+                                          rows=available)
         chosen = available[top_n(self._scores(proba), n, random_state)]
         return Proposal(indices=np.asarray(chosen, dtype=np.int64), timings=watch.seconds)
 
