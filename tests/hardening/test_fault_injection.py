@@ -236,7 +236,7 @@ def test_all_failing_after_round_one_raises_and_keeps_round_one():
                                rtol=1e-6)
     assert all(f["round"] == 2 for f in reg.failed_labels_)
     # Round 2 tried its 10 samples plus MAX_REPLACEMENT_ATTEMPTS rounds of replacements.
-    from hardsample.estimators import MAX_REPLACEMENT_ATTEMPTS
+    from hardsample._loop import MAX_REPLACEMENT_ATTEMPTS
     assert len(reg.failed_labels_) == 10 * (MAX_REPLACEMENT_ATTEMPTS + 1)
     # The net trained in round 1 still predicts.
     assert reg.predict(X[:3]).shape == (3,)
