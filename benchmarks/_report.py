@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 
 
-def write_result(output_dir, tag, result, render, argv=None, *, script=None):
+def write_result(output_dir, tag, result, render, argv=None, *, script=None, records=None):
     """Write ``<tag>.json`` (``result`` plus provenance) and ``<tag>.md`` rendered from it.
+
+    With ``records``, also ``<tag>_records.csv`` with the same provenance above its header.
 
     Parameters
     ----------
@@ -49,6 +51,10 @@ def write_result(output_dir, tag, result, render, argv=None, *, script=None):
     path.write_text(json.dumps(payload, indent=1, default=str) + "\n")
     text = render(json.loads(path.read_text()))
     (output_dir / f"{tag}.md").write_text(text)
+    if records is not None:
+        from hardsample.curves import write_records
+
+        write_records(records, output_dir / f"{tag}_records.csv", provenance=info)
     return text
 
 

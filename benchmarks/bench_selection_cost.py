@@ -23,7 +23,6 @@ Writes ``results/selection_cost.json`` and ``results/selection_cost.md``.
 """
 
 import argparse
-import json
 import pickle
 import platform
 import sys

@@ -230,7 +230,7 @@ def main(argv=None):
     from sklearn.base import clone
     from sklearn.frozen import FrozenEstimator
 
-    from hardsample.curves import run_learning_curves, summarize, write_records
+    from hardsample.curves import run_learning_curves, summarize
     from hardsample.estimators import LatentHardMiningClassifier
     from hardsample.nets import VGGNet
     from hardsample.plotting import plot_learning_curves
@@ -279,10 +279,10 @@ def main(argv=None):
                  gan_seconds=0.0 if cached else gan_seconds, gan_quality=quality,
                  total_seconds=time.perf_counter() - start)
     _, auc, timing = report(summary, records, args, extra)
-    write_records(records, output_dir / f"{tag}_records.csv")
     text = write_result(output_dir, tag, {
         "config": vars(args), **extra, "records": records, "summary": summary, "auc": auc,
-        "timing": timing}, render, argv, script="benchmarks/cifar10.py")
+        "timing": timing}, render, argv, script="benchmarks/cifar10.py",
+        records=records)
     ax = plot_learning_curves(summary)
     ax.set_title(f"CIFAR-10, pool {len(X_pool)}: mean ± std over {len(args.seeds)} seeds")
     ax.figure.tight_layout()

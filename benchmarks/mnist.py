@@ -269,7 +269,7 @@ def main(argv=None):
 
 
 def write_outputs(args, records, extra, argv=None):
-    from hardsample.curves import summarize, write_records
+    from hardsample.curves import summarize
     from hardsample.plotting import plot_learning_curves
 
     output_dir = Path(args.output_dir)
@@ -280,10 +280,10 @@ def write_outputs(args, records, extra, argv=None):
     extra = {"tag": tag, **extra}
     summary = summarize(records)
     _, auc, reach, timing = report(summary, records, args, extra)
-    write_records(records, output_dir / f"{tag}_records.csv")
     text = write_result(output_dir, tag, {
         "config": vars(args), **extra, "records": records, "summary": summary, "auc": auc,
-        "labels_to_reach": reach, "timing": timing}, render, argv, script="benchmarks/mnist.py")
+        "labels_to_reach": reach, "timing": timing}, render, argv, script="benchmarks/mnist.py",
+        records=records)
     ax = plot_learning_curves(summary)
     ax.set_title(f"MNIST, pool {extra['n_pool']}: mean ± std over {len(args.seeds)} seeds")
     ax.figure.tight_layout()

@@ -11,7 +11,6 @@ scikit-activeml is a benchmark-only dependency: ``pip install scikit-activeml``.
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path

@@ -345,7 +345,7 @@ def main(argv=None):
     from sklearn.base import clone
     from sklearn.frozen import FrozenEstimator
 
-    from hardsample.curves import summarize, write_records
+    from hardsample.curves import summarize
     from hardsample.datasets.vessels import VesselStressSolver
     from hardsample.estimators import LatentHardMiningRegressor
     from hardsample.nets import StressMapNet
@@ -396,11 +396,11 @@ def main(argv=None):
                         "pixels); 'score' in records is this MSE",
                  labels="VesselStressSolver() defaults, masks only (lipid=None: fibrous wall)")
     _, timing, fails = report(summary, records, failures, args, extra)
-    write_records(records, output_dir / f"{tag}_records.csv")
     text = write_result(output_dir, tag, {
         "config": vars(args), **extra, "strategies": {k: STRATEGIES[k] for k in strategies},
         "records": records, "summary": summary, "timing": timing, "failures": failures,
-        "failure_summary": fails}, render, argv, script="benchmarks/vessels.py")
+        "failure_summary": fails}, render, argv, script="benchmarks/vessels.py",
+        records=records)
     (output_dir / f"{tag}_partial.json").unlink(missing_ok=True)
     ax = plot_learning_curves(summary, scale=1.0, ylabel="test MSE (kPa²)")
     ax.set_title(f"vessels, pool {len(X_pool)}: mean ± std over {len(args.seeds)} seeds",

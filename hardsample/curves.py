@@ -191,8 +191,18 @@ def seconds_per_round(records):
     return rows
 
 
-def write_records(records, path):
+def write_records(records, path, provenance=None):
     """Write records as CSV (``.csv``) or JSON (any other suffix).
+
+    Parameters
+    ----------
+    records : list of dict
+        Output of :func:`run_learning_curves`.
+    path : str or path
+    provenance : dict, default=None
+        What produced the records (:func:`hardsample.provenance.provenance`): a
+        ``"provenance"`` key of the JSON, or ``# key: value`` lines above the CSV header
+        (read it with ``pandas.read_csv(path, comment="#")``).
 
     Examples
     --------
@@ -205,17 +215,24 @@ def write_records(records, path):
     >>> write_records([record], path)
     >>> open(path).readline().strip()
     'strategy,seed,round,n_labeled,score,train_seconds,mining_seconds,labeling_seconds'
+    >>> write_records([record], path, provenance={"commit": "abc123"})
+    >>> open(path).readline().strip()
+    '# commit: abc123'
     """
     path = str(path)
     if path.endswith(".csv"):
         with open(path, "w", newline="") as handle:
+            for key, value in (provenance or {}).items():
+                handle.write(f"# {key}: {json.dumps(value) if isinstance(value, dict) else value}\n")
             writer = csv.DictWriter(handle, fieldnames=RECORD_FIELDS)
             writer.writeheader()
             writer.writerows({k: r[k] for k in RECORD_FIELDS} for r in records)
     else:
+        payload = {"records": records, "written": time.strftime("%Y-%m-%d %H:%M:%S")}
+        if provenance is not None:
+            payload = {"provenance": provenance, **payload}
         with open(path, "w") as handle:
-            json.dump({"records": records, "written": time.strftime("%Y-%m-%d %H:%M:%S")},
-                      handle, indent=1)
+            json.dump(payload, handle, indent=1)
 
 
 def _curves(summary):

@@ -76,6 +76,9 @@ def test_mnist_script(tiny_data, tmp_path):
     assert text == mnist.render(result)
     assert (tmp_path / "t.png").stat().st_size > 1000
     assert len(list(tmp_path.glob("vae_*.pkl"))) == 1
+    csv_lines = (tmp_path / "t_records.csv").read_text().splitlines()
+    assert csv_lines[0] == f"# commit: {result['provenance']['commit']}"
+    assert f"# command: {result['provenance']['command']}" in csv_lines
 
 
 def test_cifar10_script(tiny_data, tmp_path):
