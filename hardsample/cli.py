@@ -139,7 +139,7 @@ def build_parser():
         description="Fit a VAE on the unlabeled pool, then compare sampling strategies "
                     "(random, entropy, the paper's SNN = 'nearest', latent-margin) over "
                     "several seeds: prints per-round test accuracy as mean ± std, the "
-                    "paired differences to the reference (per round and in AUC, 95 %% t "
+                    "paired differences to the reference (per round and in AUC, 95 % t "
                     "intervals over seeds), the labels each needs to reach the reference's "
                     "final accuracy, and writes a learning-curve PNG.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -163,7 +163,9 @@ def build_parser():
     demo.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate of the net")
     demo.add_argument("--retrain", choices=("continue", "scratch"), default="continue",
                       help="the net's training each round (the estimator's retrain)")
-    demo.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    demo.add_argument("--threads", type=int, default=1,
+                      help="torch CPU threads (the demo's nets are tiny: on a shared 2-core "
+                           "machine, 2 threads were measured several times slower than 1)")
     demo.add_argument("--output", default="hardsample-demo.png", help="learning-curve PNG")
     demo.add_argument("--verbose", type=int, default=0, help="progress of the VAE training")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
