@@ -199,3 +199,21 @@ def test_committed_reports_are_their_json_rendered():
     for json_path, md_path in pairs:
         result = json.loads(json_path.read_text())
         assert render.renderer(json_path)(result) == md_path.read_text(), md_path.name
+
+
+def test_cache_key_follows_the_generator_code(tmp_path, monkeypatch):
+    import shutil
+
+    cache = script("_cache")
+    settings = {"latent_dim": 3, "max_epochs": 20}
+    package = tmp_path / "hardsample"
+    shutil.copytree(cache.PACKAGE / "generators", package / "generators")
+    monkeypatch.setattr(cache, "PACKAGE", package)
+    before = cache.settings_key(settings)
+    assert cache.settings_key(settings) == before  # stable
+    assert cache.settings_key({**settings, "max_epochs": 21}) != before
+    with open(package / "generators" / "vae.py", "a") as handle:
+        handle.write("\n# an edit\n")
+    assert cache.settings_key(settings) != before
+    with pytest.raises(FileNotFoundError, match="no hardsample source"):
+        cache.code_version("no_such_part")
