@@ -152,6 +152,12 @@ def load_pool(args):
     return X, y, "synthetic uniform noise"
 
 
+def _provenance(argv):
+    from hardsample.provenance import provenance
+
+    return provenance(argv)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.malloc == "both":
@@ -212,6 +218,8 @@ def main(argv=None):
 
     streams = phases["transform"]["rss_peak_extra_mb"] < 0.1 * reference["pool_copy_mb"]
     report = {
+        "provenance": _provenance(["benchmarks/bench_memory.py",
+                                   *(sys.argv[1:] if argv is None else argv)]),
         "benchmark": "memory",
         "pool": {"source": source, "n_samples": n_pool, "n_features": n_features,
                  "dtype": str(X.dtype)},
@@ -259,7 +267,8 @@ def run_both(args, argv):
             subprocess.run([sys.executable, __file__, *argv, "--malloc", mode, "--output", out],
                            check=True)
             reports[mode] = json.loads(Path(out).read_text())
-    merged = {"benchmark": "memory", "runs": reports}
+    merged = {"provenance": _provenance(["benchmarks/bench_memory.py", *argv]),
+              "benchmark": "memory", "runs": reports}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(merged, indent=2) + "\n")
     print(f"wrote {args.output}")

@@ -37,6 +37,12 @@ def build_parser():
     return parser
 
 
+def _provenance(argv):
+    from hardsample.provenance import provenance
+
+    return provenance(argv)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     import torch
@@ -81,7 +87,9 @@ def main(argv=None):
                 print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()},
                       flush=True)
                 del index
-    out = dict(results=results, auto_rule=dict(KDTREE_MAX_DIM=KDTREE_MAX_DIM,
+    out = dict(provenance=_provenance(["benchmarks/bench_neighbors.py",
+                                      *(sys.argv[1:] if argv is None else argv)]),
+               results=results, auto_rule=dict(KDTREE_MAX_DIM=KDTREE_MAX_DIM,
                                                BRUTE_MAX_POINTS=BRUTE_MAX_POINTS),
                machine=dict(platform=platform.platform(), torch_threads=args.threads,
                             processor=platform.processor()),

@@ -15,16 +15,15 @@ No test set is scored. Writes ``results/<tag>.json`` and ``results/<tag>.md``.
 """
 
 import argparse
-import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mnist  # noqa: E402  (benchmarks/mnist.py: data and cached VAE)
+from _report import config_of, header, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STAGES = ("anchors", "gradient", "neighbors", "judging")
@@ -40,6 +39,8 @@ def build_parser():
     parser.add_argument("--initial-size", type=int, default=100)
     parser.add_argument("--round-size", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--vae-epochs", type=int, default=20,
+                        help="epochs of the cached VAE (that of benchmarks/mnist.py)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output-dir", default=str(RESULTS))
     parser.add_argument("--tag", default=None)
@@ -59,7 +60,7 @@ def main(argv=None):
     tag = args.tag or (f"round_split_{args.initial_size}+{args.round_size}_r{args.rounds}"
                        f"_s{len(args.seeds)}")
     task_args = mnist.build_parser().parse_args(
-        ["--pool-size", "0", "--epochs", str(args.epochs)]
+        ["--pool-size", "0", "--epochs", str(args.epochs), "--vae-epochs", str(args.vae_epochs)]
         + (["--data-home", args.data_home] if args.data_home else []))
     X_pool, y_pool, _, _, path = mnist.load_task(task_args)
     vae, vae_path, _ = mnist.cached_vae(X_pool, task_args, args.output_dir)
@@ -113,24 +114,28 @@ def summarize(rows, strategies):
 
 
 def write(args, tag, rows, argv):
-    output_dir = Path(args.output_dir)
-    table = summarize(rows, args.strategies)
-    with open(output_dir / f"{tag}.json", "w") as handle:
-        json.dump({"config": vars(args), "machine": platform.platform(), "rows": rows,
-                   "summary": table, "written": time.strftime("%Y-%m-%d %H:%M:%S")},
-                  handle, indent=1)
+    text = write_result(args.output_dir, tag, {
+        "config": vars(args), "machine": platform.platform(), "rows": rows,
+        "summary": summarize(rows, args.strategies)}, render, argv,
+        script="benchmarks/bench_round_split.py")
+    print(text)
+
+
+def render(result):
+    """The Markdown report of a ``<tag>.json`` written by this script."""
+    args = config_of(build_parser(), result)
+    table = result["summary"]
     last = args.initial_size + (args.rounds - 1) * args.round_size
     lines = [
-        f"# Where a round's time goes (MNIST, 60,000 pool, {args.initial_size} + "
-        f"{args.round_size}/round)", "",
-        f"`python benchmarks/bench_round_split.py {' '.join(argv or sys.argv[1:])}`", "",
+        *header(f"Where a round's time goes (MNIST, 60,000 pool, {args.initial_size} + "
+                f"{args.round_size}/round)", result),
         f"LeNet {args.epochs} epochs, VAE latent 3 (cached), rounds 2-{args.rounds} "
         f"({args.initial_size + args.round_size}-{last} labels), seeds {args.seeds}, torch "
         f"threads {args.threads}; mean seconds per round. Mining stages: anchors = the net "
         "on the labeled set, gradient = decode + back-propagation to the codes, "
         "neighbors = latent index queries, judging = the net on candidates (latent "
         "samplers) or on the whole pool (entropy); rest = building the round's state "
-        f"and picking. Machine: {platform.platform()} (2 cores, shared with other "
+        f"and picking. Machine: {result['machine']} (2 cores, shared with other "
         "benchmark runs: absolute times are inflated, the split within a row is what "
         "this table is for).", "",
         "| strategy | train | labeling | mining | anchors | gradient | neighbors | judging "
@@ -145,8 +150,7 @@ def write(args, tag, rows, argv):
             + f" | {m['rest']:.3f} | {100 * m['mining_share']:.1f} %; "
             f"{100 * m['mining_share_last_round']:.1f} % | {m['encoding']:.2f} / "
             f"{m['index']:.3f} |")
-    (output_dir / f"{tag}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ Writes ``results/selection_cost.json`` and ``results/selection_cost.md``.
 """
 
 import argparse
-import json
 import pickle
 import platform
 import sys
@@ -31,6 +30,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import config_of, header, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_VAE = "vae_b88b70364565.pkl"
@@ -162,12 +164,17 @@ def main(argv=None):
 
 
 def write(results, samplers, args, argv):
-    output_dir = Path(args.output_dir)
-    with open(output_dir / f"{args.tag}.json", "w") as handle:
-        json.dump(results, handle, indent=1)
+    write_result(args.output_dir, args.tag, {**results, "samplers": list(samplers)}, render,
+                 argv, script="benchmarks/bench_selection_cost.py")
+
+
+def render(result):
+    """The Markdown report of a ``<tag>.json`` written by this script."""
+    args = config_of(build_parser(), result)
+    results = result
+    samplers = result.get("samplers") or list(next(iter(result["pools"].values()))["strategies"])
     lines = [
-        "# Selection cost of one round", "",
-        f"`python benchmarks/bench_selection_cost.py {' '.join(argv or sys.argv[1:])}`", "",
+        *header("Selection cost of one round", result),
         f"One `propose(state, {args.round_size})` call per strategy and repeat "
         f"({', '.join(str(p['repeats_done']) for p in results['pools'].values())} of "
         f"{args.repeats} repeats done per pool, strategies interleaved), torch threads {args.threads}; "
@@ -190,7 +197,7 @@ def write(results, samplers, args, argv):
     lines += ["", "Once per fit (not per round): " + "; ".join(
         f"pool {int(s):,}: encode {p['encode_seconds']:.1f} s, index ({p['index_method']}) "
         f"{p['index_seconds']:.2f} s" for s, p in results["pools"].items())]
-    (output_dir / f"{args.tag}.md").write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -27,6 +28,7 @@ import scipy  # noqa: E402
 import skfem  # noqa: E402
 
 from hardsample.datasets.vessels import VesselStressSolver, make_vessel_masks  # noqa: E402
+from hardsample.provenance import provenance  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "vessel_solver.json"
 
@@ -137,6 +139,8 @@ def main(argv=None):
               f"{row['median_error_q1p0']:>14.4f}{row['median_error_q1']:>12.4f}")
 
     result = {
+        "provenance": provenance(["benchmarks/bench_vessel_solver.py",
+                                  *(sys.argv[1:] if argv is None else argv)]),
         "speed": speed,
         "locking": locking,
         "environment": {

@@ -28,7 +28,6 @@ Run ``python benchmarks/cifar10.py --help`` or ``hardsample bench cifar10 --help
 """
 
 import argparse
-import json
 import pickle
 import sys
 import time
@@ -38,7 +37,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import settings_key  # noqa: E402  (benchmarks/_cache.py)
-from _report import timing_tables  # noqa: E402  (benchmarks/_report.py)
+from _report import config_of, header, paired_lines, timing_tables, write_result  # noqa: E402
+from _strategies import strategies_from  # noqa: E402
 
 DEFAULT_STRATEGIES = ("nearest", "random", "entropy", "latent-entropy")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -176,6 +176,15 @@ def plot_gan_grid(gan, X_test, path, n=10):
     plt.close(fig)
 
 
+def render(result):
+    """The Markdown report of a ``<tag>.json`` written by this script."""
+    from hardsample.curves import summarize
+
+    records = result["records"]
+    return report(summarize(records), records, config_of(build_parser(), result),
+                  result)[0]
+
+
 def report(summary, records, args, extra):
     from hardsample.curves import area_under_curve, markdown_table, seconds_per_round
 
@@ -185,7 +194,7 @@ def report(summary, records, args, extra):
     per_epoch = ("n/a (loaded from cache, not timed)" if q["seconds_per_epoch"] is None
                  else f"{q['seconds_per_epoch']:.1f} s")
     lines = [
-        f"# CIFAR-10 benchmark ({extra['tag']})", "",
+        *header(f"CIFAR-10 benchmark ({extra['tag']})", extra),
         f"data {extra['data_path']}; pool {extra['n_pool']} (seed-0 subsample of the "
         f"training set), test {extra['n_test']}; α-GAN latent {args.latent_dim}, channels "
         f"{args.gan_channels}, {q['n_epochs']} epochs on {extra['n_gan_train']} pool images, "
@@ -200,6 +209,7 @@ def report(summary, records, args, extra):
         "| strategy | AUC (%) |", "|---|---|",
     ]
     lines += [f"| {name} | {100 * value:.2f} |" for name, value in auc.items()]
+    lines += ["", *paired_lines(records, "random")]
     lines += [
         "", "## α-GAN quality", "",
         f"- test reconstruction MSE per pixel (values in [0, 1]): "
@@ -220,7 +230,7 @@ def main(argv=None):
     from sklearn.base import clone
     from sklearn.frozen import FrozenEstimator
 
-    from hardsample.curves import run_learning_curves, summarize, write_records
+    from hardsample.curves import run_learning_curves, summarize
     from hardsample.estimators import LatentHardMiningClassifier
     from hardsample.nets import VGGNet
     from hardsample.plotting import plot_learning_curves
@@ -255,10 +265,9 @@ def main(argv=None):
     )
     base = LatentHardMiningClassifier(
         net, FrozenEstimator(gan), initial_size=args.initial_size,
-        round_size=args.round_size, n_rounds=args.rounds, step_size=args.step_size,
-        retrain=args.retrain,
+        round_size=args.round_size, n_rounds=args.rounds, retrain=args.retrain,
     )
-    strategies = {s: clone(base).set_params(sampler=s) for s in args.strategies}
+    strategies = strategies_from(base, args.strategies, args.step_size)
     print(f"stage 2: {', '.join(strategies)}; {args.rounds} rounds, seeds {args.seeds}",
           flush=True)
     records = run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
@@ -269,12 +278,11 @@ def main(argv=None):
                  n_gan_train=n_gan_train, gan_cached=cached, gan_path=gan_path.name,
                  gan_seconds=0.0 if cached else gan_seconds, gan_quality=quality,
                  total_seconds=time.perf_counter() - start)
-    text, auc, timing = report(summary, records, args, extra)
-    write_records(records, output_dir / f"{tag}_records.csv")
-    with open(output_dir / f"{tag}.json", "w") as handle:
-        json.dump({"config": vars(args), **extra, "records": records, "summary": summary,
-                   "auc": auc, "timing": timing}, handle, indent=1, default=str)
-    (output_dir / f"{tag}.md").write_text(text)
+    _, auc, timing = report(summary, records, args, extra)
+    text = write_result(output_dir, tag, {
+        "config": vars(args), **extra, "records": records, "summary": summary, "auc": auc,
+        "timing": timing}, render, argv, script="benchmarks/cifar10.py",
+        records=records)
     ax = plot_learning_curves(summary)
     ax.set_title(f"CIFAR-10, pool {len(X_pool)}: mean ± std over {len(args.seeds)} seeds")
     ax.figure.tight_layout()

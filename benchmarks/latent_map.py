@@ -15,6 +15,7 @@ Run ``python benchmarks/latent_map.py --help``.
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -64,6 +65,12 @@ def load_task(args):
                                     lambda_adv=0.1, max_epochs=args.generator_epochs or 4,
                                     random_state=args.seed)
     return data, to_images, generator, vgg_small
+
+
+def _provenance(argv):
+    from hardsample.provenance import provenance
+
+    return provenance(argv)
 
 
 def main(argv=None):
@@ -124,6 +131,8 @@ def main(argv=None):
     fig.savefig(output / f"{stem}.png", dpi=110)
     classes = y[paths]
     report = {
+        "provenance": _provenance(["benchmarks/latent_map.py",
+                                  *(sys.argv[1:] if argv is None else argv)]),
         "config": vars(args),
         "test_accuracy_of_net": float(net.score(to_images(data.X_test[:2000]),
                                                 data.y_test[:2000])),

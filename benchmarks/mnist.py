@@ -25,7 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import cached_fit, settings_key  # noqa: E402  (benchmarks/_cache.py)
-from _report import timing_tables  # noqa: E402  (benchmarks/_report.py)
+from _strategies import strategies_from  # noqa: E402
+from _report import config_of, header, paired_lines, timing_tables, write_result  # noqa: E402
 
 DEFAULT_STRATEGIES = ("random", "nearest", "entropy", "margin", "coreset", "latent-entropy")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -63,8 +64,8 @@ def build_parser():
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--variant", action="append", default=[], metavar="LABEL=NAME[:K=V,...]",
                         help="an extra strategy: registered sampler NAME built with the given "
-                        "parameters (a sampler object: the estimator's --step-size does not "
-                        "override it), reported as LABEL; e.g. "
+                        "parameters (a sampler object: --step-size does not apply to it; "
+                        "reported as LABEL; e.g. "
                         "'lm64=latent-margin:n_candidates=64,step_size=auto'. Repeatable.")
     parser.add_argument("--validation", type=int, default=0, metavar="N",
                         help="score on N training images outside the pool (a seed-1 draw) "
@@ -136,15 +137,6 @@ def build_variants(specs):
     return variants
 
 
-def sampler_with_step(name, step_size):
-    """The registered sampler ``name``, with ``step_size`` where it has one."""
-    from hardsample.samplers import SAMPLERS
-
-    sampler = SAMPLERS[name]()
-    return sampler.set_params(step_size=step_size) if "step_size" in sampler.get_params() \
-        else sampler
-
-
 def load_task(args):
     from hardsample.datasets import load_mnist
 
@@ -184,6 +176,15 @@ def cached_vae(X_pool, args, output_dir):
     return vae, path, seconds
 
 
+def render(result):
+    """The Markdown report of a ``<tag>.json`` written by this script."""
+    from hardsample.curves import summarize
+
+    records = result["records"]
+    return report(summarize(records), records, config_of(build_parser(), result),
+                  result)[0]
+
+
 def report(summary, records, args, extra):
     from hardsample.curves import (
         area_under_curve, labels_to_reach, markdown_table, seconds_per_round)
@@ -193,7 +194,7 @@ def report(summary, records, args, extra):
     reach = labels_to_reach(summary, target_strategy=target)
     timing = seconds_per_round(records)
     lines = [
-        f"# MNIST benchmark ({extra['tag']})", "",
+        *header(f"MNIST benchmark ({extra['tag']})", extra),
         f"pool {extra['n_pool']} (seed-0 subsample of the training set), test "
         f"{extra['n_test']}{' (VALIDATION: training images outside the pool)' if args.validation else ''}; VAE latent {args.latent_dim}, {args.vae_epochs} epochs (fitted once, "
         f"{extra['vae_seconds']:.0f} s; cache {extra['vae_path']}); LeNet, Adam lr {args.lr}, "
@@ -214,7 +215,7 @@ def report(summary, records, args, extra):
     for name in auc:
         value = "never" if reach[name] is None else f"{reach[name]:.0f}"
         lines.append(f"| {name} | {100 * auc[name]:.2f} | {value} |")
-    lines += ["", *timing_tables(records, timing)]
+    lines += ["", *paired_lines(records, target), *timing_tables(records, timing)]
     return "\n".join(lines) + "\n", auc, reach, timing
 
 
@@ -231,7 +232,7 @@ def main(argv=None):
     from hardsample.samplers import SAMPLERS
 
     if args.merge:
-        return write_outputs(args, *merge_runs(args, args.merge))
+        return write_outputs(args, *merge_runs(args, args.merge), argv)
     variants = build_variants(args.variant)
     unknown = [s for s in args.strategies if s not in SAMPLERS]
     if unknown:
@@ -253,8 +254,7 @@ def main(argv=None):
         net, FrozenEstimator(vae), initial_size=args.initial_size,
         round_size=args.round_size, n_rounds=args.rounds, retrain=args.retrain,
     )
-    strategies = {s: clone(base).set_params(sampler=sampler_with_step(s, args.step_size))
-                  for s in args.strategies}
+    strategies = strategies_from(base, args.strategies, args.step_size)
     strategies.update({label: clone(base).set_params(sampler=sampler)
                        for label, sampler in variants.items()})
     print(f"stage 2: {', '.join(strategies)}; {args.rounds} rounds, seeds {args.seeds}",
@@ -265,11 +265,11 @@ def main(argv=None):
     extra = dict(n_pool=len(X_pool), n_test=len(X_test), vae_seconds=vae_seconds,
                  vae_path=vae_path.name, total_seconds=time.perf_counter() - start,
                  variants={k: repr(v) for k, v in variants.items()})
-    return write_outputs(args, records, extra)
+    return write_outputs(args, records, extra, argv)
 
 
-def write_outputs(args, records, extra):
-    from hardsample.curves import summarize, write_records
+def write_outputs(args, records, extra, argv=None):
+    from hardsample.curves import summarize
     from hardsample.plotting import plot_learning_curves
 
     output_dir = Path(args.output_dir)
@@ -279,12 +279,11 @@ def write_outputs(args, records, extra):
                        + (f"_val{args.validation}" if args.validation else ""))
     extra = {"tag": tag, **extra}
     summary = summarize(records)
-    text, auc, reach, timing = report(summary, records, args, extra)
-    write_records(records, output_dir / f"{tag}_records.csv")
-    with open(output_dir / f"{tag}.json", "w") as handle:
-        json.dump({"config": vars(args), **extra, "records": records, "summary": summary,
-                   "auc": auc, "labels_to_reach": reach, "timing": timing}, handle, indent=1)
-    (output_dir / f"{tag}.md").write_text(text)
+    _, auc, reach, timing = report(summary, records, args, extra)
+    text = write_result(output_dir, tag, {
+        "config": vars(args), **extra, "records": records, "summary": summary, "auc": auc,
+        "labels_to_reach": reach, "timing": timing}, render, argv, script="benchmarks/mnist.py",
+        records=records)
     ax = plot_learning_curves(summary)
     ax.set_title(f"MNIST, pool {extra['n_pool']}: mean ± std over {len(args.seeds)} seeds")
     ax.figure.tight_layout()

@@ -11,7 +11,6 @@ scikit-activeml is a benchmark-only dependency, in the ``bench`` extra: ``pip in
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import mnist  # noqa: E402  (benchmarks/mnist.py: data loading and the cached VAE)
+from _report import config_of, header, paired_lines, write_result  # noqa: E402
+
+ORDER = ("hardsample-entropy", "skactiveml-entropy", "hardsample-coreset", "skactiveml-coreset")
 
 
 def build_parser():
@@ -109,12 +111,38 @@ def run_peer(name, X_pool, y_pool, codes, X_test, y_test, seed, args):
     return records
 
 
+def render(result):
+    """The Markdown report of a ``<tag>.json`` written by this script."""
+    from hardsample.curves import markdown_table
+
+    args = config_of(build_parser(), result)
+    records, summary = result["records"], result["summary"]
+    tag = result.get("tag") or (f"peers_pool{args.pool_size}_r{args.rounds}_"
+                                f"{args.initial_size}+{args.round_size}_s{len(args.seeds)}")
+    mining = {name: float(np.mean([r["mining_seconds"] for r in records
+                                   if r["strategy"] == name and r["round"] > 1] or [0.0]))
+              for name in ORDER}
+    total = result.get("total_seconds")
+    lines = [*header(f"hardsample vs scikit-activeml ({tag})", result),
+             f"{result.get('source', 'MNIST')}: pool {result.get('n_pool', args.pool_size)}, "
+             f"test {result.get('n_test', args.test_size or 'all')}; LeNet, Adam 1e-3, "
+             f"{args.epochs} epochs, batch 64, retrained from scratch; {args.initial_size} + "
+             f"{args.round_size}/round, {args.rounds} rounds; seeds {args.seeds}; core-set on "
+             f"the VAE's {args.latent_dim}-D codes; total "
+             f"{'not recorded' if total is None else '%.1f min' % (total / 60)}.", "",
+             markdown_table(summary, title="test accuracy (%), round (labels)"), "",
+             "| strategy | mining s/round |", "|---|---|"]
+    lines += [f"| {name} | {mining[name]:.3f} |" for name in ORDER]
+    lines += ["", *paired_lines(records, "hardsample-entropy")]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
 def main(argv=None):
     import torch
     from sklearn.frozen import FrozenEstimator
 
     from hardsample import LatentHardMiningClassifier
-    from hardsample.curves import markdown_table, run_learning_curves, summarize
+    from hardsample.curves import run_learning_curves, summarize
 
     args = build_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -137,27 +165,13 @@ def main(argv=None):
     for name in ("skactiveml-entropy", "skactiveml-coreset"):
         for seed in args.seeds:
             records += run_peer(name, X_pool, y_pool, codes, X_test, y_test, seed, args)
-    summary = summarize(records)
-    order = ["hardsample-entropy", "skactiveml-entropy", "hardsample-coreset",
-             "skactiveml-coreset"]
-    summary.sort(key=lambda s: (order.index(s["strategy"]), s["round"]))
-    mining = {name: float(np.mean([r["mining_seconds"] for r in records
-                                   if r["strategy"] == name and r["round"] > 1] or [0.0]))
-              for name in order}
     tag = (f"peers_pool{len(X_pool)}_r{args.rounds}_{args.initial_size}+{args.round_size}"
            f"_s{len(args.seeds)}")
-    lines = [f"# hardsample vs scikit-activeml ({tag})", "",
-             f"{source}: pool {len(X_pool)}, test {len(X_test)}; LeNet, Adam 1e-3, "
-             f"{args.epochs} epochs, batch 64, retrained from scratch; {args.initial_size} + "
-             f"{args.round_size}/round, {args.rounds} rounds; seeds {args.seeds}; core-set on "
-             f"the VAE's {args.latent_dim}-D codes; total {(time.perf_counter() - start) / 60:.1f} "
-             "min.", "",
-             markdown_table(summary, title="test accuracy (%), round (labels)"), "",
-             "| strategy | mining s/round |", "|---|---|"]
-    lines += [f"| {name} | {mining[name]:.3f} |" for name in order]
-    (output / f"{tag}.md").write_text("\n".join(lines) + "\n")
-    (output / f"{tag}.json").write_text(json.dumps(
-        {"config": vars(args), "records": records, "summary": summary}, indent=1))
+    summary = sorted(summarize(records), key=lambda s: (ORDER.index(s["strategy"]), s["round"]))
+    lines = [write_result(output, tag, {
+        "config": vars(args), "tag": tag, "source": source, "n_pool": len(X_pool),
+        "n_test": len(X_test), "total_seconds": time.perf_counter() - start,
+        "records": records, "summary": summary}, render, argv, script="benchmarks/peers.py")]
     print("\n".join(lines))
     return 0
 

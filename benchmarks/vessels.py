@@ -46,6 +46,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import cached_fit, settings_key  # noqa: E402  (benchmarks/_cache.py)
+from _report import config_of, header, paired_lines, write_result  # noqa: E402
+from _strategies import sampler_for  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STRATEGIES = {"SI": "interpolation", "random-real": "random", "random-synthetic": "prior"}
@@ -125,7 +127,7 @@ def cached_test_set(args, solver, output_dir):
     from hardsample.datasets.vessels import make_vessel_masks
 
     settings = dict(n=args.test_size, seed=args.test_seed, solver=repr(solver), lipid=None)
-    path = Path(output_dir) / f"vessels_test_{settings_key(settings)}.npz"
+    path = Path(output_dir) / f"vessels_test_{settings_key(settings, code=('datasets',))}.npz"
     if path.is_file():
         data = np.load(path)
         return data["X"], data["y"], path, 0.0
@@ -244,13 +246,22 @@ def failure_summary(failures):
     return out
 
 
+def render(result):
+    """The Markdown report of a ``<tag>.json`` written by this script."""
+    from hardsample.curves import summarize
+
+    records = result["records"]
+    return report(summarize(records), records, result["failures"],
+                  config_of(build_parser(), result), result)[0]
+
+
 def report(summary, records, failures, args, extra):
     from hardsample.curves import markdown_table
 
     timing = timing_rows(records)
     fails = failure_summary(failures)
     lines = [
-        f"# Vessel (IVUS-like) benchmark ({extra['tag']})", "",
+        *header(f"Vessel (IVUS-like) benchmark ({extra['tag']})", extra),
         f"pool {args.pool_size} synthetic masks (seed {args.pool_seed}), test "
         f"{args.test_size} (seed {args.test_seed}) labeled by VesselStressSolver() "
         f"(Mooney-Rivlin, fibrous wall, 16 kPa; {extra['test_seconds']:.0f} s, cache "
@@ -283,7 +294,15 @@ def report(summary, records, failures, args, extra):
                          f"{row['labeling_seconds']:.1f} / {row['train_seconds']:.1f} / "
                          f"{row['mining_seconds']:.2f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n", timing, fails
+    reference = "random-real"
+    lower = [{**r, "score": -r["score"]} for r in records]  # wins: a lower MSE
+    try:
+        paired = paired_lines(lower, reference, what="test MSE reduction, i.e. the "
+                              "reference's MSE", unit="kPa²", scale=1.0, digits=2, reach=False)
+    except ValueError as exc:  # a run stopped early: seeds or rounds not paired
+        paired = ["## Paired by seed", "", f"Not computed: {exc}", ""]
+    lines += ["", *paired]
+    return "\n".join(lines).rstrip("\n") + "\n", timing, fails
 
 
 def plot_examples(estimator, args, path):
@@ -293,8 +312,8 @@ def plot_examples(estimator, args, path):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    X = estimator.X_synthetic_
-    if len(X) == 0:
+    X = getattr(estimator, "X_synthetic_", None)  # absent where round 1 did not finish
+    if X is None or len(X) == 0:
         return False
     k = min(args.n_examples, len(X))
     pick = np.linspace(0, len(X) - 1, k).round().astype(int)
@@ -326,7 +345,7 @@ def main(argv=None):
     from sklearn.base import clone
     from sklearn.frozen import FrozenEstimator
 
-    from hardsample.curves import summarize, write_records
+    from hardsample.curves import summarize
     from hardsample.datasets.vessels import VesselStressSolver
     from hardsample.estimators import LatentHardMiningRegressor
     from hardsample.nets import StressMapNet
@@ -357,11 +376,11 @@ def main(argv=None):
     )
     base = LatentHardMiningRegressor(
         net, FrozenEstimator(vae), initial_size=args.initial_size,
-        round_size=args.round_size, n_rounds=args.rounds, step_size=args.step_size,
-        retrain=args.retrain,
+        round_size=args.round_size, n_rounds=args.rounds, retrain=args.retrain,
     )
-    strategies = {name: clone(base).set_params(sampler=STRATEGIES[name])
-                  for name in args.strategies}
+    strategies = {name: clone(base).set_params(
+        sampler=sampler_for(STRATEGIES[name], args.step_size if name == "SI" else None))
+        for name in args.strategies}
     print(f"stage 2: {', '.join(f'{k} ({STRATEGIES[k]})' for k in strategies)}; "
           f"{args.rounds} rounds, seeds {args.seeds}", flush=True)
     records, failures, fitted = run_curves(strategies, X_pool, X_test, y_test, tool, args,
@@ -373,19 +392,15 @@ def main(argv=None):
                  test_stress_max_kpa=float(y_test.max()),
                  test_fraction_above_s_max=float(np.mean(y_test > args.s_max)),
                  total_seconds=time.perf_counter() - start,
-                 command="python benchmarks/vessels.py " + " ".join(
-                     sys.argv[1:] if argv is None else list(argv)),
                  metric="test MSE in kPa^2 on unscaled von Mises stress maps (64x64, all "
                         "pixels); 'score' in records is this MSE",
                  labels="VesselStressSolver() defaults, masks only (lipid=None: fibrous wall)")
-    text, timing, fails = report(summary, records, failures, args, extra)
-    write_records(records, output_dir / f"{tag}_records.csv")
-    with open(output_dir / f"{tag}.json", "w") as handle:
-        json.dump({"config": vars(args), **extra, "strategies": {k: STRATEGIES[k]
-                   for k in strategies}, "records": records, "summary": summary,
-                   "timing": timing, "failures": failures, "failure_summary": fails},
-                  handle, indent=1)
-    (output_dir / f"{tag}.md").write_text(text)
+    _, timing, fails = report(summary, records, failures, args, extra)
+    text = write_result(output_dir, tag, {
+        "config": vars(args), **extra, "strategies": {k: STRATEGIES[k] for k in strategies},
+        "records": records, "summary": summary, "timing": timing, "failures": failures,
+        "failure_summary": fails}, render, argv, script="benchmarks/vessels.py",
+        records=records)
     (output_dir / f"{tag}_partial.json").unlink(missing_ok=True)
     ax = plot_learning_curves(summary, scale=1.0, ylabel="test MSE (kPa²)")
     ax.set_title(f"vessels, pool {len(X_pool)}: mean ± std over {len(args.seeds)} seeds",

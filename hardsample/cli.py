@@ -33,17 +33,30 @@ def _mnist_task(args):
             data.y_test, LeNet)
 
 
+DEMO_SAMPLERS = ("random", "entropy", "nearest", "latent-margin")
+
+
 def run_demo(args):
     import torch
     from skorch import NeuralNetClassifier
     from sklearn.base import clone
     from sklearn.frozen import FrozenEstimator
 
-    from .curves import markdown_table, run_learning_curves, summarize
+    from .curves import (
+        labels_to_reach_by_seed, markdown_table, paired_differences, paired_headline,
+        paired_table, reach_table, run_learning_curves, summarize,
+    )
     from .estimators import LatentHardMiningClassifier
     from .generators import VAETransformer
     from .plotting import plot_learning_curves
+    from .samplers import SAMPLERS
 
+    unknown = [s for s in args.samplers if s not in SAMPLERS]
+    if unknown:
+        raise SystemExit(f"unknown samplers {unknown}; choose among {sorted(SAMPLERS)}")
+    if args.reference not in args.samplers:
+        raise SystemExit(f"--reference {args.reference!r} is not among --samplers "
+                         f"{args.samplers}")
     torch.set_num_threads(max(1, args.threads))
     start = time.perf_counter()
     task = _mnist_task if args.dataset == "mnist" else _digits_task
@@ -54,21 +67,36 @@ def run_demo(args):
                          random_state=0, verbose=args.verbose).fit(X_pool)
     net = NeuralNetClassifier(
         module, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam,
-        lr=args.lr, max_epochs=args.epochs, batch_size=64, verbose=0,
+        lr=args.lr, max_epochs=args.epochs, batch_size=64, train_split=None, verbose=0,
     )
     base = LatentHardMiningClassifier(
         net, FrozenEstimator(vae), initial_size=args.initial_size,
-        round_size=args.round_size, n_rounds=args.rounds, step_size=args.step_size,
-        retrain="scratch",
+        round_size=args.round_size, n_rounds=args.rounds, retrain=args.retrain,
     )
     strategies = {s: clone(base).set_params(sampler=s) for s in args.samplers}
+    seeds = list(range(args.seeds))
     print(f"stage 2: {', '.join(strategies)}; {args.rounds} rounds "
-          f"({args.initial_size} + {args.round_size}/round), seeds {list(range(args.seeds))}")
+          f"({args.initial_size} + {args.round_size}/round, retrain={args.retrain}), "
+          f"seeds {seeds}", flush=True)
     records = run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
-                                  n_rounds=args.rounds, seeds=range(args.seeds))
+                                  n_rounds=args.rounds, seeds=seeds,
+                                  progress=not args.no_progress)
     summary = summarize(records)
     print()
     print(markdown_table(summary, title="test accuracy (%), round (labels)"))
+    if len(strategies) > 1:
+        paired = paired_differences(records, reference=args.reference)
+        print(f"\nPaired by seed (each seed shares round 1 and the net's initialisation "
+              f"across strategies): accuracy minus {args.reference}'s\n")
+        print(paired_table(paired))
+        print(f"\nLabels to reach {args.reference}'s final accuracy of the same seed "
+              f"(interpolated between rounds):\n")
+        print(reach_table(labels_to_reach_by_seed(records, reference=args.reference,
+                                                  target="per-seed")))
+        print()
+        for strategy in strategies:
+            if strategy != args.reference:
+                print(paired_headline(paired, strategy))
     ax = plot_learning_curves(summary)
     ax.set_title(f"{name}: mean ± std over {args.seeds} seeds")
     ax.figure.tight_layout()
@@ -107,10 +135,13 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
         "demo",
-        help="SNN vs random sampling on a small real data set (no download)",
-        description="Fit a VAE on the unlabeled pool, then compare latent mining (SNN) "
-                    "with random sampling over several seeds: prints per-round test "
-                    "accuracy as mean ± std and writes a learning-curve PNG.",
+        help="random, entropy, SNN and latent-margin on a small real data set (no download)",
+        description="Fit a VAE on the unlabeled pool, then compare sampling strategies "
+                    "(random, entropy, the paper's SNN = 'nearest', latent-margin) over "
+                    "several seeds: prints per-round test accuracy as mean ± std, the "
+                    "paired differences to the reference (per round and in AUC, 95 % t "
+                    "intervals over seeds), the labels each needs to reach the reference's "
+                    "final accuracy, and writes a learning-curve PNG.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     demo.add_argument("--dataset", choices=("digits", "mnist"), default="digits",
@@ -118,20 +149,26 @@ def build_parser():
                            "--data-home or $HARDSAMPLE_DATA")
     demo.add_argument("--data-home", default=None, help="folder holding mnist.npz")
     demo.add_argument("--pool-size", type=int, default=10000, help="MNIST pool size")
-    demo.add_argument("--samplers", nargs="+", default=["nearest", "random"],
-                      help="strategies to compare")
+    demo.add_argument("--samplers", nargs="+", default=list(DEMO_SAMPLERS),
+                      help="registered samplers to compare")
+    demo.add_argument("--reference", default="random",
+                      help="the sampler the others are paired with")
     demo.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
     demo.add_argument("--rounds", type=int, default=8, help="mining rounds")
     demo.add_argument("--initial-size", type=int, default=30, help="random labels of round 1")
     demo.add_argument("--round-size", type=int, default=30, help="labels added per round")
-    demo.add_argument("--step-size", type=float, default=1.0, help="latent step of SNN")
     demo.add_argument("--latent-dim", type=int, default=3, help="VAE latent dimension")
     demo.add_argument("--vae-epochs", type=int, default=30, help="VAE training epochs")
     demo.add_argument("--epochs", type=int, default=30, help="target-net epochs per round")
     demo.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate of the net")
-    demo.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    demo.add_argument("--retrain", choices=("continue", "scratch"), default="continue",
+                      help="the net's training each round (the estimator's retrain)")
+    demo.add_argument("--threads", type=int, default=1,
+                      help="torch CPU threads (the demo's nets are tiny: on a shared 2-core "
+                           "machine, 2 threads were measured several times slower than 1)")
     demo.add_argument("--output", default="hardsample-demo.png", help="learning-curve PNG")
     demo.add_argument("--verbose", type=int, default=0, help="progress of the VAE training")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(func=run_demo)
     bench = commands.add_parser(
         "bench",

@@ -22,15 +22,40 @@ def test_console_entry_point_help():
     assert "--seeds" in result.stdout and "--output" in result.stdout
 
 
-def test_tiny_demo_prints_table_and_writes_png(tmp_path, capsys):
+def test_demo_defaults_compare_the_four_strategies():
+    args = build_parser().parse_args(["demo"])
+    assert args.samplers == ["random", "entropy", "nearest", "latent-margin"]
+    assert args.reference == "random" and args.seeds == 3
+    assert not hasattr(args, "step_size")  # the step is a sampler's parameter
+
+
+def test_tiny_demo_prints_tables_paired_differences_and_writes_png(tmp_path, capsys):
     output = tmp_path / "curves.png"
     assert main(["demo", "--seeds", "2", "--rounds", "2", "--initial-size", "20",
-                 "--round-size", "10", "--vae-epochs", "2", "--epochs", "3",
-                 "--threads", "1", "--output", str(output)]) == 0
+                 "--round-size", "10", "--vae-epochs", "1", "--epochs", "2",
+                 "--threads", "1", "--no-progress", "--output", str(output)]) == 0
     printed = capsys.readouterr().out
-    assert "| nearest |" in printed and "| random |" in printed
-    assert "±" in printed
+    lines = printed.splitlines()
+    for name in ("random", "entropy", "nearest", "latent-margin"):
+        # accuracy, labels-to-reach and (but for the reference) paired tables
+        expected = 2 if name == "random" else 3
+        assert sum(line.startswith(f"| {name} | ") for line in lines) == expected, name
+    # the paired table has a row per strategy other than the reference
+    paired = [line for line in lines if line.startswith("| minus random (")]
+    assert len(paired) == 1 and "| AUC | AUC wins/ties/losses |" in paired[0]
+    for name in ("entropy", "nearest", "latent-margin"):
+        headline = [line for line in lines if line.startswith(f"{name} minus random, AUC: ")]
+        assert len(headline) == 1 and "2 seeds:" in headline[0], name
+    assert "labels to reach random's final score" in printed
+    assert "1 (20) | 2 (30)" in printed and "±" in printed
     assert output.stat().st_size > 1000
+
+
+def test_demo_rejects_unknown_sampler_and_missing_reference():
+    with pytest.raises(SystemExit, match="unknown samplers"):
+        main(["demo", "--samplers", "random", "nonsense"])
+    with pytest.raises(SystemExit, match="--reference 'random'"):
+        main(["demo", "--samplers", "entropy", "margin"])
 
 
 def test_unknown_command():

@@ -6,8 +6,11 @@ import pytest
 from sklearn.base import clone
 
 from hardsample import LatentHardMiningClassifier
+from scipy import stats
+
 from hardsample.curves import (
-    RECORD_FIELDS, area_under_curve, labels_to_reach, markdown_table, run_learning_curves,
+    RECORD_FIELDS, area_under_curve, labels_to_reach, labels_to_reach_by_seed, markdown_table,
+    paired_differences, paired_headline, paired_table, reach_table, run_learning_curves,
     summarize, write_records,
 )
 from hardsample.generators import PCAGenerator
@@ -164,3 +167,109 @@ def test_bench_mnist_command(data_home, tmp_path, monkeypatch):
     assert len(result["records"]) == 3 * 2
     text = (tmp_path / "t.md").read_text()
     assert "| random |" in text and "mining (s)" in text
+
+
+# Three seeds, two rounds (10 and 30 labels). "good" beats random by 0.1, 0.2, 0.3 in
+# round 2 and ties in round 1; "mixed" wins, ties within 0.02 and loses.
+PAIRED = (
+    [record("random", s, 1, 10, 0.5) for s in range(3)]
+    + [record("random", s, 2, 30, v) for s, v in enumerate([0.6, 0.7, 0.8])]
+    + [record("good", s, 1, 10, 0.5) for s in range(3)]
+    + [record("good", s, 2, 30, v) for s, v in enumerate([0.7, 0.9, 1.1])]
+    + [record("mixed", s, 1, 10, v) for s, v in enumerate([0.6, 0.51, 0.4])]
+    + [record("mixed", s, 2, 30, v) for s, v in enumerate([0.6, 0.7, 0.8])]
+)
+
+
+def test_paired_differences_hand_computed():
+    rows = paired_differences(PAIRED, reference="random")
+    assert [(r["strategy"], r["quantity"], r["round"]) for r in rows] == [
+        ("good", "round", 1), ("good", "round", 2), ("good", "auc", None),
+        ("mixed", "round", 1), ("mixed", "round", 2), ("mixed", "auc", None)]
+    good2 = rows[1]
+    np.testing.assert_allclose(good2["differences"], [0.1, 0.2, 0.3])
+    half = stats.t.ppf(0.975, 2) * 0.1 / np.sqrt(3)  # std of (0.1, 0.2, 0.3) is 0.1
+    assert good2["mean"] == pytest.approx(0.2)
+    assert good2["low"] == pytest.approx(0.2 - half) and good2["high"] == pytest.approx(0.2 + half)
+    assert (good2["wins"], good2["ties"], good2["losses"]) == (3, 0, 0)
+    assert good2["n_labeled"] == 30 and good2["seeds"] == [0, 1, 2]
+    # Round 1 is shared: every difference is exactly 0, three ties, a zero-width interval.
+    assert (rows[0]["wins"], rows[0]["ties"], rows[0]["losses"]) == (0, 3, 0)
+    assert rows[0]["low"] == rows[0]["high"] == 0.0
+    # AUC over 10..30 labels: the trapezoid (d1 + d2) / 2 with d1 = 0 -> d2 / 2 per seed.
+    np.testing.assert_allclose(rows[2]["differences"], [0.05, 0.1, 0.15])
+    assert rows[2]["mean"] == pytest.approx(0.1)
+
+
+def test_paired_wins_ties_losses_with_tolerance():
+    exact = paired_differences(PAIRED)[3]
+    np.testing.assert_allclose(exact["differences"], [0.1, 0.01, -0.1])
+    assert (exact["wins"], exact["ties"], exact["losses"]) == (2, 0, 1)
+    loose = paired_differences(PAIRED, tolerance=0.02)[3]
+    assert (loose["wins"], loose["ties"], loose["losses"]) == (1, 1, 1)
+    with pytest.raises(ValueError, match="tolerance"):
+        paired_differences(PAIRED, tolerance=-1)
+
+
+def test_paired_differences_bad_input():
+    with pytest.raises(ValueError, match="reference 'missing'"):
+        paired_differences(PAIRED, reference="missing")
+    without_seed = [r for r in PAIRED if not (r["strategy"] == "good" and r["seed"] == 2)]
+    with pytest.raises(ValueError, match=r"strategy 'good' has seeds \[0, 1\].*missing: \[2\]"):
+        paired_differences(without_seed)
+    with pytest.raises(ValueError, match="appears twice"):
+        paired_differences(PAIRED + [PAIRED[0]])
+    with pytest.raises(ValueError, match="different rounds"):
+        paired_differences([r for r in PAIRED if not (r["strategy"] == "good"
+                                                       and r["seed"] == 0 and r["round"] == 2)])
+    with pytest.raises(ValueError, match="records is empty"):
+        paired_differences([])
+
+
+def test_labels_to_reach_by_seed_hand_computed():
+    # random's mean final score is 0.7: seed 0 (0.6) never reaches it, seed 1 at 30,
+    # seed 2 at 10 + (0.7 - 0.5) / (0.8 - 0.5) * 20.
+    rows = {r["strategy"]: r for r in labels_to_reach_by_seed(PAIRED)}
+    assert rows["random"]["target"] == pytest.approx(0.7)
+    assert rows["random"]["labels"][0] is None and rows["random"]["n_never"] == 1
+    assert rows["random"]["labels"][1] == pytest.approx(30)
+    assert rows["random"]["labels"][2] == pytest.approx(10 + 0.2 / 0.3 * 20)
+    good = rows["good"]["labels"]  # 10 + 0.2 / (g - 0.5) * 20 for g = 0.7, 0.9, 1.1
+    np.testing.assert_allclose(good, [30, 20, 10 + 0.2 / 0.6 * 20])
+    assert rows["good"]["n_never"] == 0
+    mean, sd = np.mean(good), np.std(good, ddof=1)
+    half = stats.t.ppf(0.975, 2) * sd / np.sqrt(3)
+    assert rows["good"]["mean"] == pytest.approx(mean)
+    assert rows["good"]["low"] == pytest.approx(mean - half)
+    # Paired only where both reach it: seeds 1 and 2.
+    assert rows["good"]["difference"][0] is None and rows["good"]["n_pairs"] == 2
+    assert rows["good"]["diff_mean"] == pytest.approx(np.mean([20 - 30, 0.2 / 0.6 * 20 - 0.2 / 0.3 * 20]))
+    # Per-seed targets: random reaches its own final score on every seed, at 30.
+    per_seed = {r["strategy"]: r for r in labels_to_reach_by_seed(PAIRED, target="per-seed")}
+    assert per_seed["random"]["labels"] == [30.0, 30.0, 30.0]
+    np.testing.assert_allclose(per_seed["good"]["labels"],
+                               [10 + 0.1 / 0.2 * 20, 10 + 0.2 / 0.4 * 20, 10 + 0.3 / 0.6 * 20])
+    np.testing.assert_allclose(per_seed["good"]["difference"], [-10, -10, -10])
+    with pytest.raises(ValueError, match="target"):
+        labels_to_reach_by_seed(PAIRED, target="median")
+    with pytest.raises(ValueError, match="reference 'nope'"):
+        labels_to_reach_by_seed(PAIRED, reference="nope")
+
+
+def test_paired_table_and_headline():
+    rows = paired_differences(PAIRED)
+    table = paired_table(rows).splitlines()
+    assert table[0].endswith("| 1 (10) | 2 (30) | AUC | AUC wins/ties/losses |")
+    half = 100 * stats.t.ppf(0.975, 2) * 0.1 / np.sqrt(3)
+    assert table[2] == (f"| good | +0.0 [+0.0, +0.0] | +20.0 [{20 - half:+.1f}, {20 + half:+.1f}] "
+                        f"| +10.0 [{10 - half / 2:+.1f}, {10 + half / 2:+.1f}] | 3/0/0 |")
+    line = paired_headline(rows, "good")
+    assert line.startswith("good minus random, AUC: +10.00 points (95 % t interval ")
+    assert line.endswith("3 seeds: 3 wins, 0 ties, 0 losses)")
+    assert "round 2 (30 labels): +20.00" in paired_headline(rows, "good", quantity="round",
+                                                            round_number=2)
+    with pytest.raises(ValueError, match="strategy 'random'"):
+        paired_headline(rows, "random")
+    reach = reach_table(labels_to_reach_by_seed(PAIRED, target="per-seed")).splitlines()
+    assert reach[2] == "| random | 30 [30, 30] | 0 of 3 | — |"
+    assert reach[3].startswith("| good | 20 [") and reach[3].endswith("| 0 of 3 | -10 [-10, -10] (3 pairs) |")

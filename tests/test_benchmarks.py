@@ -1,0 +1,219 @@
+"""Smoke tests of the benchmark scripts on tiny data, and the committed reports' provenance.
+
+The scripts read their real data through ``--data-home``; here that folder holds
+``mnist.npz`` / ``cifar10.npz`` made from scikit-learn's 8x8 digits (upsampled), so
+every script runs end to end in CI in seconds, without MNIST or CIFAR-10.
+"""
+
+import importlib
+import json
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def script(name):
+    """``benchmarks/<name>.py`` as a module (the scripts import their siblings)."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module(name)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """A folder with mnist.npz (28x28) and cifar10.npz (32x32x3) made from the digits."""
+    folder = tmp_path_factory.mktemp("data")
+    X, y = load_digits(return_X_y=True)
+    images = np.kron(X.reshape(-1, 8, 8) * 255 / 16, np.ones((3, 3)))  # 24x24
+    mnist = np.pad(images, ((0, 0), (2, 2), (2, 2))).astype(np.uint8)
+    np.savez(folder / "mnist.npz", X_train=mnist[:1000], y_train=y[:1000],
+             X_test=mnist[1000:], y_test=y[1000:])
+    cifar = np.repeat(np.kron(X.reshape(-1, 8, 8) * 255 / 16, np.ones((4, 4)))[..., None], 3,
+                      axis=-1).astype(np.uint8)
+    np.savez(folder / "cifar10.npz", X_train=cifar[:1000], y_train=y[:1000],
+             X_test=cifar[1000:], y_test=y[1000:])
+    return folder
+
+
+CURVE_OPTIONS = ["--seeds", "0", "1", "--rounds", "2", "--initial-size", "10",
+                 "--round-size", "10", "--epochs", "1", "--threads", "1", "--no-progress"]
+
+
+def check_report(folder, tag, strategies, reference="random", paired=True):
+    """The JSON carries provenance; the Markdown is its render and has paired statistics."""
+    result = json.loads((folder / f"{tag}.json").read_text())
+    info = result["provenance"]
+    assert len(info["commit"]) == 40 and isinstance(info["dirty"], bool)
+    assert set(info["packages"]) == {"hardsample", "torch", "skorch", "scikit-learn", "numpy"}
+    assert info["command"].startswith("python benchmarks/")
+    assert info["cpu_count"] >= 1
+    text = (folder / f"{tag}.md").read_text()
+    assert f"at commit {info['commit']}" in text
+    assert {r["strategy"] for r in result["records"]} == set(strategies)
+    if paired:
+        assert "## Paired by seed" in text and f"| minus {reference} (" in text
+    for name in strategies:
+        assert f"| {name} |" in text
+    return result, text
+
+
+def test_mnist_script(tiny_data, tmp_path):
+    mnist = script("mnist")
+    strategies = ["random", "nearest", "latent-margin"]
+    assert mnist.main(["--data-home", str(tiny_data), "--pool-size", "300", "--test-size",
+                       "100", "--vae-epochs", "1", "--step-size", "0.5", "--strategies",
+                       *strategies, "--output-dir", str(tmp_path), "--tag", "t",
+                       *CURVE_OPTIONS]) == 0
+    result, text = check_report(tmp_path, "t", strategies)
+    assert result["n_pool"] == 300 and result["n_test"] == 100
+    assert "--step-size 0.5" in result["provenance"]["command"]
+    assert text == mnist.render(result)
+    assert (tmp_path / "t.png").stat().st_size > 1000
+    assert len(list(tmp_path.glob("vae_*.pkl"))) == 1
+    csv_lines = (tmp_path / "t_records.csv").read_text().splitlines()
+    assert csv_lines[0] == f"# commit: {result['provenance']['commit']}"
+    assert f"# command: {result['provenance']['command']}" in csv_lines
+
+
+def test_cifar10_script(tiny_data, tmp_path):
+    cifar10 = script("cifar10")
+    strategies = ["random", "entropy"]
+    assert cifar10.main(["--data-home", str(tiny_data), "--pool-size", "100", "--test-size",
+                         "30", "--gan-channels", "4", "--gan-epochs", "1", "--gan-train-size",
+                         "32", "--vgg-width", "0.125", "--strategies", *strategies,
+                         "--output-dir", str(tmp_path), "--tag", "t", *CURVE_OPTIONS]) == 0
+    result, text = check_report(tmp_path, "t", strategies)
+    assert text == cifar10.render(result)
+    assert "α-GAN quality" in text
+
+
+def test_peers_script(tiny_data, tmp_path):
+    pytest.importorskip("skactiveml")
+    peers = script("peers")
+    assert peers.main(["--data-home", str(tiny_data), "--pool-size", "200", "--test-size",
+                       "50", "--seeds", "0", "1", "--rounds", "2", "--initial-size", "10",
+                       "--round-size", "10", "--epochs", "1", "--vae-epochs", "1",
+                       "--output-dir", str(tmp_path)]) == 0
+    tag = "peers_pool200_r2_10+10_s2"
+    result, text = check_report(tmp_path, tag, peers.ORDER, reference="hardsample-entropy")
+    assert text == peers.render(result)
+
+
+def test_round_split_script(tiny_data, tmp_path):
+    split = script("bench_round_split")
+    assert split.main(["--data-home", str(tiny_data), "--strategies", "random",
+                       "latent-margin", "--seeds", "0", "--rounds", "2", "--initial-size", "10",
+                       "--round-size", "10", "--epochs", "1", "--vae-epochs", "1",
+                       "--output-dir", str(tmp_path), "--tag", "t"]) == 0
+    result = json.loads((tmp_path / "t.json").read_text())
+    assert set(result["summary"]) == {"random", "latent-margin"}
+    assert (tmp_path / "t.md").read_text() == split.render(result)
+
+
+def test_selection_cost_script(tiny_data, tmp_path):
+    from hardsample.generators import VAETransformer
+
+    cost = script("bench_selection_cost")
+    X = np.load(tiny_data / "mnist.npz")["X_train"][:200] / 255.0
+    vae = VAETransformer(latent_dim=3, max_epochs=1, random_state=0).fit(
+        X.astype(np.float32).reshape(-1, 1, 28, 28))
+    with open(tmp_path / "vae.pkl", "wb") as handle:
+        pickle.dump(vae, handle)
+    assert cost.main(["--data-home", str(tiny_data), "--pool-sizes", "600", "--repeats", "1",
+                      "--round-size", "10", "--n-labeled", "20", "--epochs", "1", "--vae",
+                      "vae.pkl", "--output-dir", str(tmp_path), "--tag", "t"]) == 0
+    result = json.loads((tmp_path / "t.json").read_text())
+    assert set(result["pools"]["600"]["strategies"]) == set(cost.strategies())
+    assert (tmp_path / "t.md").read_text() == cost.render(result)
+
+
+def test_latent_map_script(tiny_data, tmp_path):
+    latent_map = script("latent_map")
+    assert latent_map.main(["--data-home", str(tiny_data), "--pool-size", "300",
+                            "--n-labeled", "30", "--n-paths", "2", "--n-steps", "3",
+                            "--generator-epochs", "1", "--epochs", "1", "--threads", "1",
+                            "--output-dir", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("*.json")
+    result = json.loads(path.read_text())
+    assert len(result["paths"]) == 2 and len(result["provenance"]["commit"]) == 40
+
+
+def test_bench_neighbors_script(tmp_path):
+    neighbors = script("bench_neighbors")
+    out = tmp_path / "n.json"
+    assert neighbors.main(["--sizes", "500", "--dims", "3", "--methods", "kdtree", "brute",
+                           "--n-queries", "20", "--output", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert {r["method"] for r in result["results"]} == {"kdtree", "brute"}
+    assert "command" in result["provenance"]
+
+
+def test_vessels_script(tmp_path):
+    vessels = script("vessels")
+    assert vessels.main(["--pool-size", "20", "--test-size", "2", "--seeds", "0", "1",
+                         "--rounds", "2", "--initial-size", "3", "--round-size", "2",
+                         "--epochs", "1", "--vae-epochs", "1", "--n-examples", "1",
+                         "--strategies", "SI", "random-real", "--output-dir", str(tmp_path),
+                         "--tag", "t", "--no-progress"]) == 0
+    # A one-epoch VAE decodes masks the solver mostly rejects: SI may stop early, the
+    # report then says why the paired statistics are missing instead of failing.
+    records = json.loads((tmp_path / "t.json").read_text())["records"]
+    complete = sum(r["strategy"] == "SI" for r in records) == 2 * 2
+    result, text = check_report(tmp_path, "t", ["SI", "random-real"] if complete
+                                else {r["strategy"] for r in records},
+                                reference="random-real", paired=complete)
+    assert text == vessels.render(result)
+    assert {f["strategy"] for f in result["failures"]} == {"SI", "random-real"}
+
+
+def test_bench_memory_script(tmp_path):
+    memory = script("bench_memory")
+    out = tmp_path / "m.json"
+    memory.main(["--synthetic", "--n-pool", "400", "--generator", "pca", "--fit-subset", "100",
+                 "--round-size", "10", "--malloc", "default", "--output", str(out)])
+    result = json.loads(out.read_text())
+    assert result["pool"]["n_samples"] == 400 and "round_2" in result["phases"]
+    assert "--synthetic" in result["provenance"]["command"]
+
+
+def test_bench_vessel_solver_script(tmp_path):
+    solver = script("bench_vessel_solver")
+    out = tmp_path / "v.json"
+    solver.main(["--n-masks", "1", "--output", str(out)])
+    result = json.loads(out.read_text())
+    assert result["speed"] and result["locking"]
+    assert result["provenance"]["command"].startswith("python benchmarks/bench_vessel_solver.py")
+
+
+def test_committed_reports_are_their_json_rendered():
+    """Every committed report with a JSON companion is exactly its script's render of it."""
+    render = script("render")
+    pairs = render.reports()
+    assert len(pairs) >= 15
+    for json_path, md_path in pairs:
+        result = json.loads(json_path.read_text())
+        assert render.renderer(json_path)(result) == md_path.read_text(), md_path.name
+
+
+def test_cache_key_follows_the_generator_code(tmp_path, monkeypatch):
+    import shutil
+
+    cache = script("_cache")
+    settings = {"latent_dim": 3, "max_epochs": 20}
+    package = tmp_path / "hardsample"
+    shutil.copytree(cache.PACKAGE / "generators", package / "generators")
+    monkeypatch.setattr(cache, "PACKAGE", package)
+    before = cache.settings_key(settings)
+    assert cache.settings_key(settings) == before  # stable
+    assert cache.settings_key({**settings, "max_epochs": 21}) != before
+    with open(package / "generators" / "vae.py", "a") as handle:
+        handle.write("\n# an edit\n")
+    assert cache.settings_key(settings) != before
+    with pytest.raises(FileNotFoundError, match="no hardsample source"):
+        cache.code_version("no_such_part")
