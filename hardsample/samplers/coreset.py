@@ -2,7 +2,6 @@
 
 import numpy as np
 import torch
-
 from sklearn.utils._param_validation import StrOptions
 
 from .._timing import Stopwatch

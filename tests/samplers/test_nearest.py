@@ -90,3 +90,31 @@ def test_snn_trajectories_visit_distinct_pool_samples(digits):
     again = snn_trajectories(state.net, state.generator, state.latent_codes, digits[1],
                              starts, n_steps=6, step_size=0.5)
     np.testing.assert_array_equal(paths, again)  # deterministic: no re-drawing
+
+
+def test_zero_step_picks_the_anchors_own_neighbours(digits):
+    state = make_state(digits)
+    proposal = NearestNeighborSampler(step_direction="zero").propose(
+        state, 5, np.random.RandomState(0))
+    for index, anchor in zip(proposal.indices, proposal.anchors):
+        distances = ((state.latent_codes - state.z_labeled[anchor]) ** 2).sum(1)
+        distances[state.excluded] = np.inf
+        assert distances[index] <= np.partition(distances, 4)[4] + 1e-9
+
+
+def test_random_direction_keeps_the_cost_but_not_the_gradient(digits):
+    from hardsample.hardness import hardness_step
+
+    state = make_state(digits)
+    rng = np.random.RandomState(0)
+    gradient = NearestNeighborSampler(step_size=0.7).propose(state, 20, rng)
+    random_dir = NearestNeighborSampler(step_size=0.7, step_direction="random").propose(
+        state, 20, np.random.RandomState(0))
+    np.testing.assert_array_equal(gradient.anchors, random_dir.anchors)  # same anchors
+    assert set(gradient.indices) != set(random_dir.indices)
+    _, direction = hardness_step(state.net, state.generator.decoder_,
+                                 state.z_labeled[gradient.anchors],
+                                 state.y_labeled[gradient.anchors], 0.7)
+    moved = state.latent_codes[random_dir.indices] - state.z_labeled[random_dir.anchors]
+    cosine = (moved * direction).sum(1) / (np.linalg.norm(moved, axis=1) + 1e-12)
+    assert abs(np.mean(cosine)) < 0.5  # not aligned with the gradient on average

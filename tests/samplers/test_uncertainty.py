@@ -122,3 +122,49 @@ def test_non_probability_output_raises():
 def test_bad_batch_size_raises(state):
     with pytest.raises(ValueError, match="batch_size"):
         EntropySampler(batch_size=0).propose(state, 5, np.random.RandomState(0))
+
+
+# ------------------------------------------------- subsampled: same-cost controls
+class CountingNet:
+    """Wraps a net and counts the rows it is asked to judge."""
+
+    def __init__(self, net):
+        self.net, self.rows = net, []
+
+    def predict_proba(self, X):
+        self.rows.extend(np.asarray(X).reshape(len(X), -1).tolist())
+        return self.net.predict_proba(X)
+
+
+def test_subsampled_margin_judges_n_times_n_candidates_uniform_samples(state):
+    from dataclasses import replace
+
+    from hardsample.samplers import SubsampledMarginSampler
+
+    counting = CountingNet(state.net)
+    counted = replace(state, net=counting)
+    proposal = SubsampledMarginSampler(n_candidates=20).propose(
+        counted, 10, np.random.RandomState(0))
+    assert len(counting.rows) == 200  # the cost: n * n_candidates, not the pool
+    judged = {tuple(row) for row in counting.rows}
+    rows = [tuple(row) for row in state.X_pool.reshape(len(state.X_pool), -1)]
+    judged_indices = [i for i, row in enumerate(rows) if row in judged and not state.excluded[i]]
+    # the picks are the 10 smallest margins among the judged subset
+    proba = state.net.predict_proba(state.X_pool[judged_indices])
+    expected = np.asarray(judged_indices)[np.argsort(margin(proba), kind="stable")[:10]]
+    assert set(proposal.indices) == set(expected)
+    assert not state.excluded[proposal.indices].any()
+
+
+def test_subsampling_larger_than_the_pool_is_full_pool_margin(state):
+    full = MarginSampler().propose(state, 10, np.random.RandomState(0))
+    many = MarginSampler(n_candidates=10_000).propose(state, 10, np.random.RandomState(0))
+    np.testing.assert_array_equal(full.indices, many.indices)
+
+
+def test_different_seeds_judge_different_subsets(state):
+    from hardsample.samplers import SubsampledEntropySampler
+
+    a = SubsampledEntropySampler(n_candidates=5).propose(state, 10, np.random.RandomState(0))
+    b = SubsampledEntropySampler(n_candidates=5).propose(state, 10, np.random.RandomState(1))
+    assert set(a.indices) != set(b.indices)
