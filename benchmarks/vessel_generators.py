@@ -153,10 +153,12 @@ def main(argv=None):
                                                        np.random.RandomState(2)))
         result = oracle.label(synth)
         keep = [i for i in range(len(synth)) if i not in result.errors][:args.n_fidelity]
-        X_syn = result.inputs[keep]
-        y_syn = np.stack([result.labels[i] for i in keep])
-        mse_syn = float(np.mean((train_net(X_syn, y_syn, args.train_steps, 0).predict(X_test)
-                                 * pressure - y_test) ** 2))
+        mse_syn = float("nan")
+        if keep:
+            X_syn = result.inputs[keep]
+            y_syn = np.stack([result.labels[i] for i in keep])
+            mse_syn = float(np.mean((train_net(X_syn, y_syn, args.train_steps, 0)
+                                     .predict(X_test) * pressure - y_test) ** 2))
         rows[name] = {
             "fit_seconds": fit_seconds,
             "reconstruction_accepted": float(ok_rec.mean()),

@@ -92,6 +92,13 @@ class SignedDistanceTransformer(TransformerMixin, BaseEstimator):
         Mask pixels with values above it are inside.
     tau : float, default=0.5
         Width (pixels) of the soft edge of ``inverse_transform(..., soft=True)``.
+    holes : bool, default=False
+        Represent a mask by two maps, stacked on a new axis before the image axes:
+        the SDF of the mask with its holes filled and the SDF of the holes (the
+        enclosed background, e.g. a vessel's lumen); the mask is ``filled and not
+        hole``. A blend of wall SDFs can close a small hole (a decoded ring without
+        a lumen); a blend of hole SDFs keeps a hole wherever its minimum is
+        negative.
 
     Examples
     --------
@@ -107,11 +114,12 @@ class SignedDistanceTransformer(TransformerMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, scale=8.0, *, truncate=None, threshold=0.5, tau=0.5):
+    def __init__(self, scale=8.0, *, truncate=None, threshold=0.5, tau=0.5, holes=False):
         self.scale = scale
         self.truncate = truncate
         self.threshold = threshold
         self.tau = tau
+        self.holes = holes
 
     def _check_params(self):
         _check_positive(self.scale, "scale")
@@ -120,6 +128,8 @@ class SignedDistanceTransformer(TransformerMixin, BaseEstimator):
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, numbers.Real) \
                 or not np.isfinite(self.threshold):
             raise ValueError(f"threshold must be a finite number, got {self.threshold!r}.")
+        if not isinstance(self.holes, (bool, np.bool_)):
+            raise TypeError(f"holes must be a bool, got {type(self.holes).__name__}.")
 
     def fit(self, X, y=None):
         """Check the parameters and record the sample shape (``y`` is ignored)."""
@@ -127,47 +137,75 @@ class SignedDistanceTransformer(TransformerMixin, BaseEstimator):
         X = check_samples(X, ensure_min_samples=1)
         _as_images(X)
         self.sample_shape_ = tuple(X.shape[1:])
+        self.sdf_shape_ = (self.sample_shape_[:-2] + (2,) + self.sample_shape_[-2:]
+                           if self.holes else self.sample_shape_)
         self.n_features_in_ = X.shape[1]
         return self
 
-    def _check_shape(self, X, name):
+    def _check_shape(self, X, name, shape):
         check_is_fitted(self)
         X = check_samples(X, name=name, ensure_min_samples=0)
-        if tuple(X.shape[1:]) != self.sample_shape_:
+        if tuple(X.shape[1:]) != shape:
             raise ValueError(f"{name} has sample shape {tuple(X.shape[1:])}, but "
-                             f"{type(self).__name__} was fitted on {self.sample_shape_}.")
+                             f"{type(self).__name__} expects {shape}.")
         return X
 
+    def _maps(self, image):
+        mask = image > self.threshold
+        if not self.holes:
+            return signed_distance(mask)
+        filled = ndimage.binary_fill_holes(mask)
+        return np.stack([signed_distance(filled), signed_distance(filled & ~mask)])
+
     def transform(self, X):
-        """Scaled signed distance maps of the masks, float32, in the shape of ``X``."""
-        X = self._check_shape(X, "X")
-        images, shape = _as_images(X)
-        sdf = np.stack([signed_distance(image > self.threshold) for image in images]) \
-            if len(images) else np.empty(images.shape)
+        """Scaled signed distance maps of the masks, float32, of shape ``sdf_shape_``."""
+        X = self._check_shape(X, "X", self.sample_shape_)
+        images, _ = _as_images(X)
+        sdf = np.stack([self._maps(image) for image in images]) if len(images) \
+            else np.empty((0,) + self.sdf_shape_[-3 if self.holes else -2:])
         if self.truncate is not None:
             sdf = np.clip(sdf, -self.truncate, self.truncate)
-        return (sdf / self.scale).astype(np.float32).reshape(shape)
+        return (sdf / self.scale).astype(np.float32).reshape((len(X),) + self.sdf_shape_)
 
     def inverse_transform(self, X, soft=False):
-        """Masks of signed distance maps: binary ``sdf < 0``, or soft with ``soft=True``."""
-        X = self._check_shape(X, "X")
+        """Masks of signed distance maps: binary (``sdf < 0``), or soft with ``soft=True``.
+
+        The soft mask is ``sigmoid(-sdf * scale / tau)`` (times
+        ``sigmoid(hole_sdf * scale / tau)`` with ``holes=True``).
+        """
+        X = self._check_shape(X, "X", self.sdf_shape_)
+        if not self.holes:
+            if soft:
+                return (1.0 / (1.0 + np.exp(X * (self.scale / self.tau)))).astype(np.float32)
+            return (X < 0).astype(np.float32)
+        filled, hole = X[..., 0, :, :], X[..., 1, :, :]
         if soft:
-            return (1.0 / (1.0 + np.exp(X * (self.scale / self.tau)))).astype(np.float32)
-        return (X < 0).astype(np.float32)
+            gain = self.scale / self.tau
+            return (1.0 / (1.0 + np.exp(filled * gain)) / (1.0 + np.exp(-hole * gain))
+                    ).astype(np.float32)
+        return ((filled < 0) & (hole >= 0)).astype(np.float32)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "sample_shape_")
 
 
 class SoftMask(torch.nn.Module):
-    """``sdf -> sigmoid(-sdf * scale / tau)``: a smooth, differentiable mask of an SDF."""
+    """``sdf -> sigmoid(-sdf * scale / tau)``: a smooth, differentiable mask of an SDF.
 
-    def __init__(self, scale, tau):
+    With ``holes=True`` the input has a (filled, hole) axis before the image axes and
+    the mask is ``sigmoid(-filled * gain) * sigmoid(hole * gain)``.
+    """
+
+    def __init__(self, scale, tau, holes=False):
         super().__init__()
         self.gain = float(scale) / float(tau)
+        self.holes = bool(holes)
 
     def forward(self, sdf):
-        return torch.sigmoid(-sdf * self.gain)
+        if not self.holes:
+            return torch.sigmoid(-sdf * self.gain)
+        filled, hole = sdf[..., 0, :, :], sdf[..., 1, :, :]
+        return torch.sigmoid(-filled * self.gain) * torch.sigmoid(hole * self.gain)
 
 
 class _SignedDistanceModule(torch.nn.Module):
@@ -209,6 +247,10 @@ class SDFGenerator(BaseGenerator):
         Soft edge width (pixels) of ``decoder_``.
     threshold : float, default=0.5
         Input mask pixels above it are inside.
+    holes : bool, default=False
+        Model the filled mask and its holes (e.g. a vessel's lumen) as two SDFs
+        (see :class:`SignedDistanceTransformer`); decoded holes then close less
+        often.
     prior : {"standard", "aggregate"}, default="standard"
         Distribution of :meth:`sample_codes` (see
         :class:`~hardsample.generators.BaseGenerator`).
@@ -240,12 +282,13 @@ class SDFGenerator(BaseGenerator):
     """
 
     def __init__(self, generator, *, scale=8.0, truncate=None, tau=0.5, threshold=0.5,
-                 prior="standard"):
+                 holes=False, prior="standard"):
         self.generator = generator
         self.scale = scale
         self.truncate = truncate
         self.tau = tau
         self.threshold = threshold
+        self.holes = holes
         self.prior = prior
 
     def _fit(self, X):
@@ -253,13 +296,15 @@ class SDFGenerator(BaseGenerator):
             raise TypeError("generator must be a generator estimator with fit/transform/"
                             f"inverse_transform/decoder_, got {type(self.generator).__name__}.")
         self.sdf_ = SignedDistanceTransformer(
-            self.scale, truncate=self.truncate, threshold=self.threshold, tau=self.tau).fit(X)
+            self.scale, truncate=self.truncate, threshold=self.threshold, tau=self.tau,
+            holes=self.holes).fit(X)
         self.generator_ = clone(self.generator).fit(self.sdf_.transform(X))
         self.latent_dim_ = int(self.generator_.latent_dim_)
         self.encoder_ = torch.nn.Sequential(_SignedDistanceModule(self.sdf_),
                                             self.generator_.encoder_)
         self.decoder_ = torch.nn.Sequential(self.generator_.decoder_,
-                                            SoftMask(self.sdf_.scale, self.sdf_.tau))
+                                            SoftMask(self.sdf_.scale, self.sdf_.tau,
+                                                     self.sdf_.holes))
         self.decoder_.eval().requires_grad_(False)
         return self
 
