@@ -58,7 +58,7 @@ def signed_distance(mask):
     >>> mask = np.zeros((5, 5), bool)
     >>> mask[1:4, 1:4] = True
     >>> signed_distance(mask)[2]
-    array([ 1.5,  0.5, -1.5,  0.5,  1.5])
+    array([ 0.5, -0.5, -1.5, -0.5,  0.5])
     >>> bool(np.array_equal(signed_distance(mask) < 0, mask))
     True
     """
