@@ -17,7 +17,7 @@ masks (``--test-size``, seed ``--test-seed``):
   aggregate-prior decodes (labeled by the solver on their canonical masks) against
   one trained on as many real pool masks; test MSE (kPa^2) and their ratio.
 
-Results: ``vessel_generators.{md,json}`` in ``--output-dir``.
+Results: ``<--tag>.{md,json}`` in ``--output-dir``.
 """
 
 import argparse
@@ -50,6 +50,7 @@ def build_parser():
     parser.add_argument("--generators", nargs="+",
                         default=["pca-unclipped", "pca", "sdf-pca", "vae", "sdf-vae"])
     parser.add_argument("--output-dir", default=str(RESULTS))
+    parser.add_argument("--tag", default="vessel_generators", help="results file stem")
     return parser
 
 
@@ -212,8 +213,8 @@ def main(argv=None):
               "values in [0, 1], one wall enclosing one lumen after cleaning). Areas in pixels "
               "(mean ± std over accepted aggregate-prior decodes). Fidelity ratio = test MSE of "
               "the net on synthetic masks / on real masks (one seed)."]
-    (out_dir / "vessel_generators.md").write_text("\n".join(lines) + "\n")
-    with open(out_dir / "vessel_generators.json", "w") as handle:
+    (out_dir / f"{args.tag}.md").write_text("\n".join(lines) + "\n")
+    with open(out_dir / f"{args.tag}.json", "w") as handle:
         json.dump({"provenance": info, "config": vars(args), "rows": rows, "real": real,
                    "mse_real": mse_real, "mse_mean_map": mean_map}, handle, indent=1)
     print("\n".join(lines))
