@@ -262,7 +262,8 @@ def report(records, failures, checks, args, extra, info):
              f"Pool {args.pool_size} synthetic masks (seed {args.pool_seed}); test "
              f"{args.test_size} (seed {args.test_seed}) labeled by VesselStressSolver() "
              f"(Mooney-Rivlin, fibrous wall, 16 kPa). Generator {args.generator}, latent "
-             f"{args.latent_dim}, prior {args.prior} (fitted in {extra['generator_seconds']:.0f} s). "
+             f"{args.latent_dim}, prior {args.prior} (fitted in "
+             f"{extra['generator_seconds']:.0f} s). "
              f"Net StressUNet(widths {tuple(args.widths)}, {args.n_convs} conv/level, GroupNorm, "
              f"linear head), Adam lr {args.lr}, batch {args.batch_size}, {args.train_steps} "
              f"steps per fit, retrain={args.retrain}; targets = stress / 16 kPa. Budget "
@@ -271,12 +272,13 @@ def report(records, failures, checks, args, extra, info):
              f"threads {args.threads}; total {extra['total_seconds'] / 60:.1f} min.", "",
              "## Test MSE (kPa², all pixels), mean ± std over seeds", "",
              markdown_table(summary, scale=1.0, digits=2, title="test MSE (kPa²), round (labels)"),
-             f"| predict zero | " + " | ".join(f"{zero:.2f}" for _ in rounds) + " |", "",
+             "| predict zero | " + " | ".join(f"{zero:.2f}" for _ in rounds) + " |", "",
              "mean-map: the mean stress map of random-real's labels at that round and seed.", ""]
     table = {(r["strategy"], r["seed"], r["round"]): r["score"] for r in records}
     seeds = args.seeds
     floor = [(s, sd, k) for (s, sd, k), v in table.items()
-             if s in STRATEGIES and ("mean-map", sd, k) in table and v >= table[("mean-map", sd, k)]]
+             if s in STRATEGIES and ("mean-map", sd, k) in table
+             and v >= table[("mean-map", sd, k)]]
     lines += [f"Floor (every strategy's net beats the mean map at every round of every seed): "
               f"{'met' if not floor else 'NOT met at ' + str(floor)}.", ""]
     lines += ["## Paired differences (kPa²), mean and 95 % t interval over seeds", "",
@@ -288,8 +290,9 @@ def report(records, failures, checks, args, extra, info):
         paired_rows[other] = rows
         by_round = {r["round"]: r for r in rows}
         lines.append(f"| SI - {other} | " + " | ".join(
-            f"{by_round[k]['mean_diff']:+.2f} [{by_round[k]['low']:+.2f}, {by_round[k]['high']:+.2f}]"
-            f" (ratio {by_round[k]['mean_ratio']:.2f})" if k in by_round else "" for k in rounds)
+            f"{by_round[k]['mean_diff']:+.2f} [{by_round[k]['low']:+.2f}, "
+            f"{by_round[k]['high']:+.2f}] (ratio {by_round[k]['mean_ratio']:.2f})"
+            if k in by_round else "" for k in rounds)
             + " |")
     fidelity = paired(records, "random-synthetic", "random-real", rounds, seeds)
     lines += ["", "Fidelity: random-synthetic / random-real test MSE at equal label counts "
