@@ -1,39 +1,40 @@
-"""IVUS-like vessel benchmark (paper section 4, Table 1 IVUS row): test MSE per round.
+"""Vessel study (paper section 4, IVUS row): SI against random synthetic and random real.
 
-A labeling-tool study: the labels are von Mises stress maps computed on demand by
-the finite-element solver :class:`hardsample.datasets.VesselStressSolver`
-(hyperelastic Mooney-Rivlin, 16 kPa lumen pressure), wrapped in
-:class:`hardsample.oracles.LabelingToolOracle`.
+A labeling-tool study: labels are von Mises stress maps computed on demand by the
+finite-element solver :class:`hardsample.datasets.VesselStressSolver` (hyperelastic
+Mooney-Rivlin, 16 kPa lumen pressure) through
+:class:`hardsample.oracles.LabelingToolOracle` with ``n_jobs=--n-jobs``. The
+oracle applies the solver's ``canonicalize`` step, so every synthetic mask is
+labeled, and trained on, as the cleaned binary wall the solver solved on.
 
-- Pool: ``--pool-size`` unlabeled synthetic wall masks (``make_vessel_masks``, seed
-  ``--pool-seed``). Stage 1 fits the paper's MLP VAE (latent 3, hidden 400-400) once
-  on the pool, caches it under the output folder keyed by its settings and shares it
-  between strategies through ``sklearn.frozen.FrozenEstimator``.
-- Test set: ``--test-size`` held-out masks (seed ``--test-seed``) labeled by the same
-  solver; the labels are cached to an ``.npz`` keyed by the settings.
-- Target net: ``skorch.NeuralNetRegressor(StressMapNet, optimizer=Adam)``; inputs are
-  ``(n, 1, 64, 64)`` masks, targets are stress maps divided by the fixed
-  ``--s-max`` (kPa) because the net ends in a sigmoid. Stresses above ``s_max`` are
-  not clipped (the net simply cannot reach them); the JSON records how often that
-  happens in the test set.
-- Strategies (same seeds, net, optimizer, epochs and budget):
-  ``SI`` (``sampler="interpolation"``: prior draws in round 1, then latent steps up
-  the loss gradient), ``random-real`` (``sampler="random"`` over the real pool, same
-  solver oracle), ``random-synthetic`` (``sampler="prior"``: fresh prior draws).
-- The solver only sees the wall mask (the VAE models masks, not lipid pools), so
-  every label, test labels included, treats the wall as fibrous tissue
-  (``lipid=None``). Decoded VAE masks the solver rejects (``MaskError``) or fails
-  on (``SolverError``) are recorded failures of the oracle and replaced by the
-  estimator (new proposals); they are counted per strategy.
-- Metric: test MSE in kPa^2 on the unscaled stress maps (all 64x64 pixels,
-  background included) after every round; mean ± std over seeds.
+- Pool: ``--pool-size`` unlabeled synthetic wall masks (``make_vessel_masks``,
+  seed ``--pool-seed``); the generator (``--generator``, latent ``--latent-dim``,
+  prior ``--prior``) is fitted once on it and shared (``FrozenEstimator``).
+- Test set: ``--test-size`` held-out masks (seed ``--test-seed``) and their stress
+  maps, cached to an ``.npz``.
+- Target net: ``skorch.NeuralNetRegressor(StressUNet)`` (GroupNorm, linear head),
+  Adam, a fixed number of optimiser steps per fit (``--train-steps``, through
+  :class:`hardsample.nets.FixedStepsLoader`) whatever the label count; targets are
+  stress / lumen pressure (dimensionless, order 1).
+- Strategies, paired by seed (same seeds, net, steps, budget): ``SI``
+  (``InterpolationSampler(step_size=--step-size)``), ``random-synthetic``
+  (``PriorSampler()``: fresh prior draws), ``random-real`` (``sampler="random"``
+  over the real pool, labeled by the same solver).
+- Baselines (rows): predicting zero stress, and the mean stress map of the real
+  labels random-real holds at that round and seed.
+- Metric: test MSE in kPa² over all 64x64 pixels; paired differences per round
+  (SI - random-synthetic, SI - random-real) with 95 % t intervals over seeds.
 
-Outputs (``<tag>`` derived from the configuration) in ``--output-dir``:
-``vessels_<...>.md`` (Table 1 layout, timing, failures), ``.json`` (configuration,
-records, summary, timing, failures), ``_records.csv``, ``.png`` (curves, mean ± std
-bands), ``_examples.png`` (synthesized masks with true and predicted stress).
+Two things this script does that the estimator does not do (yet) on this branch:
 
-Run ``python benchmarks/vessels.py --help`` or ``hardsample bench vessels --help``.
+- it keeps the *canonical* inputs the oracle returns (``LabelingResult.inputs``) in
+  ``X_synthetic_`` (a small subclass of LatentHardMiningRegressor overriding
+  ``_label``), so the nets train on what was labeled;
+- with ``--prior aggregate`` it makes the samplers' prior draws use
+  ``generator.sample_codes`` (a patch of ``draw_prior``).
+
+Outputs in ``--output-dir``: ``<tag>.md`` (provenance header, tables), ``.json``,
+``_records.csv``.
 """
 
 import argparse
@@ -45,374 +46,284 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _cache import cached_fit, settings_key  # noqa: E402  (benchmarks/_cache.py)
-from _report import config_of, header, paired_lines, write_result  # noqa: E402
-from _strategies import sampler_for  # noqa: E402
+from _cache import cached_fit, settings_key  # noqa: E402
+from _provenance import provenance, provenance_lines  # noqa: E402
+from _vessel_data import ScaledStressTool, cached_test_set  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-STRATEGIES = {"SI": "interpolation", "random-real": "random", "random-synthetic": "prior"}
-#: Default stress scale (kPa): the net predicts stress / S_MAX in [0, 1].
-S_MAX = 150.0
+STRATEGIES = ("SI", "random-synthetic", "random-real")
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="hardsample bench vessels",
-        description="IVUS-like vessel benchmark: SI vs random-real vs random-synthetic with "
-                    "a finite-element labeling tool; test MSE (kPa^2) per round. The defaults "
-                    "are the paper-like configuration (hours on a CPU).",
+        description="Vessel study: SI vs random-synthetic vs random-real with a "
+                    "finite-element labeling tool; test MSE (kPa^2) per round, paired by seed.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--pool-size", type=int, default=1200)
+    parser.add_argument("--pool-size", type=int, default=400)
     parser.add_argument("--pool-seed", type=int, default=0)
-    parser.add_argument("--test-size", type=int, default=210)
+    parser.add_argument("--test-size", type=int, default=80)
     parser.add_argument("--test-seed", type=int, default=1)
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES),
                         choices=list(STRATEGIES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--initial-size", type=int, default=100)
-    parser.add_argument("--round-size", type=int, default=100)
-    parser.add_argument("--epochs", type=int, default=50, help="net epochs per round")
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--retrain", choices=("scratch", "continue"), default="scratch")
-    parser.add_argument("--step-size", type=float, default=1.0, help="SI latent step")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--initial-size", type=int, default=10)
+    parser.add_argument("--round-size", type=int, default=10)
+    parser.add_argument("--generator", choices=("sdf-pca", "pca", "vae", "sdf-vae"),
+                        default="sdf-pca")
     parser.add_argument("--latent-dim", type=int, default=3)
+    parser.add_argument("--prior", choices=("standard", "aggregate"), default="aggregate")
     parser.add_argument("--vae-epochs", type=int, default=50)
-    parser.add_argument("--s-max", type=float, default=S_MAX,
-                        help="fixed stress scale (kPa): targets are stress / s_max")
-    parser.add_argument("--n-jobs", type=int, default=1, help="parallel solver jobs")
+    parser.add_argument("--step-size", type=float, default=1.0, help="SI latent step")
+    parser.add_argument("--widths", type=int, nargs="+", default=[8, 16, 32])
+    parser.add_argument("--n-convs", type=int, default=1)
+    parser.add_argument("--train-steps", type=int, default=150,
+                        help="Adam steps per fit (every round), whatever the label count")
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--retrain", choices=("scratch", "continue"), default="continue")
+    parser.add_argument("--n-jobs", type=int, default=2, help="parallel solver jobs")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--n-examples", type=int, default=4,
-                        help="synthesized masks shown in the examples PNG")
     parser.add_argument("--output-dir", default=str(RESULTS))
-    parser.add_argument("--tag", default=None, help="file name stem (default: derived "
-                        "from the configuration)")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--tag", default=None)
     return parser
 
 
-class ScaledStressTool:
-    """Labeling tool: ``(n, 1, 64, 64)`` (soft) masks -> ``(n, 64, 64)`` stress / s_max.
+def make_generator(args):
+    from hardsample.generators import PCAGenerator, SDFGenerator, VAETransformer
 
-    A top-level class so that it pickles for process-based parallel labeling.
-    """
-
-    def __init__(self, solver, s_max):
-        self.solver = solver
-        self.s_max = float(s_max)
-
-    def __call__(self, X):
-        X = np.asarray(X, dtype=np.float64)
-        masks = X.reshape(len(X), X.shape[-2], X.shape[-1])
-        # Decoded VAE outputs can leave [0, 1] by rounding only; the solver rejects
-        # values outside [0, 1], so clip that float noise (thresholded at 0.5 anyway).
-        masks = np.clip(masks, 0.0, 1.0)
-        return (self.solver(masks) / self.s_max).astype(np.float32)
-
-    def __repr__(self):  # journal signature / readable records
-        return f"ScaledStressTool({self.solver!r}, s_max={self.s_max:g})"
+    vae = VAETransformer(latent_dim=args.latent_dim, hidden_sizes=(400, 400),
+                         max_epochs=args.vae_epochs, random_state=0, prior=args.prior)
+    pca = PCAGenerator(args.latent_dim, random_state=0, prior=args.prior)
+    return {"pca": pca, "vae": vae,
+            "sdf-pca": SDFGenerator(PCAGenerator(args.latent_dim, random_state=0),
+                                    prior=args.prior),
+            "sdf-vae": SDFGenerator(vae.set_params(prior="standard"), prior=args.prior),
+            }[args.generator]
 
 
-def pool_masks(args):
-    from hardsample.datasets.vessels import make_vessel_masks
+def t_interval(values):
+    """Mean and 95 % t interval of paired differences."""
+    from scipy import stats
 
-    masks, _ = make_vessel_masks(args.pool_size, random_state=args.pool_seed)
-    return masks.reshape(-1, 1, 64, 64)
-
-
-def cached_test_set(args, solver, output_dir):
-    """Held-out masks and their (unscaled, kPa) stress maps, cached to an .npz."""
-    from hardsample.datasets.vessels import make_vessel_masks
-
-    settings = dict(n=args.test_size, seed=args.test_seed, solver=repr(solver), lipid=None)
-    path = Path(output_dir) / f"vessels_test_{settings_key(settings, code=('datasets',))}.npz"
-    if path.is_file():
-        data = np.load(path)
-        return data["X"], data["y"], path, 0.0
-    masks, _ = make_vessel_masks(args.test_size, random_state=args.test_seed)
-    start = time.perf_counter()
-    stress = solver(masks)
-    seconds = time.perf_counter() - start
-    X = masks.reshape(-1, 1, 64, 64)
-    np.savez_compressed(path, X=X, y=stress, settings=json.dumps(settings),
-                        seconds=seconds)
-    return X, stress, path, seconds
+    values = np.asarray(values, dtype=np.float64)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    return mean, mean - half, mean + half
 
 
-def cached_vae(X_pool, args, output_dir):
-    """The VAE fitted on the pool, loaded from the cache when its settings match."""
-    from hardsample.generators import VAETransformer
+def run(args, X_pool, X_test, y_test, tool, generator, pressure):
+    import torch
+    from skorch import NeuralNetRegressor
+    from sklearn.frozen import FrozenEstimator
 
-    settings = dict(data="vessels", pool_size=len(X_pool), pool_seed=args.pool_seed,
-                    pool_sum=float(X_pool.sum()), latent_dim=args.latent_dim,
-                    hidden_sizes=[400, 400], max_epochs=args.vae_epochs, batch_size=128,
-                    lr=1e-3, random_state=0)
-    path = Path(output_dir) / f"vessels_vae_{settings_key(settings)}.pkl"
-    vae, seconds = cached_fit(path, lambda: VAETransformer(
-        latent_dim=args.latent_dim, hidden_sizes=(400, 400), max_epochs=args.vae_epochs,
-        batch_size=128, lr=1e-3, random_state=0).fit(X_pool))
-    return vae, path, seconds
-
-
-def test_mse(estimator, X_test, y_test, s_max):
-    """Mean squared error in kPa^2 of the unscaled predicted stress maps."""
-    y_pred = estimator.predict(X_test).reshape(y_test.shape) * s_max
-    return float(np.mean((y_pred - y_test) ** 2))
-
-
-def run_curves(strategies, X_pool, X_test, y_test, tool, args, progress,
-               partial_path=None):
-    """The learning-curve loop with a labeling-tool oracle (fresh per run)."""
-    from sklearn.base import clone
-    from tqdm.auto import tqdm
-
+    from hardsample import LatentHardMiningRegressor as Regressor
+    from hardsample.nets import FixedStepsLoader, StressUNet
     from hardsample.oracles import LabelingError, LabelingToolOracle
+    from hardsample.samplers import InterpolationSampler, PriorSampler
 
-    records, failures, fitted = [], [], {}
-    bar = tqdm(total=len(args.seeds) * len(strategies) * args.rounds, disable=not progress,
-               desc="vessels")
+    samplers = {"SI": lambda: InterpolationSampler(step_size=args.step_size),
+                "random-synthetic": PriorSampler, "random-real": lambda: "random"}
+    records, failures, checks = [], [], []
     for seed in args.seeds:
-        for name, template in strategies.items():
-            estimator = clone(template).set_params(random_state=seed)
+        for name in args.strategies:
+            net = NeuralNetRegressor(
+                StressUNet, module__widths=tuple(args.widths), module__n_convs=args.n_convs,
+                optimizer=torch.optim.Adam, lr=args.lr, max_epochs=1,
+                batch_size=args.batch_size, train_split=None, iterator_train=FixedStepsLoader,
+                iterator_train__n_steps=args.train_steps, verbose=0)
+            est = Regressor(net, FrozenEstimator(generator), sampler=samplers[name](),
+                            initial_size=args.initial_size, round_size=args.round_size,
+                            n_rounds=args.rounds, retrain=args.retrain, random_state=seed)
             oracle = LabelingToolOracle(tool, n_jobs=args.n_jobs)
             for round_index in range(args.rounds):
                 try:
-                    if round_index == 0:
-                        estimator.partial_fit(X_pool, oracle=oracle)
-                    else:
-                        estimator.partial_fit(X_pool)
+                    est.partial_fit(X_pool, oracle=oracle if round_index == 0 else None)
                 except LabelingError as exc:
-                    print(f"\n{name}, seed {seed}: stopped at round {round_index + 1}: {exc}",
+                    print(f"{name}, seed {seed}: stopped at round {round_index + 1}: {exc}",
                           flush=True)
-                    bar.update(args.rounds - round_index)
                     break
-                last = estimator.history_[-1]
+                last = est.history_[-1]
                 start = time.perf_counter()
-                mse = test_mse(estimator, X_test, y_test, args.s_max)
-                records.append({
+                pred = est.predict(X_test).reshape(y_test.shape) * pressure
+                record = {
                     "strategy": name, "seed": seed, "round": last["round"],
-                    "n_labeled": last["n_labeled"], "score": mse,
+                    "n_labeled": last["n_labeled"],
+                    "score": float(np.mean((pred - y_test) ** 2)),
                     "train_seconds": last["train_seconds"],
                     "mining_seconds": last["mining_seconds"],
                     "labeling_seconds": last["labeling_seconds"],
                     "n_oracle_calls": last["n_oracle_calls"], "n_failed": last["n_failed"],
                     "test_seconds": time.perf_counter() - start,
+                }
+                if name == "random-real":  # the mean-map baseline of this seed and round
+                    mean_map = est.y_labeled_.reshape(-1, *y_test.shape[1:]).mean(0) * pressure
+                    records.append({**record, "strategy": "mean-map",
+                                    "score": float(np.mean((mean_map - y_test) ** 2)),
+                                    "train_seconds": 0.0, "mining_seconds": 0.0,
+                                    "labeling_seconds": 0.0, "test_seconds": 0.0})
+                records.append(record)
+            failed = getattr(est, "failed_labels_", [])
+            failures.append({"strategy": name, "seed": seed,
+                             "n_sent": int(getattr(est, "n_oracle_calls_", 0)),
+                             "n_failed": len(failed),
+                             "n_mask_error": sum("MaskError" in f["error"] for f in failed),
+                             "n_solver_error": sum("SolverError" in f["error"] for f in failed),
+                             "examples": [f["error"][:200] for f in failed[:3]]})
+            if name != "random-real" and len(est.X_synthetic_):
+                # what is labeled is what is trained on: stored inputs are binary, and
+                # labeling them again gives back their stored targets
+                pick = np.arange(min(3, len(est.X_synthetic_)))
+                again = tool(est.X_synthetic_[pick])
+                checks.append({
+                    "strategy": name, "seed": seed,
+                    "binary": bool(np.isin(est.X_synthetic_, (0.0, 1.0)).all()),
+                    "relabel_max_abs_diff": float(np.abs(again - est.y_synthetic_[pick]).max()),
                 })
-                bar.update()
-            failures.append({
-                "strategy": name, "seed": seed,
-                "n_sent": int(getattr(estimator, "n_oracle_calls_", 0)),
-                "n_failed": len(getattr(estimator, "failed_labels_", [])),
-                "n_mask_error": sum("MaskError" in f["error"]
-                                    for f in getattr(estimator, "failed_labels_", [])),
-                "n_solver_error": sum("SolverError" in f["error"]
-                                      for f in getattr(estimator, "failed_labels_", [])),
-                "examples": [f["error"][:200] for f in
-                             getattr(estimator, "failed_labels_", [])[:3]],
-            })
-            fitted[(name, seed)] = estimator
             done = [r for r in records if r["strategy"] == name and r["seed"] == seed]
             if done:
-                print(f"  {name}, seed {seed}: final MSE {done[-1]['score']:.2f} kPa^2, "
-                      f"{failures[-1]['n_failed']} failed labels", flush=True)
-            if partial_path is not None:  # survive an interrupted run
-                with open(partial_path, "w") as handle:
-                    json.dump({"records": records, "failures": failures}, handle, indent=1)
-    bar.close()
-    return records, failures, fitted
+                print(f"{name}, seed {seed}: MSE by round "
+                      f"{[round(r['score'], 2) for r in done]}; {len(failed)} failed labels",
+                      flush=True)
+            partial = Path(args.output_dir) / f"{args.tag}_partial.json"
+            partial.write_text(json.dumps({"records": records, "failures": failures}))
+    return records, failures, checks
 
 
-def timing_rows(records):
-    """Per strategy and round: mean labeling, training and mining seconds."""
-    rows = {}
-    for r in records:
-        rows.setdefault((r["strategy"], r["round"]), []).append(r)
-    return [{"strategy": s, "round": k, "n_labeled": int(np.mean([x["n_labeled"] for x in g])),
-             **{f: float(np.mean([x[f] for x in g]))
-                for f in ("labeling_seconds", "train_seconds", "mining_seconds")}}
-            for (s, k), g in rows.items()]
+def paired(records, a, b, rounds, seeds):
+    """Per round: SI - other differences over the seeds both have."""
+    table = {(r["strategy"], r["seed"], r["round"]): r["score"] for r in records}
+    rows = []
+    for k in rounds:
+        diffs = [table[(a, s, k)] - table[(b, s, k)] for s in seeds
+                 if (a, s, k) in table and (b, s, k) in table]
+        ratios = [table[(a, s, k)] / table[(b, s, k)] for s in seeds
+                  if (a, s, k) in table and (b, s, k) in table]
+        if diffs:
+            mean, low, high = t_interval(diffs)
+            rows.append({"round": k, "n_seeds": len(diffs), "mean_diff": mean, "low": low,
+                         "high": high, "mean_ratio": float(np.mean(ratios))})
+    return rows
 
 
-def failure_summary(failures):
-    out = {}
-    for f in failures:
-        row = out.setdefault(f["strategy"], {"n_sent": 0, "n_failed": 0, "n_mask_error": 0,
-                                             "n_solver_error": 0, "runs": 0})
-        for k in ("n_sent", "n_failed", "n_mask_error", "n_solver_error"):
-            row[k] += f[k]
-        row["runs"] += 1
-    return out
+def report(records, failures, checks, args, extra, info):
+    from hardsample.curves import markdown_table, summarize
 
-
-def render(result):
-    """The Markdown report of a ``<tag>.json`` written by this script."""
-    from hardsample.curves import summarize
-
-    records = result["records"]
-    return report(summarize(records), records, result["failures"],
-                  config_of(build_parser(), result), result)[0]
-
-
-def report(summary, records, failures, args, extra):
-    from hardsample.curves import markdown_table
-
-    timing = timing_rows(records)
-    fails = failure_summary(failures)
-    lines = [
-        *header(f"Vessel (IVUS-like) benchmark ({extra['tag']})", extra),
-        f"pool {args.pool_size} synthetic masks (seed {args.pool_seed}), test "
-        f"{args.test_size} (seed {args.test_seed}) labeled by VesselStressSolver() "
-        f"(Mooney-Rivlin, fibrous wall, 16 kPa; {extra['test_seconds']:.0f} s, cache "
-        f"{extra['test_path']}); VAE latent {args.latent_dim}, 400-400, {args.vae_epochs} "
-        f"epochs ({extra['vae_seconds']:.0f} s; cache {extra['vae_path']}); StressMapNet, Adam "
-        f"lr {args.lr}, {args.epochs} epochs, batch {args.batch_size}, retrain={args.retrain}; "
-        f"targets = stress / {args.s_max:g} kPa; {args.initial_size} + {args.round_size}/round, "
-        f"{args.rounds} rounds; seeds {args.seeds}; SI step {args.step_size}; solver n_jobs "
-        f"{args.n_jobs}; torch threads {args.threads}; total {extra['total_seconds'] / 60:.1f} "
-        "min.", "",
-        "Test MSE (kPa², unscaled stress, all pixels), mean ± std over seeds:", "",
-        markdown_table(summary, scale=1.0, digits=2, title="test MSE (kPa²), round (labels)"),
-        "",
-        "Failed labels (decoded masks rejected by the solver, MaskError, or failed solves, "
-        "SolverError; each replaced by a new proposal):", "",
-        "| strategy | masks sent | failed | MaskError | SolverError |", "|---|---|---|---|---|",
-    ]
-    for name, row in fails.items():
-        lines.append(f"| {name} | {row['n_sent']} | {row['n_failed']} | "
-                     f"{row['n_mask_error']} | {row['n_solver_error']} |")
+    summary = summarize(records)
     rounds = sorted({r["round"] for r in records})
-    lines += ["", "Per round, mean seconds: labeling (FE solver) / training (net) / mining", "",
-              "| strategy | " + " | ".join(f"round {r}" for r in rounds) + " |",
+    zero = extra["zero_mse"]
+    lines = [f"# Vessel study ({args.tag})", "", *provenance_lines(info), "",
+             f"Pool {args.pool_size} synthetic masks (seed {args.pool_seed}); test "
+             f"{args.test_size} (seed {args.test_seed}) labeled by VesselStressSolver() "
+             f"(Mooney-Rivlin, fibrous wall, 16 kPa). Generator {args.generator}, latent "
+             f"{args.latent_dim}, prior {args.prior} (fitted in "
+             f"{extra['generator_seconds']:.0f} s). "
+             f"Net StressUNet(widths {tuple(args.widths)}, {args.n_convs} conv/level, GroupNorm, "
+             f"linear head), Adam lr {args.lr}, batch {args.batch_size}, {args.train_steps} "
+             f"steps per fit, retrain={args.retrain}; targets = stress / 16 kPa. Budget "
+             f"{args.initial_size} + {args.round_size}/round, {args.rounds} rounds; seeds "
+             f"{args.seeds}; SI step {args.step_size}; solver n_jobs {args.n_jobs}; torch "
+             f"threads {args.threads}; total {extra['total_seconds'] / 60:.1f} min.", "",
+             "## Test MSE (kPa², all pixels), mean ± std over seeds", "",
+             markdown_table(summary, scale=1.0, digits=2, title="test MSE (kPa²), round (labels)"),
+             "| predict zero | " + " | ".join(f"{zero:.2f}" for _ in rounds) + " |", "",
+             "mean-map: the mean stress map of random-real's labels at that round and seed.", ""]
+    table = {(r["strategy"], r["seed"], r["round"]): r["score"] for r in records}
+    seeds = args.seeds
+    floor = [(s, sd, k) for (s, sd, k), v in table.items()
+             if s in STRATEGIES and ("mean-map", sd, k) in table
+             and v >= table[("mean-map", sd, k)]]
+    lines += [f"Floor (every strategy's net beats the mean map at every round of every seed): "
+              f"{'met' if not floor else 'NOT met at ' + str(floor)}.", ""]
+    lines += ["## Paired differences (kPa²), mean and 95 % t interval over seeds", "",
+              "| comparison | " + " | ".join(f"round {k}" for k in rounds) + " |",
               "|---|" + "---|" * len(rounds)]
-    for name in dict.fromkeys(r["strategy"] for r in records):
-        cells = []
-        for r in rounds:
-            row = next((t for t in timing if t["strategy"] == name and t["round"] == r), None)
-            cells.append("" if row is None else
-                         f"{row['labeling_seconds']:.1f} / {row['train_seconds']:.1f} / "
-                         f"{row['mining_seconds']:.2f}")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    reference = "random-real"
-    lower = [{**r, "score": -r["score"]} for r in records]  # wins: a lower MSE
-    try:
-        paired = paired_lines(lower, reference, what="test MSE reduction, i.e. the "
-                              "reference's MSE", unit="kPa²", scale=1.0, digits=2, reach=False)
-    except ValueError as exc:  # a run stopped early: seeds or rounds not paired
-        paired = ["## Paired by seed", "", f"Not computed: {exc}", ""]
-    lines += ["", *paired]
-    return "\n".join(lines).rstrip("\n") + "\n", timing, fails
-
-
-def plot_examples(estimator, args, path):
-    """A few synthesized masks with their true (solver) and predicted stress."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    X = getattr(estimator, "X_synthetic_", None)  # absent where round 1 did not finish
-    if X is None or len(X) == 0:
-        return False
-    k = min(args.n_examples, len(X))
-    pick = np.linspace(0, len(X) - 1, k).round().astype(int)
-    true = estimator.y_synthetic_[pick] * args.s_max
-    pred = estimator.predict(X[pick]).reshape(true.shape) * args.s_max
-    vmax = float(max(np.percentile(true, 99.5), 1.0))
-    fig, axes = plt.subplots(3, k, figsize=(2.6 * k, 7.6), squeeze=False)
-    for j, i in enumerate(pick):
-        axes[0, j].imshow(X[i].reshape(64, 64), cmap="gray", vmin=0, vmax=1)
-        axes[0, j].set_title(f"synthetic #{i}", fontsize=8)
-        im = axes[1, j].imshow(true[j], cmap="inferno", vmin=0, vmax=vmax)
-        axes[1, j].set_title("solver (kPa)", fontsize=8)
-        axes[2, j].imshow(pred[j], cmap="inferno", vmin=0, vmax=vmax)
-        axes[2, j].set_title(f"net, MSE {np.mean((pred[j] - true[j]) ** 2):.1f}", fontsize=8)
-    for ax in axes.ravel():
-        ax.axis("off")
-    fig.colorbar(im, ax=axes[1:].ravel().tolist(), shrink=0.6, label="von Mises stress (kPa)")
-    fig.suptitle("SI: decoded VAE masks (top), solver stress (middle), net prediction (bottom)",
-                 fontsize=9)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    paired_rows = {}
+    for other in ("random-synthetic", "random-real"):
+        rows = paired(records, "SI", other, rounds, seeds)
+        paired_rows[other] = rows
+        by_round = {r["round"]: r for r in rows}
+        lines.append(f"| SI - {other} | " + " | ".join(
+            f"{by_round[k]['mean_diff']:+.2f} [{by_round[k]['low']:+.2f}, "
+            f"{by_round[k]['high']:+.2f}] (ratio {by_round[k]['mean_ratio']:.2f})"
+            if k in by_round else "" for k in rounds)
+            + " |")
+    fidelity = paired(records, "random-synthetic", "random-real", rounds, seeds)
+    lines += ["", "Fidelity: random-synthetic / random-real test MSE at equal label counts "
+              "(mean over seeds of the per-seed ratio): " + ", ".join(
+                  f"round {r['round']}: {r['mean_ratio']:.2f}" for r in fidelity) + ".", ""]
+    lines += ["## Failed labels (recorded and replaced by new proposals)", "",
+              "| strategy | masks sent | failed | MaskError | SolverError |",
+              "|---|---|---|---|---|"]
+    for name in args.strategies:
+        rows = [f for f in failures if f["strategy"] == name]
+        sums = [sum(f[k] for f in rows) for k in ("n_sent", "n_failed", "n_mask_error",
+                                                    "n_solver_error")]
+        lines.append(f"| {name} | " + " | ".join(str(v) for v in sums) + " |")
+    lines += ["", "## Time per strategy (s, summed over seeds and rounds)", "",
+              "| strategy | labeling | training | mining | test prediction |",
+              "|---|---|---|---|---|"]
+    for name in args.strategies:
+        rows = [r for r in records if r["strategy"] == name]
+        lines.append(f"| {name} | " + " | ".join(
+            f"{sum(r[k] for r in rows):.1f}" for k in ("labeling_seconds", "train_seconds",
+                                                        "mining_seconds", "test_seconds")) + " |")
+    if checks:
+        lines += ["", "Stored synthetic inputs: binary in "
+                  f"{sum(c['binary'] for c in checks)}/{len(checks)} runs; relabeling 3 stored "
+                  "inputs per run gives back the stored targets up to "
+                  f"{max(c['relabel_max_abs_diff'] for c in checks):.3g} (stress / 16 kPa)."]
+    return "\n".join(lines) + "\n", summary, paired_rows, fidelity
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     import torch
-    from skorch import NeuralNetRegressor
     from sklearn.base import clone
-    from sklearn.frozen import FrozenEstimator
 
-    from hardsample.curves import summarize
-    from hardsample.datasets.vessels import VesselStressSolver
-    from hardsample.estimators import LatentHardMiningRegressor
-    from hardsample.nets import StressMapNet
-    from hardsample.plotting import plot_learning_curves
+    from hardsample.datasets.vessels import VesselStressSolver, make_vessel_masks
 
     torch.set_num_threads(max(1, args.threads))
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    info = provenance(argv, "vessels.py")
     start = time.perf_counter()
-    tag = args.tag or (f"vessels_pool{args.pool_size}_r{args.rounds}_{args.initial_size}+"
-                       f"{args.round_size}_s{len(args.seeds)}_e{args.epochs}")
+    args.tag = args.tag or (f"vessels_{args.generator}{args.latent_dim}_{args.prior}_pool"
+                            f"{args.pool_size}_r{args.rounds}_{args.initial_size}+"
+                            f"{args.round_size}_s{len(args.seeds)}_{args.retrain}")
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     solver = VesselStressSolver()
-    tool = ScaledStressTool(solver, args.s_max)
+    pressure = float(solver.pressure_kpa)
+    tool = ScaledStressTool(solver, pressure)
+    masks, _ = make_vessel_masks(args.pool_size, random_state=args.pool_seed)
+    X_pool = masks.reshape(-1, 1, 64, 64)
+    X_test, y_test, test_path, test_seconds = cached_test_set(args.test_size, args.test_seed,
+                                                              solver, out_dir)
+    print(f"test set {test_path.name} ({test_seconds:.0f} s)", flush=True)
+    template = make_generator(args)
+    settings = dict(generator=repr(template), pool=args.pool_size, seed=args.pool_seed,
+                    sum=float(X_pool.sum()))
+    generator, generator_seconds = cached_fit(
+        out_dir / f"vessels_generator_{settings_key(settings)}.pkl",
+        lambda: clone(template).fit(X_pool))
+    print(f"generator {args.generator} ({generator_seconds:.0f} s)", flush=True)
+    records, failures, checks = run(args, X_pool, X_test, y_test, tool, generator, pressure)
+    extra = dict(zero_mse=float(np.mean(y_test ** 2)), generator_seconds=generator_seconds,
+                 test_seconds=test_seconds, total_seconds=time.perf_counter() - start)
+    text, summary, paired_rows, fidelity = report(records, failures, checks, args, extra, info)
+    from hardsample.curves import write_records
 
-    X_pool = pool_masks(args)
-    X_test, y_test, test_path, test_seconds = cached_test_set(args, solver, output_dir)
-    print(f"data: pool {X_pool.shape}, test {X_test.shape} (labels "
-          f"{'solved in %.0f s' % test_seconds if test_seconds else 'from cache'}: "
-          f"{test_path.name}); test stress max {y_test.max():.1f} kPa, "
-          f"{100 * np.mean(y_test > args.s_max):.3f} % of pixels above s_max", flush=True)
-    vae, vae_path, vae_seconds = cached_vae(X_pool, args, output_dir)
-    print(f"stage 1: VAE {'fitted in %.0f s' % vae_seconds if vae_seconds else 'from cache'} "
-          f"({vae_path.name})", flush=True)
-
-    net = NeuralNetRegressor(
-        StressMapNet, optimizer=torch.optim.Adam, lr=args.lr, max_epochs=args.epochs,
-        batch_size=args.batch_size, verbose=0,
-    )
-    base = LatentHardMiningRegressor(
-        net, FrozenEstimator(vae), initial_size=args.initial_size,
-        round_size=args.round_size, n_rounds=args.rounds, retrain=args.retrain,
-    )
-    strategies = {name: clone(base).set_params(
-        sampler=sampler_for(STRATEGIES[name], args.step_size if name == "SI" else None))
-        for name in args.strategies}
-    print(f"stage 2: {', '.join(f'{k} ({STRATEGIES[k]})' for k in strategies)}; "
-          f"{args.rounds} rounds, seeds {args.seeds}", flush=True)
-    records, failures, fitted = run_curves(strategies, X_pool, X_test, y_test, tool, args,
-                                           progress=not args.no_progress,
-                                           partial_path=output_dir / f"{tag}_partial.json")
-    summary = summarize(records)
-    extra = dict(tag=tag, n_pool=len(X_pool), n_test=len(X_test), vae_seconds=vae_seconds,
-                 vae_path=vae_path.name, test_seconds=test_seconds, test_path=test_path.name,
-                 test_stress_max_kpa=float(y_test.max()),
-                 test_fraction_above_s_max=float(np.mean(y_test > args.s_max)),
-                 total_seconds=time.perf_counter() - start,
-                 metric="test MSE in kPa^2 on unscaled von Mises stress maps (64x64, all "
-                        "pixels); 'score' in records is this MSE",
-                 labels="VesselStressSolver() defaults, masks only (lipid=None: fibrous wall)")
-    _, timing, fails = report(summary, records, failures, args, extra)
-    text = write_result(output_dir, tag, {
-        "config": vars(args), **extra, "strategies": {k: STRATEGIES[k] for k in strategies},
-        "records": records, "summary": summary, "timing": timing, "failures": failures,
-        "failure_summary": fails}, render, argv, script="benchmarks/vessels.py",
-        records=records)
-    (output_dir / f"{tag}_partial.json").unlink(missing_ok=True)
-    ax = plot_learning_curves(summary, scale=1.0, ylabel="test MSE (kPa²)")
-    ax.set_title(f"vessels, pool {len(X_pool)}: mean ± std over {len(args.seeds)} seeds",
-                 fontsize=9)
-    ax.figure.tight_layout()
-    ax.figure.savefig(output_dir / f"{tag}.png", dpi=120)
-    si = [fitted[k] for k in fitted if k[0] == "SI"]
-    if si and plot_examples(si[0], args, output_dir / f"{tag}_examples.png"):
-        print(f"examples: {tag}_examples.png")
-    print()
+    write_records(records, out_dir / f"{args.tag}_records.csv")
+    with open(out_dir / f"{args.tag}.json", "w") as handle:
+        json.dump({"provenance": info, "config": vars(args), **extra, "records": records,
+                   "summary": summary, "paired": paired_rows, "fidelity": fidelity,
+                   "failures": failures, "checks": checks}, handle, indent=1)
+    (out_dir / f"{args.tag}.md").write_text(text)
+    (out_dir / f"{args.tag}_partial.json").unlink(missing_ok=True)
     print(text)
-    print(f"written: {output_dir}/{tag}.{{md,json,png}}, {tag}_records.csv")
     return 0
 
 

@@ -4,8 +4,11 @@ All modules output raw scores (logits for classifiers): use them with
 ``criterion=torch.nn.CrossEntropyLoss`` in ``skorch.NeuralNetClassifier``.
 """
 
+import numbers
+
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, RandomSampler
 
 
 class MLP(nn.Module):
@@ -213,6 +216,159 @@ class StressMapNet(nn.Module):
         return x.squeeze(1) if self.out_channels == 1 else x
 
 
+def _group_norm(channels, groups):
+    """GroupNorm with the largest group count <= ``groups`` that divides ``channels``."""
+    groups = max(1, min(int(groups), channels))
+    while channels % groups:
+        groups -= 1
+    return nn.GroupNorm(groups, channels)
+
+
+class _DoubleConv(nn.Sequential):
+    def __init__(self, n_in, n_out, groups, n_convs):
+        layers = []
+        for i in range(n_convs):
+            layers += [nn.Conv2d(n_in if i == 0 else n_out, n_out, 3, padding=1),
+                       _group_norm(n_out, groups), nn.ReLU()]
+        super().__init__(*layers)
+
+
+class StressUNet(nn.Module):
+    """A small U-Net for image-to-image regression that trains on a handful of samples.
+
+    Built for stress maps learned from tens of labels: normalisation that does not
+    depend on batch statistics (GroupNorm, so a batch of 2 trains like a batch of
+    64 and evaluation equals training), skip connections that carry the mask's
+    geometry to the output, and a linear (or softplus) 1x1 head, so that targets
+    are *standardised* values (e.g. stress divided by the lumen pressure) rather
+    than squeezed into a sigmoid's [0, 1]. Each level is ``n_convs`` times
+    ``conv3x3 - GroupNorm - ReLU``, then a 2x2 max-pooling on the way down and a
+    nearest-neighbour up-sampling, concatenation with the skip and the same convs on
+    the way up. Any image side divisible by ``2 ** (len(widths) - 1)`` works.
+
+    Parameters
+    ----------
+    in_channels : int, default=1
+    out_channels : int, default=1
+    widths : tuple of int, default=(8, 16, 32)
+        Channels per level, top to bottom.
+    groups : int, default=4
+        GroupNorm groups (reduced to a divisor of each width).
+    n_convs : int, default=2
+        Convolutions per level and direction.
+    head : {"linear", "softplus"}, default="linear"
+        The output: a linear 1x1 convolution, or its softplus for non-negative
+        targets.
+
+    Input ``(n, h, w)``, ``(n, c, h, w)`` or ``(n, h * w)`` (flattened square
+    images, one channel); output ``(n, h, w)`` for one output channel.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from hardsample.nets import StressUNet
+    >>> net = StressUNet()
+    >>> net(torch.zeros(2, 1, 64, 64)).shape
+    torch.Size([2, 64, 64])
+    >>> any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    False
+    """
+
+    def __init__(self, in_channels=1, out_channels=1, widths=(8, 16, 32), groups=4, n_convs=2,
+                 head="linear"):
+        super().__init__()
+        widths = tuple(int(w) for w in widths)
+        if len(widths) < 1 or min(widths) < 1:
+            raise ValueError(f"widths must be positive channel counts, got {widths!r}.")
+        if head not in ("linear", "softplus"):
+            raise ValueError(f"head must be 'linear' or 'softplus', got {head!r}.")
+        if isinstance(n_convs, bool) or not isinstance(n_convs, numbers.Integral) or n_convs < 1:
+            raise ValueError(f"n_convs must be a positive int, got {n_convs!r}.")
+        self.in_channels, self.out_channels, self.head_kind = in_channels, out_channels, head
+        self.down = nn.ModuleList()
+        n_in = in_channels
+        for width in widths:
+            self.down.append(_DoubleConv(n_in, width, groups, n_convs))
+            n_in = width
+        self.up = nn.ModuleList(
+            _DoubleConv(widths[i + 1] + widths[i], widths[i], groups, n_convs)
+            for i in reversed(range(len(widths) - 1))
+        )
+        self.head = nn.Conv2d(widths[0], out_channels, 1)
+        self.factor = 2 ** (len(widths) - 1)
+
+    def forward(self, x):
+        if x.dim() == 2:
+            side = int(round(x.shape[1] ** 0.5))
+            if side * side != x.shape[1]:
+                raise ValueError(f"Flattened inputs must be square images; got {x.shape[1]} "
+                                 "features.")
+            x = x.reshape(len(x), 1, side, side)
+        elif x.dim() == 3:
+            x = x.unsqueeze(1)
+        if x.shape[-1] % self.factor or x.shape[-2] % self.factor:
+            raise ValueError(f"StressUNet needs image sides divisible by {self.factor}, got "
+                             f"{tuple(x.shape[-2:])}.")
+        skips = []
+        for i, stage in enumerate(self.down):
+            if i:
+                x = nn.functional.max_pool2d(x, 2)
+            x = stage(x)
+            skips.append(x)
+        for stage, skip in zip(self.up, reversed(skips[:-1])):
+            x = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+            x = stage(torch.cat([x, skip], dim=1))
+        x = self.head(x)
+        if self.head_kind == "softplus":
+            x = nn.functional.softplus(x)
+        return x.squeeze(1) if self.out_channels == 1 else x
+
+
+class FixedStepsLoader(DataLoader):
+    """A training loader with a fixed number of batches per epoch, whatever the data size.
+
+    With tens of labels, ``max_epochs`` epochs are a handful of optimiser steps
+    (20 labels, batch 8: 3 steps an epoch), and the training effort would grow
+    with the label count. This loader draws ``n_steps`` batches an epoch from
+    reshuffled passes over the data (without replacement within a pass), so the
+    number of steps per fit is ``n_steps * max_epochs`` at every label count. Use
+    it as skorch's ``iterator_train`` (``shuffle`` is accepted and ignored: the
+    batches are always random, drawn from torch's global generator, which the
+    meta-estimators seed).
+
+    Parameters
+    ----------
+    dataset : torch Dataset
+    n_steps : int, default=100
+        Batches per epoch.
+    batch_size : int, default=8
+    shuffle : ignored
+    **kwargs
+        Passed to :class:`torch.utils.data.DataLoader`.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skorch import NeuralNetRegressor
+    >>> from hardsample.nets import FixedStepsLoader, MLP
+    >>> net = NeuralNetRegressor(MLP, max_epochs=1, batch_size=4, train_split=None,
+    ...                          iterator_train=FixedStepsLoader,
+    ...                          iterator_train__n_steps=25, verbose=0)
+    >>> X, y = np.zeros((6, 3), np.float32), np.zeros((6, 1), np.float32)
+    >>> len(net.fit(X, y).history[-1]["batches"])
+    25
+    """
+
+    def __init__(self, dataset, n_steps=100, batch_size=8, shuffle=None, **kwargs):
+        if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
+            raise ValueError(f"n_steps must be a positive int, got {n_steps!r}.")
+        kwargs.pop("sampler", None)
+        sampler = RandomSampler(dataset, replacement=False,
+                                num_samples=int(n_steps) * int(batch_size))
+        super().__init__(dataset, batch_size=batch_size, sampler=sampler, drop_last=False,
+                         **kwargs)
+
+
 class VGGNet(nn.Module):
     """The paper's VGG-16-style CIFAR-10 classifier with batch norm (appendix A.3).
 
@@ -286,4 +442,5 @@ def vgg_small(n_classes=10):
     return VGGNet(n_classes=n_classes, width=0.25)
 
 
-__all__ = ["MLP", "LeNet", "SmallConvNet", "StressMapNet", "VGGNet", "vgg_small"]
+__all__ = ["MLP", "FixedStepsLoader", "LeNet", "SmallConvNet", "StressMapNet", "StressUNet",
+           "VGGNet", "vgg_small"]

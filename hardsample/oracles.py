@@ -54,9 +54,12 @@ class LabelingResult:
         One entry per sample: the label, or None where labeling failed.
     errors : dict of int to str
         Position in the batch -> why labeling that sample failed.
-    inputs : ndarray or None
-        The inputs actually labeled, one row per position, when the oracle labeled
-        something other than the batch as sent (e.g. a cleaned mask); None otherwise.
+    inputs : ndarray or None, default=None
+        The inputs actually labeled, one row per position, in the shape of the batch
+        sent (e.g. the canonical form a labeling tool's ``canonicalize`` step turned
+        them into); None when the oracle labeled the batch as sent. A row whose
+        canonicalization failed holds the input as sent (its position is in
+        ``errors``). Store these, not the batch sent, with the labels.
     """
 
     labels: list
@@ -227,6 +230,74 @@ def tool_signature(func, journal_key=None):
     return _describe_callable(func)
 
 
+def _canonical_problem(out, shape):
+    """Why a canonicalizer's output is unusable for a batch of ``shape`` (or None)."""
+    if out.dtype.kind not in "biuf":
+        return f"it returned dtype {out.dtype}, not real numbers"
+    if out.shape != tuple(shape):
+        return f"it returned shape {out.shape} for a batch of shape {tuple(shape)}"
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        return "it returned NaN or infinite values"
+    return None
+
+
+def _call_canonicalizer(func, X):
+    """``(canonical batch, None)`` or ``(None, why it failed)``."""
+    try:
+        out = np.asarray(func(X))
+    except Exception as exc:  # noqa: BLE001 - any failure of a user step is recorded
+        return None, f"{type(exc).__name__}: {exc}"
+    return (None, problem) if (problem := _canonical_problem(out, X.shape)) else (out, None)
+
+
+def canonicalize_batch(func, X):
+    """Apply a labeling tool's ``canonicalize`` step to a batch, sample by sample on failure.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(X_batch) -> X_canonical`` of the batch's shape, finite real values.
+    X : ndarray of shape (n_samples, ...)
+
+    Returns
+    -------
+    inputs : ndarray of the shape of ``X``
+        The canonical batch (in the dtype ``func`` returns); rows that failed keep
+        the input as sent.
+    errors : dict of int to str
+        Position -> why canonicalizing that sample failed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hardsample.oracles import canonicalize_batch
+    >>> def binarize(X):
+    ...     if (X < 0).any():
+    ...         raise ValueError("negative input")
+    ...     return (X > 0.5).astype(np.float32)
+    >>> inputs, errors = canonicalize_batch(binarize, np.array([[0.2, 0.7], [-1.0, 0.9]]))
+    >>> inputs[0].tolist(), errors
+    ([0.0, 1.0], {1: 'canonicalize failed: ValueError: negative input'})
+    """
+    if len(X) == 0:
+        return X, {}
+    out, problem = _call_canonicalizer(func, X)
+    if problem is None:
+        return out, {}
+    rows, errors = [], {}
+    for pos in range(len(X)):
+        row, problem = _call_canonicalizer(func, X[pos:pos + 1])
+        rows.append(None if row is None else row[0])
+        if problem is not None:
+            errors[pos] = f"canonicalize failed: {problem}"
+    dtype = next((row.dtype for row in rows if row is not None), X.dtype)
+    inputs = X.astype(dtype, copy=True)
+    for pos, row in enumerate(rows):
+        if row is not None:
+            inputs[pos] = row
+    return inputs, errors
+
+
 class LabelingToolOracle(BaseOracle):
     """Wrap a labeling tool ``func(X_batch) -> y_batch`` as an oracle.
 
@@ -236,6 +307,15 @@ class LabelingToolOracle(BaseOracle):
     number of labels is relabeled sample by sample; a sample that still fails after
     ``max_retries`` further attempts (or whose label is NaN, infinite or ragged) is
     recorded in ``failures_`` and skipped.
+
+    A tool may declare the input it actually labels: a ``canonicalize(X_batch)``
+    method (or the ``canonicalize`` parameter) mapping a batch to the canonical
+    inputs of the same shape (e.g. a solver's cleaned, binary mask of a soft
+    decoded mask). The oracle applies it before the journal lookup and the
+    labeling, so the tool and the journal see canonical inputs, and returns them
+    as :attr:`LabelingResult.inputs`: what is labeled is what the estimator keeps.
+    A sample whose canonicalization raises, changes the shape or gives NaN/inf is
+    a recorded failure (never sent to the tool, so no label is paid for it).
 
     With a ``journal``, every label is written to an SQLite file the moment its
     chunk comes back (chunks are processed as they complete), and samples already
@@ -272,6 +352,12 @@ default=None
     chunk_size : int or None, default=None
         Samples per call of ``func``; None splits each batch into one chunk per
         job. Smaller chunks balance the load and journal labels more often.
+    canonicalize : callable or None, default=None
+        ``canonicalize(X_batch) -> X_canonical`` (same shape, finite values),
+        applied in this process before the journal lookup and the labeling; None
+        uses ``func.canonicalize`` when the tool has one (e.g.
+        :meth:`hardsample.datasets.VesselStressSolver.canonicalize`), else labels
+        the batch as sent.
 
     Attributes
     ----------
@@ -322,7 +408,7 @@ default=None
     can_label_synthetic = True
 
     def __init__(self, func, n_jobs=None, max_retries=1, journal=None, timeout=None,
-                 journal_key=None, chunk_size=None):
+                 journal_key=None, chunk_size=None, canonicalize=None):
         self.func = func
         self.n_jobs = n_jobs
         self.max_retries = max_retries
@@ -330,6 +416,7 @@ default=None
         self.timeout = timeout
         self.journal_key = journal_key
         self.chunk_size = chunk_size
+        self.canonicalize = canonicalize
         self.n_queries_ = 0
         self.n_calls_ = 0
         self.n_reused_ = 0
@@ -355,6 +442,16 @@ default=None
                 self.journal, (str, os.PathLike, AnnotationJournal)):
             raise TypeError("journal must be a file path, an AnnotationJournal or None, got "
                             f"{type(self.journal).__name__}.")
+        if self.canonicalize is not None and not callable(self.canonicalize):
+            raise TypeError("canonicalize must be a callable or None, got "
+                            f"{type(self.canonicalize).__name__}.")
+
+    def _canonicalizer(self):
+        """The canonicalize step in use: the parameter, else the tool's own, else None."""
+        if self.canonicalize is not None:
+            return self.canonicalize
+        found = getattr(self.func, "canonicalize", None)
+        return found if callable(found) else None
 
     def _open_journal(self):
         if self.journal is None:
@@ -444,6 +541,7 @@ default=None
         Returns
         -------
         LabelingResult
+            With ``inputs`` the canonical batch when a canonicalize step is in use.
         """
         self._check_params()
         journal = self._open_journal()
@@ -452,11 +550,17 @@ default=None
             raise ValueError("X must be a batch of samples (an array with a first axis).")
         labels = [None] * len(X)
         errors = {}
+        inputs = None
+        canonicalize = self._canonicalizer()
+        if canonicalize is not None:
+            X, errors = canonicalize_batch(canonicalize, X)
+            inputs = X
         keys = None
-        todo = np.arange(len(X))
+        todo = np.array([pos for pos in range(len(X)) if pos not in errors], dtype=np.int64)
         if journal is not None:
             keys = [sample_key(x) for x in X]
-            stored = journal.get_many(None, keys=keys)
+            stored = journal.get_many(None, keys=[keys[pos] for pos in todo])
+            stored = {int(todo[i]): label for i, label in stored.items()}
             for pos, label in stored.items():
                 self._accept(pos, label, labels, errors)
             self.n_reused_ += len(stored)
@@ -492,7 +596,7 @@ default=None
             journal.put_failures([(X[pos], errors[pos]) for pos in failed],
                                  keys=[keys[pos] for pos in failed])
         self.failures_.extend({"sample": pos, "error": err} for pos, err in sorted(errors.items()))
-        return LabelingResult(labels, errors)
+        return LabelingResult(labels, errors, inputs)
 
     @staticmethod
     def _persist(journal, X, keys, positions, labels, errors):

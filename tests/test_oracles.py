@@ -302,3 +302,98 @@ def test_mappings_and_sets_are_not_label_sequences(answer):
     result = oracle.label(np.zeros((3, 2), dtype=np.float32))
     assert set(result.errors) == {0, 1, 2}
     assert all("not a sequence of labels" in error for error in result.errors.values())
+
+
+# ------------------------------------------------------------------ canonicalize
+class RoundingTool:
+    """Labels the rounded input; declares the rounding as its canonicalize step.
+
+    Fails to canonicalize negative samples, returns a wrong shape for samples whose
+    first value is 7 and NaN for samples whose first value is 8.
+    """
+
+    def __init__(self):
+        self.seen = []
+
+    def canonicalize(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        if (X < 0).any():
+            raise ValueError("negative input")
+        if (X[:, 0] == 7).any():
+            return np.round(X)[:, :1]
+        out = np.round(X)
+        out[X[:, 0] == 8] = np.nan
+        return out
+
+    def __call__(self, X):
+        self.seen.append(np.array(X))
+        return np.asarray(X).reshape(len(X), -1).sum(axis=1)
+
+
+def test_canonical_inputs_are_labeled_and_returned():
+    tool = RoundingTool()
+    X = np.array([[0.2, 1.7], [2.4, 0.6], [0.9, 0.1]])
+    result = LabelingToolOracle(tool).label(X)
+    canonical = np.round(X)
+    np.testing.assert_array_equal(result.inputs, canonical)
+    np.testing.assert_array_equal(np.concatenate(tool.seen), canonical)  # the tool saw them
+    # every returned input, labeled again, gives back its label
+    again = LabelingToolOracle(tool).label(result.inputs)
+    np.testing.assert_array_equal(again.labels, result.labels)
+    np.testing.assert_array_equal(again.inputs, result.inputs)
+
+
+def test_no_canonicalizer_returns_no_inputs(X):
+    assert LabelingToolOracle(make_sum_tool()).label(X).inputs is None
+
+
+def test_canonicalize_parameter_overrides_the_tool():
+    tool = RoundingTool()
+    X = np.array([[0.2, 1.7]])
+    result = LabelingToolOracle(tool, canonicalize=np.floor).label(X)
+    np.testing.assert_array_equal(result.inputs, [[0.0, 1.0]])
+    assert result.labels == [1.0]
+    with pytest.raises(TypeError, match="canonicalize must be a callable"):
+        LabelingToolOracle(tool, canonicalize="round").label(X)
+
+
+def test_canonicalize_failures_are_recorded_per_sample_and_never_paid():
+    tool = RoundingTool()
+    X = np.array([[0.2, 1.7], [-1.0, 0.0], [7.0, 1.0], [8.0, 0.0], [2.6, 0.0]])
+    oracle = LabelingToolOracle(tool)
+    result = oracle.label(X)
+    assert sorted(result.errors) == [1, 2, 3]
+    assert "negative input" in result.errors[1]
+    assert "shape (1, 1)" in result.errors[2]
+    assert "NaN" in result.errors[3]
+    assert all(e.startswith("canonicalize failed") for e in result.errors.values())
+    assert result.labels[0] == 2.0 and result.labels[4] == 3.0
+    np.testing.assert_array_equal(result.inputs[[0, 4]], [[0.0, 2.0], [3.0, 0.0]])
+    np.testing.assert_array_equal(result.inputs[[1, 2]], X[[1, 2]])  # kept as sent
+    assert oracle.n_queries_ == 2  # only the canonical samples reached the tool
+    assert [f["sample"] for f in oracle.failures_] == [1, 2, 3]
+
+
+def test_journal_round_trip_keys_the_canonical_input(tmp_path):
+    path = tmp_path / "labels.sqlite"
+    tool = RoundingTool()
+    X = np.array([[0.2, 1.7], [2.4, 0.6]])
+    first = LabelingToolOracle(tool, journal=path, journal_key="rounding")
+    labels = first.label(X).labels
+    stored = first.journal_.get_many(np.round(X))
+    assert sorted(stored) == [0, 1]  # stored under the canonical input
+    first.journal_.close()
+    # other raw inputs with the same canonical form are answered from the journal
+    again = LabelingToolOracle(tool, journal=path, journal_key="rounding")
+    result = again.label(np.array([[0.4, 1.9], [1.6, 1.1]]))
+    assert again.n_calls_ == 0 and again.n_reused_ == 2
+    assert result.labels == labels
+    np.testing.assert_array_equal(result.inputs, np.round(X))
+
+
+def test_parallel_canonical_labels_equal_sequential():
+    X = np.random.RandomState(0).rand(8, 3) * 4
+    sequential = LabelingToolOracle(RoundingTool()).label(X)
+    parallel = LabelingToolOracle(RoundingTool(), n_jobs=2).label(X)
+    np.testing.assert_array_equal(parallel.labels, sequential.labels)
+    np.testing.assert_array_equal(parallel.inputs, sequential.inputs)

@@ -396,6 +396,48 @@ class VesselStressSolver(BaseEstimator):
         _check_integer(self.max_step_cuts, "max_step_cuts", 0)
         _check_integer(self.smoothing_iterations, "smoothing_iterations", 0)
 
+    def canonicalize(self, masks):
+        """The binary walls this solver actually solves on, in the input's shape.
+
+        The cleaning of the class docstring (threshold at 0.5, diagonal contacts
+        joined, one-pixel notches filled and spurs removed, largest 4-connected
+        component, background specks filled) as a float32 0/1 mask. It is
+        idempotent, and solving the canonical mask gives the same stress map as
+        solving the original, so a labeling oracle can store the canonical mask
+        with its label (see :class:`hardsample.oracles.LabelingToolOracle`).
+
+        Parameters
+        ----------
+        masks : array-like of shape (n_samples, size, size) or (size, size)
+            Wall masks with values in [0, 1], possibly soft.
+
+        Returns
+        -------
+        walls : ndarray of the shape of ``masks``, float32
+            1 on the cleaned wall, 0 elsewhere.
+
+        Raises
+        ------
+        TypeError, MaskError
+            As :meth:`__call__` for invalid masks (bad values, shape, an empty
+            wall, no lumen or more than one lumen).
+
+        Examples
+        --------
+        >>> masks, _ = make_vessel_masks(1, random_state=0)
+        >>> soft = 0.2 + 0.6 * masks  # a soft mask: 0.2 off the wall, 0.8 on it
+        >>> solver = VesselStressSolver()
+        >>> walls = solver.canonicalize(soft)
+        >>> bool(np.array_equal(walls, masks)), walls.dtype
+        (True, dtype('float32'))
+        >>> bool(np.array_equal(solver.canonicalize(walls), walls))
+        True
+        """
+        masks, single = check_masks(masks, name="masks")
+        walls = np.stack([clean_wall(mask, index)[0] for index, mask in enumerate(masks)])
+        walls = walls.astype(np.float32)
+        return walls[0] if single else walls
+
     def __call__(self, masks, lipid=None):
         """Compute the von Mises stress maps of vessel-wall masks.
 

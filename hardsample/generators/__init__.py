@@ -3,6 +3,8 @@
 from ._base import BaseGenerator
 from .alpha_gan import AlphaGANTransformer
 from .linear import PCAGenerator
+from .sdf import SDFGenerator, SignedDistanceTransformer
 from .vae import VAETransformer
 
-__all__ = ["AlphaGANTransformer", "BaseGenerator", "PCAGenerator", "VAETransformer"]
+__all__ = ["AlphaGANTransformer", "BaseGenerator", "PCAGenerator", "SDFGenerator",
+           "SignedDistanceTransformer", "VAETransformer"]

@@ -28,6 +28,15 @@ class PCAGenerator(BaseGenerator):
         Where the torch encoder and decoder live.
     random_state : int, RandomState instance or None, default=None
         Passed to PCA (randomised solvers).
+    clip : bool, default=True
+        Clip the samples ``inverse_transform`` returns to the range of the training
+        data ``[data_min_, data_max_]``: a linear decoder extrapolates beyond the
+        values any sample had (e.g. masks or images in [0, 1]), which a labeling
+        tool may rightly reject. ``decoder_`` stays linear (unclipped), so the
+        gradients the samplers back-propagate through it do not vanish.
+    prior : {"standard", "aggregate"}, default="standard"
+        Distribution of :meth:`sample_codes`: ``N(0, I)`` or a Gaussian fitted to
+        the training codes (see :class:`~hardsample.generators.BaseGenerator`).
 
     Attributes
     ----------
@@ -35,6 +44,8 @@ class PCAGenerator(BaseGenerator):
         The fitted PCA on flattened samples.
     encoder_, decoder_ : torch.nn.Module
         Linear maps from samples to codes and back.
+    data_min_, data_max_ : float
+        Range of the training data (the clipping range).
     latent_dim_ : int
     sample_shape_ : tuple of int
 
@@ -50,16 +61,22 @@ class PCAGenerator(BaseGenerator):
     (2, 64)
     """
 
-    def __init__(self, n_components=3, *, whiten=True, device="cpu", random_state=None):
+    def __init__(self, n_components=3, *, whiten=True, device="cpu", random_state=None,
+                 clip=True, prior="standard"):
         self.n_components = n_components
         self.whiten = whiten
         self.device = device
         self.random_state = random_state
+        self.clip = clip
+        self.prior = prior
 
     def _fit(self, X):
         if isinstance(self.n_components, numbers.Integral):
             check_int(self.n_components, "n_components")
+        if not isinstance(self.clip, (bool, np.bool_)):
+            raise TypeError(f"clip must be a bool, got {type(self.clip).__name__}.")
         flat = X.reshape(len(X), -1)
+        self.data_min_, self.data_max_ = float(flat.min()), float(flat.max())
         self.pca_ = PCA(
             n_components=self.n_components, whiten=self.whiten, random_state=self.random_state
         ).fit(flat)
@@ -86,3 +103,15 @@ class PCAGenerator(BaseGenerator):
         for module in (self.encoder_, self.decoder_):
             module.eval().requires_grad_(False)
         return self
+
+    def inverse_transform(self, Z):
+        """Decode codes linearly; clipped to ``[data_min_, data_max_]`` when ``clip``.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, *sample_shape_), float32
+        """
+        X = super().inverse_transform(Z)
+        if self.clip:
+            np.clip(X, self.data_min_, self.data_max_, out=X)
+        return X

@@ -72,6 +72,10 @@ class VAETransformer(BaseGenerator):
     device : str or torch.device, default="cpu"
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, batch order and the reparameterisation noise.
+    prior : {"standard", "aggregate"}, default="standard"
+        Distribution of :meth:`sample_codes`: ``N(0, I)`` or a Gaussian fitted to
+        the training codes (posterior means) at fit, for when they are not standard
+        normal (see :class:`~hardsample.generators.BaseGenerator`).
     verbose : int, default=0
         Show a progress bar over epochs when > 0.
 
@@ -113,6 +117,7 @@ class VAETransformer(BaseGenerator):
         device="cpu",
         random_state=None,
         verbose=0,
+        prior="standard",
     ):
         self.latent_dim = latent_dim
         self.hidden_sizes = hidden_sizes
@@ -124,6 +129,7 @@ class VAETransformer(BaseGenerator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.prior = prior
 
     def _check_params(self, X):
         check_int(self.latent_dim, "latent_dim")

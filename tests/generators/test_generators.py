@@ -58,7 +58,7 @@ def test_reproducible_with_seed(make, digits):
 
 def test_pca_reconstruction_matches_sklearn(digits):
     X = digits[0]
-    gen = PCAGenerator(n_components=5).fit(X)
+    gen = PCAGenerator(n_components=5, clip=False).fit(X)
     expected = gen.pca_.inverse_transform(gen.pca_.transform(X))
     np.testing.assert_allclose(gen.inverse_transform(gen.transform(X)), expected, atol=1e-4)
     np.testing.assert_allclose(gen.transform(X), gen.pca_.transform(X), atol=1e-4)
@@ -131,3 +131,53 @@ def test_vae_parameter_errors(digits):
 def test_pca_needs_a_latent_dimension(digits):
     with pytest.raises(ValueError, match="n_components"):
         PCAGenerator(n_components=0).fit(digits[0])
+
+
+def test_pca_clips_decodes_to_the_data_range_but_not_its_decoder(digits):
+    X = digits[0]
+    raw = PCAGenerator(n_components=5, clip=False).fit(X)
+    gen = PCAGenerator(n_components=5).fit(X)
+    Z = 3 * gen.sample_codes(50, random_state=0)
+    unclipped = raw.inverse_transform(Z)
+    assert unclipped.min() < X.min() and unclipped.max() > X.max()  # a linear decoder overshoots
+    decoded = gen.inverse_transform(Z)
+    assert decoded.min() == X.min() and decoded.max() == X.max()
+    np.testing.assert_allclose(decoded, np.clip(unclipped, X.min(), X.max()), atol=1e-6)
+    # decoder_ stays linear: gradients do not vanish where the decode is clipped
+    z = torch.as_tensor(Z[:1]).requires_grad_(True)
+    gen.decoder_(z).sum().backward()
+    assert z.grad.abs().sum() > 0
+    with pytest.raises(TypeError, match="clip must be a bool"):
+        PCAGenerator(clip="yes").fit(X)
+
+
+@pytest.mark.parametrize("make", GENERATORS, ids=["pca", "vae"])
+def test_standard_prior_draws_exactly_the_standard_normal_numbers(make, digits):
+    gen = make().fit(digits[0][:300])
+    expected = np.random.RandomState(3).standard_normal((7, 2)).astype(np.float32)
+    np.testing.assert_array_equal(gen.sample_codes(7, np.random.RandomState(3)), expected)
+    np.testing.assert_array_equal(gen.sample(7, random_state=3), gen.inverse_transform(expected))
+
+
+@pytest.mark.parametrize("make", GENERATORS, ids=["pca", "vae"])
+def test_aggregate_prior_matches_the_training_codes(make, digits):
+    X = digits[0][:300]
+    gen = make().set_params(prior="aggregate").fit(X)
+    codes = gen.transform(X)
+    np.testing.assert_allclose(gen.prior_mean_, codes.mean(0), atol=1e-4)
+    np.testing.assert_allclose(gen.prior_scale_ @ gen.prior_scale_.T, np.cov(codes.T),
+                               rtol=1e-3, atol=1e-4)
+    Z = gen.sample_codes(20000, random_state=0)
+    np.testing.assert_allclose(Z.mean(0), codes.mean(0), atol=0.05 * codes.std(0).max())
+    np.testing.assert_allclose(np.cov(Z.T), np.cov(codes.T), rtol=0.1, atol=0.05)
+    # the same standard normal numbers, transformed: mean + eps @ L.T
+    eps = np.random.RandomState(5).standard_normal((4, 2)).astype(np.float32)
+    np.testing.assert_allclose(gen.sample_codes(4, np.random.RandomState(5)),
+                               gen.prior_mean_ + eps @ gen.prior_scale_.T, rtol=1e-5)
+
+
+def test_bad_prior(digits):
+    with pytest.raises(ValueError, match="prior must be 'standard' or 'aggregate'"):
+        PCAGenerator(prior="gaussian").fit(digits[0][:50])
+    with pytest.raises(ValueError, match="n_samples must be a non-negative int"):
+        PCAGenerator().fit(digits[0][:50]).sample_codes(-1)
