@@ -89,10 +89,13 @@ def check_masks(masks, name="masks"):
         array = array[np.newaxis]
     elif array.ndim == 3:
         single = False
+    elif array.ndim == 4 and array.shape[1] == 1:  # one channel, as conv nets take them
+        single = False
+        array = array[:, 0]
     else:
         raise MaskError(
-            f"{name} must be 2-D (size, size) or 3-D (n_samples, size, size), "
-            f"got an array of shape {array.shape}."
+            f"{name} must be 2-D (size, size), 3-D (n_samples, size, size) or 4-D with one "
+            f"channel (n_samples, 1, size, size), got an array of shape {array.shape}."
         )
     n_samples, height, width = array.shape
     if n_samples < 1:

@@ -408,7 +408,7 @@ class VesselStressSolver(BaseEstimator):
 
         Parameters
         ----------
-        masks : array-like of shape (n_samples, size, size) or (size, size)
+        masks : array-like of shape (n_samples, size, size), (n_samples, 1, size, size) or (size, size)
             Wall masks with values in [0, 1], possibly soft.
 
         Returns
@@ -433,20 +433,20 @@ class VesselStressSolver(BaseEstimator):
         >>> bool(np.array_equal(solver.canonicalize(walls), walls))
         True
         """
-        masks, single = check_masks(masks, name="masks")
+        shape = np.shape(masks)
+        masks, _ = check_masks(masks, name="masks")
         walls = np.stack([clean_wall(mask, index)[0] for index, mask in enumerate(masks)])
-        walls = walls.astype(np.float32)
-        return walls[0] if single else walls
+        return walls.astype(np.float32).reshape(shape)
 
     def __call__(self, masks, lipid=None):
         """Compute the von Mises stress maps of vessel-wall masks.
 
         Parameters
         ----------
-        masks : array-like of shape (n_samples, size, size) or (size, size)
+        masks : array-like of shape (n_samples, size, size), (n_samples, 1, size, size) or (size, size)
             Wall masks with values in [0, 1] (1 = wall, 0 = lumen and outside),
             possibly soft; thresholded at 0.5 and repaired (see the class
-            docstring).
+            docstring). A channel axis of one is dropped.
         lipid : array-like of the shape of ``masks`` or None, default=None
             Lipid maps in [0, 1]; wall pixels where ``lipid > 0.5`` get the
             lipid constants.  None means all fibrous tissue.

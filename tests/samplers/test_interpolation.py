@@ -244,3 +244,25 @@ def test_si_with_mask_vae_and_stress_net():
     assert reg.y_synthetic_.shape == (10, 64, 64)
     np.testing.assert_allclose(reg.y_synthetic_, blurred_stress(reg.X_synthetic_), atol=1e-6)
     assert reg.predict(masks[:2]).shape == (2, 64, 64)
+
+
+def test_si_trains_on_what_the_solver_labeled():
+    """SI with the vessel solver: stored synthetic inputs are the binary masks the solver
+    solved on, and labeling them again gives back their stored targets."""
+    from hardsample import LabelingToolOracle
+    from hardsample.datasets import VesselStressSolver, make_vessel_masks
+    from hardsample.generators import PCAGenerator, SDFGenerator
+    from hardsample.nets import StressUNet
+
+    masks = make_vessel_masks(60, size=32, random_state=0)[0][:, None]
+    solver = VesselStressSolver()
+    net = NeuralNetRegressor(StressUNet, module__widths=(4, 8), optimizer=torch.optim.Adam,
+                             lr=1e-3, max_epochs=2, batch_size=4, verbose=0)
+    reg = LatentHardMiningRegressor(
+        net, SDFGenerator(PCAGenerator(3)), sampler="interpolation", initial_size=4,
+        round_size=3, n_rounds=2, random_state=0,
+    ).fit(masks, oracle=LabelingToolOracle(solver))
+    assert len(reg.X_synthetic_) == 7
+    assert np.isin(reg.X_synthetic_, (0.0, 1.0)).all()
+    again = solver(reg.X_synthetic_[:, 0])
+    np.testing.assert_allclose(again, reg.y_synthetic_.reshape(again.shape), rtol=1e-5)
