@@ -76,6 +76,9 @@ def build_parser():
                         "settings as those runs, the seeds are taken from the files")
     parser.add_argument("--rename", nargs="+", default=[], metavar="OLD=NEW",
                         help="with --merge: report strategy OLD under the name NEW")
+    parser.add_argument("--paired-references", nargs="+", default=["random"], metavar="NAME",
+                        help="report every strategy's per-seed paired differences to each of "
+                        "these strategies (e.g. a latent strategy's same-cost controls)")
     return parser
 
 
@@ -215,7 +218,11 @@ def report(summary, records, args, extra):
     for name in auc:
         value = "never" if reach[name] is None else f"{reach[name]:.0f}"
         lines.append(f"| {name} | {100 * auc[name]:.2f} | {value} |")
-    lines += ["", *paired_lines(records, target), *timing_tables(records, timing)]
+    references = [target] + [r for r in args.paired_references if r != target and r in auc]
+    lines.append("")
+    for reference in references:
+        lines += paired_lines(records, reference)
+    lines += timing_tables(records, timing)
     return "\n".join(lines) + "\n", auc, reach, timing
 
 
