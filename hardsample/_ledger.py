@@ -131,6 +131,10 @@ class LabelLedger:
         return self.n_labeled - (self.records[-1].n_labeled if self.records else 0)
 
     # ------------------------------------------------------------- recording
+    def count_unanswered(self, n):
+        """``n`` samples were sent to the oracle, and no usable answer came back."""
+        self.n_oracle_calls += n
+
     def record(self, result, batch, round_number, indices=None, latent_codes=None):
         """Keep every label that came back for ``batch``; return how many were kept.
 

@@ -131,7 +131,7 @@ def _label(run, X, oracle, proposal, number):
         batch = np.asarray(proposal.X, dtype=np.float32)
         result = oracle.label(batch)
     if len(result.labels) != len(batch):
-        run.ledger.n_oracle_calls += len(batch)
+        run.ledger.count_unanswered(len(batch))
         raise LabelingError(
             f"The oracle answered {len(result.labels)} labels for {len(batch)} samples."
         )
