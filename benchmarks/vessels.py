@@ -22,19 +22,21 @@ labeled, and trained on, as the cleaned binary wall the solver solved on.
   over the real pool, labeled by the same solver).
 - Baselines (rows): predicting zero stress, and the mean stress map of the real
   labels random-real holds at that round and seed.
-- Metric: test MSE in kPa² over all 64x64 pixels; paired differences per round
-  (SI - random-synthetic, SI - random-real) with 95 % t intervals over seeds.
+- Metric: test MSE in kPa² over all 64x64 pixels (lower is better). Paired by seed
+  (:func:`hardsample.curves.paired_differences`): per round and in AUC, SI minus
+  random-synthetic, SI minus random-real and random-synthetic minus random-real,
+  with 95 % t intervals over seeds (negative: the first has the lower MSE), and the
+  mean per-seed MSE ratios.
 
-Two things this script does that the estimator does not do (yet) on this branch:
+The estimator keeps the *canonical* inputs the oracle returns (``LabelingResult.inputs``,
+the cleaned binary walls the solver solved on) in ``X_synthetic_``, so the nets train on
+what was labeled; the report checks it (stored inputs binary, relabeling gives back the
+stored targets). With ``--prior aggregate`` the samplers' prior draws are the
+generator's ``sample_codes``.
 
-- it keeps the *canonical* inputs the oracle returns (``LabelingResult.inputs``) in
-  ``X_synthetic_`` (a small subclass of LatentHardMiningRegressor overriding
-  ``_label``), so the nets train on what was labeled;
-- with ``--prior aggregate`` it makes the samplers' prior draws use
-  ``generator.sample_codes`` (a patch of ``draw_prior``).
-
-Outputs in ``--output-dir``: ``<tag>.md`` (provenance header, tables), ``.json``,
-``_records.csv``.
+Outputs in ``--output-dir`` (``_report.write_result``): ``<tag>.json`` (provenance,
+configuration, records, failures, checks), ``<tag>.md`` rendered from that JSON by
+:func:`render`, and ``<tag>_records.csv``.
 """
 
 import argparse
@@ -47,11 +49,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import cached_fit, settings_key  # noqa: E402
-from _provenance import provenance, provenance_lines  # noqa: E402
+from _report import config_of, header, write_result  # noqa: E402
 from _vessel_data import ScaledStressTool, cached_test_set  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STRATEGIES = ("SI", "random-synthetic", "random-real")
+#: Paired comparisons (first minus second, per seed) of the report.
+COMPARISONS = (("SI", "random-synthetic"), ("SI", "random-real"),
+               ("random-synthetic", "random-real"))
 
 
 def build_parser():
@@ -102,18 +107,6 @@ def make_generator(args):
                                     prior=args.prior),
             "sdf-vae": SDFGenerator(vae.set_params(prior="standard"), prior=args.prior),
             }[args.generator]
-
-
-def t_interval(values):
-    """Mean and 95 % t interval of paired differences."""
-    from scipy import stats
-
-    values = np.asarray(values, dtype=np.float64)
-    mean = float(values.mean())
-    if len(values) < 2:
-        return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
-    return mean, mean - half, mean + half
 
 
 def run(args, X_pool, X_test, y_test, tool, generator, pressure):
@@ -194,90 +187,171 @@ def run(args, X_pool, X_test, y_test, tool, generator, pressure):
     return records, failures, checks
 
 
-def paired(records, a, b, rounds, seeds):
-    """Per round: SI - other differences over the seeds both have."""
-    table = {(r["strategy"], r["seed"], r["round"]): r["score"] for r in records}
+def paired_rows(records):
+    """Paired-by-seed test MSE differences of :data:`COMPARISONS`, first minus second.
+
+    :func:`hardsample.curves.paired_differences` of each pair that ran (per round and
+    in AUC, 95 % t intervals, wins = the first has the lower MSE), with ``strategy``
+    renamed ``"<first> minus <second>"``.
+
+    Raises
+    ------
+    ValueError
+        The two strategies of a pair do not have the same seeds and rounds (a run
+        stopped early).
+    """
+    from hardsample.curves import paired_differences
+
+    present = {r["strategy"] for r in records}
     rows = []
-    for k in rounds:
-        diffs = [table[(a, s, k)] - table[(b, s, k)] for s in seeds
-                 if (a, s, k) in table and (b, s, k) in table]
-        ratios = [table[(a, s, k)] / table[(b, s, k)] for s in seeds
-                  if (a, s, k) in table and (b, s, k) in table]
-        if diffs:
-            mean, low, high = t_interval(diffs)
-            rows.append({"round": k, "n_seeds": len(diffs), "mean_diff": mean, "low": low,
-                         "high": high, "mean_ratio": float(np.mean(ratios))})
+    for first, second in COMPARISONS:
+        if first in present and second in present:
+            pair = [r for r in records if r["strategy"] in (first, second)]
+            rows += [{**row, "strategy": f"{first} minus {second}"} for row in
+                     paired_differences(pair, reference=second, greater_is_better=False)]
     return rows
 
 
-def report(records, failures, checks, args, extra, info):
+def ratios(records, first, second):
+    """Per round, the mean over seeds of first's test MSE / second's on the same seed."""
+    table = {(r["strategy"], r["seed"], r["round"]): r["score"] for r in records}
+    out = {}
+    for k in sorted({r["round"] for r in records}):
+        values = [table[(first, s, k)] / table[(second, s, k)]
+                  for (name, s, r) in table if name == first and r == k
+                  and (second, s, k) in table]
+        if values:
+            out[k] = float(np.mean(values))
+    return out
+
+
+def _setup(args, result):
+    """The configuration paragraph of a report."""
+    if "epochs" in result["config"]:  # the earlier StressMapNet study (VAE, soft masks)
+        return [
+            f"pool {args.pool_size} synthetic masks (seed {args.pool_seed}), test "
+            f"{args.test_size} (seed {args.test_seed}) labeled by VesselStressSolver() "
+            f"(Mooney-Rivlin, fibrous wall, 16 kPa; {result['test_seconds']:.0f} s, cache "
+            f"{result['test_path']}); VAE latent {args.latent_dim}, 400-400, "
+            f"{args.vae_epochs} epochs ({result['vae_seconds']:.0f} s; cache "
+            f"{result['vae_path']}); StressMapNet, Adam lr {args.lr}, {args.epochs} epochs, "
+            f"batch {args.batch_size}, retrain={args.retrain}; targets = stress / "
+            f"{args.s_max:g} kPa; {args.initial_size} + {args.round_size}/round, "
+            f"{args.rounds} rounds; seeds {args.seeds}; SI step {args.step_size}; solver "
+            f"n_jobs {args.n_jobs}; torch threads {args.threads}; total "
+            f"{result['total_seconds'] / 60:.1f} min. Written by an earlier version of "
+            "this script (not re-runnable with the current options)."]
+    return [
+        f"Pool {args.pool_size} synthetic masks (seed {args.pool_seed}); test "
+        f"{args.test_size} (seed {args.test_seed}) labeled by VesselStressSolver() "
+        f"(Mooney-Rivlin, fibrous wall, 16 kPa). Generator {args.generator}, latent "
+        f"{args.latent_dim}, prior {args.prior} (fitted in "
+        f"{result['generator_seconds']:.0f} s). Net StressUNet(widths {tuple(args.widths)}, "
+        f"{args.n_convs} conv/level, GroupNorm, linear head), Adam lr {args.lr}, batch "
+        f"{args.batch_size}, {args.train_steps} steps per fit, retrain={args.retrain}; "
+        f"targets = stress / 16 kPa. Budget {args.initial_size} + {args.round_size}/round, "
+        f"{args.rounds} rounds; seeds {args.seeds}; SI step {args.step_size}; solver n_jobs "
+        f"{args.n_jobs}; torch threads {args.threads}; total "
+        f"{result['total_seconds'] / 60:.1f} min."]
+
+
+def _paired_lines(records):
+    from hardsample.curves import paired_table
+
+    lines = ["## Paired by seed: SI minus the others (kPa²)", ""]
+    try:
+        rows = paired_rows(records)
+    except ValueError as exc:  # a run stopped early: seeds or rounds not paired
+        return lines + [f"Not computed: {exc}", ""]
+    if not rows:
+        return lines + ["Not computed: fewer than two of the compared strategies ran.", ""]
+    lines += [
+        "Per seed, the first strategy's test MSE minus the second's on the same seed (same "
+        "seeds, net, training and budget; SI and random-synthetic also share round 1); "
+        f"mean over {rows[0]['n_seeds']} seeds with its 95 % Student t interval. Lower "
+        "MSE is better: a negative difference means the first strategy (SI in the first "
+        "two rows) has the lower test MSE. AUC: the area under the MSE curve over the "
+        "labels divided by their span (the mean MSE over the budget), per seed; a win: "
+        "the first strategy's AUC is the lower one on that seed.", "",
+        paired_table(rows, scale=1.0, digits=2,
+                     title="test MSE difference (kPa², 95 % t interval), round (labels)"),
+        "", "Mean over seeds of the per-seed test MSE ratio (first / second):", ""]
+    pairs = list(dict.fromkeys(r["strategy"] for r in rows))
+    by_pair = {name: ratios(records, *name.split(" minus ")) for name in pairs}
+    rounds = sorted({k for values in by_pair.values() for k in values})
+    lines += ["| ratio, round | " + " | ".join(str(k) for k in rounds) + " |",
+              "|---|" + "---|" * len(rounds)]
+    lines += [f"| {name.replace(' minus ', ' / ')} | "
+              + " | ".join(f"{values[k]:.2f}" if k in values else "" for k in rounds) + " |"
+              for name, values in by_pair.items()]
+    return lines + [""]
+
+
+def render(result):
+    """The Markdown report of a ``<tag>.json`` written by this script.
+
+    Also renders the JSON of the earlier version of the study (StressMapNet on soft
+    VAE masks: no provenance, baselines or checks recorded), stating what it has.
+    """
     from hardsample.curves import markdown_table, summarize
 
-    summary = summarize(records)
+    records = result["records"]
+    args = config_of(build_parser(), result)
     rounds = sorted({r["round"] for r in records})
-    zero = extra["zero_mse"]
-    lines = [f"# Vessel study ({args.tag})", "", *provenance_lines(info), "",
-             f"Pool {args.pool_size} synthetic masks (seed {args.pool_seed}); test "
-             f"{args.test_size} (seed {args.test_seed}) labeled by VesselStressSolver() "
-             f"(Mooney-Rivlin, fibrous wall, 16 kPa). Generator {args.generator}, latent "
-             f"{args.latent_dim}, prior {args.prior} (fitted in "
-             f"{extra['generator_seconds']:.0f} s). "
-             f"Net StressUNet(widths {tuple(args.widths)}, {args.n_convs} conv/level, GroupNorm, "
-             f"linear head), Adam lr {args.lr}, batch {args.batch_size}, {args.train_steps} "
-             f"steps per fit, retrain={args.retrain}; targets = stress / 16 kPa. Budget "
-             f"{args.initial_size} + {args.round_size}/round, {args.rounds} rounds; seeds "
-             f"{args.seeds}; SI step {args.step_size}; solver n_jobs {args.n_jobs}; torch "
-             f"threads {args.threads}; total {extra['total_seconds'] / 60:.1f} min.", "",
+    lines = [*header(f"Vessel study ({result.get('tag') or args.tag})", result),
+             *_setup(args, result), "",
              "## Test MSE (kPa², all pixels), mean ± std over seeds", "",
-             markdown_table(summary, scale=1.0, digits=2, title="test MSE (kPa²), round (labels)"),
-             "| predict zero | " + " | ".join(f"{zero:.2f}" for _ in rounds) + " |", "",
-             "mean-map: the mean stress map of random-real's labels at that round and seed.", ""]
+             markdown_table(summarize(records), scale=1.0, digits=2,
+                            title="test MSE (kPa²), round (labels)")]
+    if "zero_mse" in result:
+        lines.append("| predict zero | "
+                     + " | ".join(f"{result['zero_mse']:.2f}" for _ in rounds) + " |")
+    lines.append("")
     table = {(r["strategy"], r["seed"], r["round"]): r["score"] for r in records}
-    seeds = args.seeds
-    floor = [(s, sd, k) for (s, sd, k), v in table.items()
-             if s in STRATEGIES and ("mean-map", sd, k) in table
-             and v >= table[("mean-map", sd, k)]]
-    lines += [f"Floor (every strategy's net beats the mean map at every round of every seed): "
-              f"{'met' if not floor else 'NOT met at ' + str(floor)}.", ""]
-    lines += ["## Paired differences (kPa²), mean and 95 % t interval over seeds", "",
-              "| comparison | " + " | ".join(f"round {k}" for k in rounds) + " |",
-              "|---|" + "---|" * len(rounds)]
-    paired_rows = {}
-    for other in ("random-synthetic", "random-real"):
-        rows = paired(records, "SI", other, rounds, seeds)
-        paired_rows[other] = rows
-        by_round = {r["round"]: r for r in rows}
-        lines.append(f"| SI - {other} | " + " | ".join(
-            f"{by_round[k]['mean_diff']:+.2f} [{by_round[k]['low']:+.2f}, "
-            f"{by_round[k]['high']:+.2f}] (ratio {by_round[k]['mean_ratio']:.2f})"
-            if k in by_round else "" for k in rounds)
-            + " |")
-    fidelity = paired(records, "random-synthetic", "random-real", rounds, seeds)
-    lines += ["", "Fidelity: random-synthetic / random-real test MSE at equal label counts "
-              "(mean over seeds of the per-seed ratio): " + ", ".join(
-                  f"round {r['round']}: {r['mean_ratio']:.2f}" for r in fidelity) + ".", ""]
+    if any(name == "mean-map" for name, _, _ in table):
+        floor = [(s, sd, k) for (s, sd, k), v in table.items()
+                 if s in STRATEGIES and ("mean-map", sd, k) in table
+                 and v >= table[("mean-map", sd, k)]]
+        lines += ["mean-map: the mean stress map of random-real's labels at that round and "
+                  "seed.", "", "Floor (every strategy's net beats the mean map at every round "
+                  f"of every seed): {'met' if not floor else 'NOT met at ' + str(floor)}.", ""]
+    lines += _paired_lines(records)
+    names = list(dict.fromkeys(f["strategy"] for f in result["failures"]))
     lines += ["## Failed labels (recorded and replaced by new proposals)", "",
               "| strategy | masks sent | failed | MaskError | SolverError |",
               "|---|---|---|---|---|"]
-    for name in args.strategies:
-        rows = [f for f in failures if f["strategy"] == name]
-        sums = [sum(f[k] for f in rows) for k in ("n_sent", "n_failed", "n_mask_error",
-                                                    "n_solver_error")]
-        lines.append(f"| {name} | " + " | ".join(str(v) for v in sums) + " |")
+    for name in names:
+        rows = [f for f in result["failures"] if f["strategy"] == name]
+        lines.append(f"| {name} | " + " | ".join(
+            str(sum(f[k] for f in rows))
+            for k in ("n_sent", "n_failed", "n_mask_error", "n_solver_error")) + " |")
+    names = [n for n in dict.fromkeys(r["strategy"] for r in records) if n in STRATEGIES]
     lines += ["", "## Time per strategy (s, summed over seeds and rounds)", "",
               "| strategy | labeling | training | mining | test prediction |",
               "|---|---|---|---|---|"]
-    for name in args.strategies:
+    for name in names:
         rows = [r for r in records if r["strategy"] == name]
         lines.append(f"| {name} | " + " | ".join(
             f"{sum(r[k] for r in rows):.1f}" for k in ("labeling_seconds", "train_seconds",
                                                         "mining_seconds", "test_seconds")) + " |")
+    lines += ["", "Per round, mean seconds over seeds: labeling (FE solver) / training (net) / "
+              "mining", "", "| strategy | " + " | ".join(f"round {k}" for k in rounds) + " |",
+              "|---|" + "---|" * len(rounds)]
+    for name in names:
+        cells = []
+        for k in rounds:
+            group = [r for r in records if r["strategy"] == name and r["round"] == k]
+            cells.append("" if not group else " / ".join(
+                f"{np.mean([r[f] for r in group]):.{d}f}" for f, d in (
+                    ("labeling_seconds", 1), ("train_seconds", 1), ("mining_seconds", 2))))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    checks = result.get("checks")
     if checks:
         lines += ["", "Stored synthetic inputs: binary in "
                   f"{sum(c['binary'] for c in checks)}/{len(checks)} runs; relabeling 3 stored "
                   "inputs per run gives back the stored targets up to "
                   f"{max(c['relabel_max_abs_diff'] for c in checks):.3g} (stress / 16 kPa)."]
-    return "\n".join(lines) + "\n", summary, paired_rows, fidelity
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def main(argv=None):
@@ -285,10 +359,10 @@ def main(argv=None):
     import torch
     from sklearn.base import clone
 
+    from hardsample.curves import summarize
     from hardsample.datasets.vessels import VesselStressSolver, make_vessel_masks
 
     torch.set_num_threads(max(1, args.threads))
-    info = provenance(argv, "vessels.py")
     start = time.perf_counter()
     args.tag = args.tag or (f"vessels_{args.generator}{args.latent_dim}_{args.prior}_pool"
                             f"{args.pool_size}_r{args.rounds}_{args.initial_size}+"
@@ -311,17 +385,18 @@ def main(argv=None):
         lambda: clone(template).fit(X_pool))
     print(f"generator {args.generator} ({generator_seconds:.0f} s)", flush=True)
     records, failures, checks = run(args, X_pool, X_test, y_test, tool, generator, pressure)
-    extra = dict(zero_mse=float(np.mean(y_test ** 2)), generator_seconds=generator_seconds,
-                 test_seconds=test_seconds, total_seconds=time.perf_counter() - start)
-    text, summary, paired_rows, fidelity = report(records, failures, checks, args, extra, info)
-    from hardsample.curves import write_records
-
-    write_records(records, out_dir / f"{args.tag}_records.csv")
-    with open(out_dir / f"{args.tag}.json", "w") as handle:
-        json.dump({"provenance": info, "config": vars(args), **extra, "records": records,
-                   "summary": summary, "paired": paired_rows, "fidelity": fidelity,
-                   "failures": failures, "checks": checks}, handle, indent=1)
-    (out_dir / f"{args.tag}.md").write_text(text)
+    try:
+        paired = paired_rows(records)
+    except ValueError as exc:
+        print(f"no paired statistics: {exc}", flush=True)
+        paired = None
+    result = {"config": vars(args), "tag": args.tag, "zero_mse": float(np.mean(y_test ** 2)),
+              "generator_seconds": generator_seconds, "test_seconds": test_seconds,
+              "total_seconds": time.perf_counter() - start, "records": records,
+              "summary": summarize(records), "paired": paired, "failures": failures,
+              "checks": checks}
+    text = write_result(out_dir, args.tag, result, render, argv,
+                        script="benchmarks/vessels.py", records=records)
     (out_dir / f"{args.tag}_partial.json").unlink(missing_ok=True)
     print(text)
     return 0

@@ -422,21 +422,22 @@ def _check_paired(curves, reference):
 
 
 def _paired_row(name, reference, quantity, round_number, n_labeled, seeds, diffs, tolerance,
-                confidence):
+                confidence, greater_is_better):
     diffs = np.asarray(diffs, dtype=float)
     mean, low, high = t_interval(diffs, confidence)
     ties = np.abs(diffs) <= tolerance if tolerance > 0 else diffs == 0
+    better = diffs > 0 if greater_is_better else diffs < 0
     return {
         "strategy": name, "reference": reference, "quantity": quantity,
         "round": round_number, "n_labeled": n_labeled, "seeds": list(seeds),
         "differences": [float(d) for d in diffs], "mean": mean, "low": low, "high": high,
-        "wins": int(np.sum((diffs > 0) & ~ties)), "ties": int(np.sum(ties)),
-        "losses": int(np.sum((diffs < 0) & ~ties)), "n_seeds": int(diffs.size),
+        "wins": int(np.sum(better & ~ties)), "ties": int(np.sum(ties)),
+        "losses": int(np.sum(~better & ~ties)), "n_seeds": int(diffs.size),
     }
 
 
 def paired_differences(records, reference="random", *, metric="score", tolerance=0.0,
-                       confidence=0.95):
+                       confidence=0.95, greater_is_better=True):
     """Per-seed differences of every strategy to ``reference``, per round and in AUC.
 
     Strategies run with shared seeds (:func:`run_learning_curves`), so seed ``s`` of a
@@ -455,11 +456,16 @@ def paired_differences(records, reference="random", *, metric="score", tolerance
     reference : str, default="random"
         The strategy the others are compared with.
     metric : str, default="score"
-        The record key compared (higher is better for wins and losses).
+        The record key compared.
     tolerance : float, default=0.0
         A difference with ``|diff| <= tolerance`` is a tie (for 0: only an exact 0).
     confidence : float, default=0.95
         Level of the t interval over seeds.
+    greater_is_better : bool, default=True
+        Whether a higher ``metric`` is better (an accuracy) or a lower one (an error,
+        e.g. a test MSE). Only wins and losses depend on it: a win is a positive
+        difference if True, a negative one if False. The differences are always
+        ``strategy - reference``.
 
     Returns
     -------
@@ -489,6 +495,12 @@ def paired_differences(records, reference="random", *, metric="score", tolerance
     ('round', [0.1, 0.0, 0.2])
     >>> round(row["mean"], 3), (row["wins"], row["ties"], row["losses"])
     (0.1, (2, 1, 0))
+
+    For an error, lower is better: the same differences are losses.
+
+    >>> row = paired_differences(records, greater_is_better=False)[0]
+    >>> round(row["mean"], 3), (row["wins"], row["ties"], row["losses"])
+    (0.1, (0, 1, 2))
     """
     if tolerance < 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance!r}.")
@@ -505,7 +517,8 @@ def paired_differences(records, reference="random", *, metric="score", tolerance
             theirs = [next(p for p in ref[s] if p[0] == r) for s in seeds]
             rows.append(_paired_row(
                 name, reference, "round", r, int(np.round(np.mean([p[1] for p in mine]))),
-                seeds, [a[2] - b[2] for a, b in zip(mine, theirs)], tolerance, confidence))
+                seeds, [a[2] - b[2] for a, b in zip(mine, theirs)], tolerance, confidence,
+                greater_is_better))
         auc = []
         for s in seeds:
             mine = [p for p in by_seed[s] if p[0] in common]
@@ -514,7 +527,7 @@ def paired_differences(records, reference="random", *, metric="score", tolerance
                        - _normalised_area([p[1] for p in theirs], [p[2] for p in theirs]))
         if common:
             rows.append(_paired_row(name, reference, "auc", None, None, seeds, auc, tolerance,
-                                    confidence))
+                                    confidence, greater_is_better))
     return rows
 
 

@@ -76,7 +76,9 @@ def provenance(argv=None, *, root=None):
 def provenance_lines(info):
     """Markdown lines stating ``info`` (from :func:`provenance`), for a report's header.
 
-    A results file written before provenance was recorded (``info`` is None) says so.
+    A results file written before provenance was recorded (``info`` is None) says so;
+    one written by an earlier version of :func:`provenance` (package versions under
+    ``versions``, no ``written`` time or ``cpu_count``) is stated with what it records.
 
     Examples
     --------
@@ -89,12 +91,19 @@ def provenance_lines(info):
     <BLANKLINE>
     >>> provenance_lines(None)[0]
     'Provenance not recorded: this result was written before its script recorded commit, package versions and command.'
+    >>> older = {"commit": "abc123", "dirty": False, "python": "3.12.0",
+    ...          "versions": {"hardsample": "0.1"}, "command": "python benchmarks/vessels.py"}
+    >>> provenance_lines(older)[0]
+    'Written by `python benchmarks/vessels.py` at commit abc123 (clean tree); hardsample 0.1; Python 3.12.0.'
     """
     if not info:
         return ["Provenance not recorded: this result was written before its script "
                 "recorded commit, package versions and command.", ""]
     tree = {True: "uncommitted changes", False: "clean tree", None: "tree state unknown"}
-    packages = ", ".join(f"{k} {v}" for k, v in info["packages"].items())
-    return [f"Written {info['written']} by `{info['command']}` at commit "
+    packages = ", ".join(f"{k} {v}" for k, v in info.get("packages", info.get("versions", {}))
+                         .items())
+    written = f" {info['written']}" if info.get("written") else ""
+    cores = f"; {info['cpu_count']} cores" if info.get("cpu_count") else ""
+    return [f"Written{written} by `{info['command']}` at commit "
             f"{info['commit'] or 'unknown (not a git checkout)'} ({tree[info['dirty']]}); "
-            f"{packages}; Python {info['python']}; {info['cpu_count']} cores.", ""]
+            f"{packages}; Python {info['python']}{cores}.", ""]

@@ -154,22 +154,57 @@ def test_bench_neighbors_script(tmp_path):
     assert "command" in result["provenance"]
 
 
+VESSEL_OPTIONS = ["--pool-size", "20", "--test-size", "2"]
+
+
 def test_vessels_script(tmp_path):
     vessels = script("vessels")
-    assert vessels.main(["--pool-size", "20", "--test-size", "2", "--seeds", "0", "1",
-                         "--rounds", "2", "--initial-size", "3", "--round-size", "2",
-                         "--epochs", "1", "--vae-epochs", "1", "--n-examples", "1",
-                         "--strategies", "SI", "random-real", "--output-dir", str(tmp_path),
-                         "--tag", "t", "--no-progress"]) == 0
-    # A one-epoch VAE decodes masks the solver mostly rejects: SI may stop early, the
-    # report then says why the paired statistics are missing instead of failing.
-    records = json.loads((tmp_path / "t.json").read_text())["records"]
-    complete = sum(r["strategy"] == "SI" for r in records) == 2 * 2
-    result, text = check_report(tmp_path, "t", ["SI", "random-real"] if complete
-                                else {r["strategy"] for r in records},
-                                reference="random-real", paired=complete)
+    strategies = ["SI", "random-synthetic", "random-real"]
+    assert vessels.main([*VESSEL_OPTIONS, "--seeds", "0", "1", "--rounds", "2",
+                         "--initial-size", "3", "--round-size", "2", "--train-steps", "2",
+                         "--widths", "4", "8", "--n-jobs", "1", "--strategies", *strategies,
+                         "--output-dir", str(tmp_path), "--tag", "t"]) == 0
+    # random-real's rounds carry the mean-map baseline rows
+    result, text = check_report(tmp_path, "t", [*strategies, "mean-map"], paired=False)
     assert text == vessels.render(result)
-    assert {f["strategy"] for f in result["failures"]} == {"SI", "random-real"}
+    assert "| predict zero |" in text and "Floor (every strategy's net" in text
+    # SI minus the others, paired by seed; for an MSE a win is a negative difference
+    scores = {(r["strategy"], r["seed"], r["round"]): r["score"] for r in result["records"]}
+    assert {r["strategy"] for r in result["paired"]} == {
+        "SI minus random-synthetic", "SI minus random-real", "random-synthetic minus random-real"}
+    for row in result["paired"]:
+        if row["quantity"] == "round":
+            first, second = row["strategy"].split(" minus ")
+            assert row["differences"] == pytest.approx(
+                [scores[first, s, row["round"]] - scores[second, s, row["round"]]
+                 for s in (0, 1)])
+            assert row["wins"] == sum(d < 0 for d in row["differences"])
+            assert f"| {row['strategy']} |" in text
+    assert {f["strategy"] for f in result["failures"]} == set(strategies)
+    # what is labeled is what is trained on: binary canonical inputs, relabeled identically
+    assert len(result["checks"]) == 2 * 2
+    assert all(c["binary"] and c["relabel_max_abs_diff"] < 1e-6 for c in result["checks"])
+    assert "## Time per strategy" in text
+    assert (tmp_path / "t_records.csv").is_file() and not (tmp_path / "t_partial.json").exists()
+
+
+def test_vessel_generators_script(tmp_path):
+    generators = script("vessel_generators")
+    assert generators.main([*VESSEL_OPTIONS, "--n-draws", "5", "--n-fidelity", "1",
+                            "--train-steps", "2", "--n-jobs", "1", "--generators", "pca", "sdf-pca",
+                            "--output-dir", str(tmp_path), "--tag", "g"]) == 0
+    result = json.loads((tmp_path / "g.json").read_text())
+    assert list(result)[0] == "provenance" and len(result["provenance"]["commit"]) == 40
+    assert result["provenance"]["command"].startswith(
+        "python benchmarks/vessel_generators.py --pool-size 20")
+    assert list(result["rows"]) == ["pca", "sdf-pca"]
+    text = (tmp_path / "g.md").read_text()
+    assert text == generators.render(result)
+    assert f"zero {result['mse_zero']:.2f} kPa²" in text
+    assert "| pca |" in text and "| sdf-pca |" in text and "| real test masks |" in text
+    # a result written before the zero baseline was recorded says so
+    del result["mse_zero"]
+    assert "zero not recorded in this result" in generators.render(result)
 
 
 def test_bench_memory_script(tmp_path):

@@ -211,6 +211,16 @@ def test_paired_wins_ties_losses_with_tolerance():
         paired_differences(PAIRED, tolerance=-1)
 
 
+def test_paired_wins_for_an_error_are_negative_differences():
+    # An error (lower is better): same differences, wins and losses swap, ties stay.
+    error = paired_differences(PAIRED, greater_is_better=False)
+    accuracy = paired_differences(PAIRED)
+    for e, a in zip(error, accuracy):
+        assert e["differences"] == a["differences"] and e["mean"] == a["mean"]
+        assert (e["wins"], e["ties"], e["losses"]) == (a["losses"], a["ties"], a["wins"])
+    assert (error[3]["wins"], error[3]["ties"], error[3]["losses"]) == (1, 0, 2)
+
+
 def test_paired_differences_bad_input():
     with pytest.raises(ValueError, match="reference 'missing'"):
         paired_differences(PAIRED, reference="missing")
