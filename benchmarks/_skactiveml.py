@@ -81,7 +81,7 @@ class NetHead(SkactivemlClassifier):
     --------
     >>> head = NetHead(weight=np.eye(2, dtype=np.float32), bias=np.zeros(2, np.float32),
     ...                classes=[0, 1]).fit(np.zeros((2, 2)), [0, MISSING])
-    >>> head.predict_proba(np.array([[2.0, 0.0]])).round(3).tolist()
+    >>> np.round(head.predict_proba(np.array([[2.0, 0.0]])).astype(float), 3).tolist()
     [[0.881, 0.119]]
     """
 
