@@ -1,11 +1,21 @@
-"""Our baselines against scikit-activeml's, in the same run (MNIST).
+"""hardsample's strategies and scikit-activeml's peers at their best, in the same run (MNIST).
 
-hardsample's ``EntropySampler`` and ``CoreSetSampler`` next to scikit-activeml's own
-``UncertaintySampling(method="entropy")`` and ``CoreSet``: same pool, test set,
-skorch LeNet (same optimizer, epochs, batch size, retrained from scratch each round),
-same budgets, same seeds and the same random round-1 labels. Core-set selection uses
-the same features on both sides: the pool's codes in the cached MLP VAE's latent
-space. Writes ``peers_<tag>.md`` / ``.json``.
+Every strategy runs inside the same round loop: a ``LatentHardMiningClassifier`` with
+the skorch LeNet (Adam 1e-3, batch 64, the same epochs, retrained from scratch or
+continued each round), the same pool, test set, budgets and seeds, hence the same
+random round-1 labels and the same net initialisation and training seed per round.
+hardsample's strategies are its registered samplers (``random``, ``margin``,
+``latent-margin`` and its same-cost control ``subsampled-margin`` by default);
+scikit-activeml 1.x's strategies (Badge, TypiClust, ProbCover, CoreSet, Falcun,
+DropQuery, Clue, and its uncertainty sampling) choose the next labels through
+:class:`_skactiveml.SkactivemlSampler`, which gives each the trained net's
+penultimate features of the pool and, where it needs a classifier, the net's last
+layer on them (see ``benchmarks/_skactiveml.py``); ``NAME@latent`` gives a model-free
+peer the cached VAE's latent codes instead. Selection seconds per round are measured
+by the loop for every strategy alike.
+
+Writes ``peers_<tag>.md`` / ``.json`` with accuracy per round, AUC, selection and
+training seconds, and the paired-by-seed statistics against each ``--references``.
 
 scikit-activeml is a benchmark-only dependency, in the ``bench`` extra: ``pip install -e ".[bench]"``.
 """
@@ -23,15 +33,18 @@ sys.path.insert(0, str(HERE))
 import mnist  # noqa: E402  (benchmarks/mnist.py: data loading and the cached VAE)
 from _report import config_of, header, paired_lines, write_result  # noqa: E402
 
-ORDER = ("hardsample-entropy", "skactiveml-entropy", "hardsample-coreset", "skactiveml-coreset")
+DEFAULT_STRATEGIES = ("random", "margin", "latent-margin", "subsampled-margin")
+DEFAULT_PEERS = ("badge", "typiclust", "probcover", "coreset", "falcun", "dropquery", "clue")
+PREFIX = "skactiveml-"
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        description="hardsample's entropy and core-set samplers vs scikit-activeml's.",
+        description="hardsample's strategies and scikit-activeml's peers, same loop and seeds.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--data-home", default=None, help="folder of mnist.npz")
+    parser.add_argument("--data-home", default=None, help="folder of mnist.npz "
+                        "(default: $HARDSAMPLE_DATA)")
     parser.add_argument("--pool-size", type=int, default=10000, help="pool subsample")
     parser.add_argument("--test-size", type=int, default=0, help="test images (0: all)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds")
@@ -39,140 +52,140 @@ def build_parser():
     parser.add_argument("--initial-size", type=int, default=100, help="round-1 labels")
     parser.add_argument("--round-size", type=int, default=100, help="labels per round")
     parser.add_argument("--epochs", type=int, default=15, help="LeNet epochs per round")
+    parser.add_argument("--retrain", choices=("scratch", "continue"), default="scratch")
+    parser.add_argument("--strategies", nargs="*", default=list(DEFAULT_STRATEGIES),
+                        help="hardsample's registered samplers")
+    parser.add_argument("--peers", nargs="*", default=list(DEFAULT_PEERS),
+                        metavar="PEER[@latent]", help="scikit-activeml strategies (keys of "
+                        "_skactiveml.PEERS); '@latent': on the VAE's codes instead of the "
+                        "net's penultimate features")
+    parser.add_argument("--references", nargs="+", default=["random", "latent-margin"],
+                        help="strategies the paired statistics are taken against")
     parser.add_argument("--latent-dim", type=int, default=3, help="VAE latent dimension")
     parser.add_argument("--vae-epochs", type=int, default=20, help="VAE epochs")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--output-dir", default=str(HERE / "results"), help="output folder")
+    parser.add_argument("--tag", default=None, help="file name stem (default: derived "
+                        "from the configuration)")
+    parser.add_argument("--no-progress", action="store_true")
     return parser
 
 
-def make_net(epochs):
-    import torch
-    from skorch import NeuralNetClassifier
+def parse_peer(spec):
+    """``"typiclust@latent"`` -> ``("typiclust", "latent")``; ``"badge"`` -> penultimate."""
+    from _skactiveml import PEERS
 
-    from hardsample.nets import LeNet
-
-    return NeuralNetClassifier(LeNet, criterion=torch.nn.CrossEntropyLoss,
-                               optimizer=torch.optim.Adam, lr=1e-3, max_epochs=epochs,
-                               batch_size=64, train_split=None,
-                               iterator_train__shuffle=True, verbose=0)
-
-
-def round_one_labels(X_pool, y_pool, seed, args):
-    """The random round-1 labels the meta-estimators draw for ``seed``."""
-    from hardsample import LatentHardMiningClassifier
-
-    first = LatentHardMiningClassifier(make_net(1), sampler="random",
-                                       initial_size=args.initial_size, random_state=seed)
-    return first.partial_fit(X_pool, y_pool).labeled_indices_
+    peer, _, embedding = spec.partition("@")
+    embedding = embedding or "penultimate"
+    if peer not in PEERS or embedding not in PEERS[peer][2]:
+        raise SystemExit(f"bad peer {spec!r}: choose among {sorted(PEERS)}, with '@latent' "
+                         "only for " + ", ".join(p for p, v in PEERS.items() if "latent" in v[2]))
+    return peer, embedding
 
 
-def run_peer(name, X_pool, y_pool, codes, X_test, y_test, seed, args):
-    """One scikit-activeml strategy: the library's own query, our net and budgets."""
-    from sklearn.base import clone
-    from skactiveml.classifier import SklearnClassifier
-    from skactiveml.pool import CoreSet, UncertaintySampling
+def peer_inputs(spec, latent_dim):
+    """One row of the report's table of what a peer was given."""
+    from _skactiveml import PEERS, PREPARATION
 
-    from hardsample._torch import seed_from, torch_seeded
-
-    missing = -1
-    rng = np.random.RandomState(seed)
-    labeled = round_one_labels(X_pool, y_pool, seed, args)
-    y_partial = np.full(len(X_pool), missing)
-    y_partial[labeled] = y_pool[labeled]
-    query = (UncertaintySampling(method="entropy", missing_label=missing, random_state=seed)
-             if name == "skactiveml-entropy"
-             else CoreSet(missing_label=missing, random_state=seed))
-    records = []
-    mining_seconds = 0.0
-    for round_number in range(1, args.rounds + 1):
-        start = time.perf_counter()
-        clf = SklearnClassifier(clone(make_net(args.epochs)), classes=np.arange(10),
-                                missing_label=missing)
-        with torch_seeded(seed_from(rng)):
-            clf.fit(X_pool, y_partial)
-        train_seconds = time.perf_counter() - start
-        records.append({"strategy": name, "seed": seed, "round": round_number,
-                        "n_labeled": int((y_partial != missing).sum()),
-                        "score": float(np.mean(clf.predict(X_test) == y_test)),
-                        "train_seconds": train_seconds, "mining_seconds": mining_seconds,
-                        "labeling_seconds": 0.0})
-        if round_number == args.rounds:
-            break
-        # The next round's selection (its time is reported with that round, as ours).
-        start = time.perf_counter()
-        if name == "skactiveml-entropy":
-            picks = query.query(X_pool, y_partial, clf=clf, fit_clf=False,
-                                batch_size=args.round_size)
-        else:
-            picks = query.query(codes, y_partial, batch_size=args.round_size)
-        mining_seconds = time.perf_counter() - start
-        y_partial[picks] = y_pool[picks]
-    return records
+    peer, embedding = parse_peer(spec)
+    cls, needs_clf, _ = PEERS[peer]
+    X = (f"VAE latent codes ({latent_dim}-D)" if embedding == "latent"
+         else "net's penultimate features (500-D, recomputed each round)")
+    clf = ("net's last layer + softmax on those features (the net's own probabilities)"
+           if needs_clf else "none (model-free)")
+    prepared = PREPARATION.get(peer, "as given")
+    if peer == "probcover" and embedding == "latent":
+        prepared = prepared.replace("rows scaled to unit length (the paper's normalised "
+                                    "embeddings)", "codes as given")
+    name = f"`{cls}`" + (f" ({peer})" if cls == "UncertaintySampling" else "")
+    return f"| {PREFIX}{spec} | {name} | {X} | {clf} | {prepared} |"
 
 
 def render(result):
     """The Markdown report of a ``<tag>.json`` written by this script."""
-    from hardsample.curves import markdown_table
+    from hardsample.curves import (
+        area_under_curve, markdown_table, seconds_per_round, summarize)
 
     args = config_of(build_parser(), result)
-    records, summary = result["records"], result["summary"]
-    tag = result.get("tag") or (f"peers_pool{args.pool_size}_r{args.rounds}_"
-                                f"{args.initial_size}+{args.round_size}_s{len(args.seeds)}")
-    mining = {name: float(np.mean([r["mining_seconds"] for r in records
-                                   if r["strategy"] == name and r["round"] > 1] or [0.0]))
-              for name in ORDER}
+    records = result["records"]
+    summary = summarize(records)
+    auc = area_under_curve(summary)
+    timing = seconds_per_round(records)
     total = result.get("total_seconds")
-    lines = [*header(f"hardsample vs scikit-activeml ({tag})", result),
-             f"{result.get('source', 'MNIST')}: pool {result.get('n_pool', args.pool_size)}, "
-             f"test {result.get('n_test', args.test_size or 'all')}; LeNet, Adam 1e-3, "
-             f"{args.epochs} epochs, batch 64, retrained from scratch; {args.initial_size} + "
-             f"{args.round_size}/round, {args.rounds} rounds; seeds {args.seeds}; core-set on "
-             f"the VAE's {args.latent_dim}-D codes; total "
+    lines = [*header(f"hardsample and scikit-activeml's peers ({result['tag']})", result),
+             f"{result.get('source', 'MNIST')}: pool {result['n_pool']} (seed-0 subsample of "
+             f"the training set), test {result['n_test']}; LeNet, Adam 1e-3, {args.epochs} "
+             f"epochs, batch 64, retrain={args.retrain}; {args.initial_size} + "
+             f"{args.round_size}/round, {args.rounds} rounds; seeds {args.seeds}; VAE latent "
+             f"{args.latent_dim}, {args.vae_epochs} epochs (shared by every strategy that "
+             f"uses it); torch threads {args.threads}; scikit-activeml "
+             f"{result.get('skactiveml_version', '?')}; total "
              f"{'not recorded' if total is None else '%.1f min' % (total / 60)}.", "",
-             markdown_table(summary, title="test accuracy (%), round (labels)"), "",
-             "| strategy | mining s/round |", "|---|---|"]
-    lines += [f"| {name} | {mining[name]:.3f} |" for name in ORDER]
-    lines += ["", *paired_lines(records, "hardsample-entropy")]
+             "Every strategy runs in the same round loop (same round-1 labels, net "
+             "initialisation and training seeds per seed); a peer only chooses the next "
+             "labels. What each peer was given:", "",
+             "| strategy | scikit-activeml class | X | classifier | preparation |",
+             "|---|---|---|---|---|"]
+    lines += [peer_inputs(spec, args.latent_dim) for spec in args.peers]
+    lines += ["", markdown_table(summary, title="test accuracy (%), round (labels)"), "",
+              "Selection: seconds per round choosing the next labels (mean over rounds >= 2, "
+              "seeds; includes the forward pass for features or probabilities); train: "
+              "seconds per round training the net.", "",
+              "| strategy | AUC (%) | selection s/round | train s/round |", "|---|---|---|---|"]
+    lines += [f"| {name} | {100 * auc[name]:.2f} | {timing[name]['mining_seconds']:.3f} | "
+              f"{timing[name]['train_seconds']:.2f} |" for name in auc]
+    for reference in args.references:
+        lines += ["", *paired_lines(records, reference)]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def main(argv=None):
+    import skactiveml
     import torch
+    from skorch import NeuralNetClassifier
+    from sklearn.base import clone
     from sklearn.frozen import FrozenEstimator
 
+    from _skactiveml import SkactivemlSampler
+    from _strategies import strategies_from
     from hardsample import LatentHardMiningClassifier
     from hardsample.curves import run_learning_curves, summarize
+    from hardsample.nets import LeNet
 
     args = build_parser().parse_args(argv)
+    peers = {f"{PREFIX}{spec}": parse_peer(spec) for spec in args.peers}
+    if not args.strategies and not peers:
+        raise SystemExit("nothing to run: give --strategies and/or --peers")
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     args.validation = 0
     X_pool, y_pool, X_test, y_test, source = mnist.load_task(args)
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    vae, _, _ = mnist.cached_vae(X_pool, args, output)
-    codes = vae.transform(X_pool)
-
+    vae, vae_path, vae_seconds = mnist.cached_vae(X_pool, args, output)
+    print(f"data: {source}; pool {len(X_pool)}, test {len(X_test)}; VAE "
+          f"{'fitted in %.0f s' % vae_seconds if vae_seconds else 'from cache'}", flush=True)
+    net = NeuralNetClassifier(LeNet, criterion=torch.nn.CrossEntropyLoss,
+                              optimizer=torch.optim.Adam, lr=1e-3, max_epochs=args.epochs,
+                              batch_size=64, verbose=0)
     base = LatentHardMiningClassifier(
-        make_net(args.epochs), FrozenEstimator(vae), initial_size=args.initial_size,
-        round_size=args.round_size, n_rounds=args.rounds, retrain="scratch")
-    ours = {"hardsample-entropy": base.set_params(sampler="entropy"),
-            "hardsample-coreset": LatentHardMiningClassifier(**{**base.get_params(deep=False),
-                                                                 "sampler": "coreset"})}
-    records = run_learning_curves(ours, X_pool, y_pool, X_test, y_test, n_rounds=args.rounds,
-                                  seeds=args.seeds, progress=False)
-    for name in ("skactiveml-entropy", "skactiveml-coreset"):
-        for seed in args.seeds:
-            records += run_peer(name, X_pool, y_pool, codes, X_test, y_test, seed, args)
-    tag = (f"peers_pool{len(X_pool)}_r{args.rounds}_{args.initial_size}+{args.round_size}"
-           f"_s{len(args.seeds)}")
-    summary = sorted(summarize(records), key=lambda s: (ORDER.index(s["strategy"]), s["round"]))
-    lines = [write_result(output, tag, {
+        net, FrozenEstimator(vae), initial_size=args.initial_size,
+        round_size=args.round_size, n_rounds=args.rounds, retrain=args.retrain)
+    strategies = strategies_from(base, args.strategies)
+    strategies.update({name: clone(base).set_params(sampler=SkactivemlSampler(peer, embedding))
+                       for name, (peer, embedding) in peers.items()})
+    records = run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
+                                  n_rounds=args.rounds, seeds=args.seeds,
+                                  progress=not args.no_progress)
+    tag = args.tag or (f"peers_pool{len(X_pool)}_r{args.rounds}_{args.initial_size}+"
+                       f"{args.round_size}_s{len(args.seeds)}")
+    text = write_result(output, tag, {
         "config": vars(args), "tag": tag, "source": source, "n_pool": len(X_pool),
-        "n_test": len(X_test), "total_seconds": time.perf_counter() - start,
-        "records": records, "summary": summary}, render, argv, script="benchmarks/peers.py")]
-    print("\n".join(lines))
+        "n_test": len(X_test), "vae_path": vae_path.name, "vae_seconds": vae_seconds,
+        "skactiveml_version": skactiveml.__version__,
+        "total_seconds": time.perf_counter() - start, "records": records,
+        "summary": summarize(records)}, render, argv, script="benchmarks/peers.py")
+    print(text)
     return 0
 
 

@@ -96,13 +96,43 @@ def test_cifar10_script(tiny_data, tmp_path):
 def test_peers_script(tiny_data, tmp_path):
     pytest.importorskip("skactiveml")
     peers = script("peers")
+    ours = ["random", "margin", "latent-margin", "subsampled-margin"]
+    theirs = [*peers.DEFAULT_PEERS, "typiclust@latent", "margin"]
     assert peers.main(["--data-home", str(tiny_data), "--pool-size", "200", "--test-size",
                        "50", "--seeds", "0", "1", "--rounds", "2", "--initial-size", "10",
                        "--round-size", "10", "--epochs", "1", "--vae-epochs", "1",
+                       "--strategies", *ours, "--peers", *theirs, "--no-progress",
                        "--output-dir", str(tmp_path)]) == 0
     tag = "peers_pool200_r2_10+10_s2"
-    result, text = check_report(tmp_path, tag, peers.ORDER, reference="hardsample-entropy")
+    names = ours + [f"skactiveml-{p}" for p in theirs]
+    result, text = check_report(tmp_path, tag, names)
     assert text == peers.render(result)
+    assert "| minus latent-margin (" in text
+    assert "| skactiveml-badge | `Badge` | net's penultimate features" in text
+    assert "| skactiveml-typiclust@latent | `TypiClust` | VAE latent codes (3-D)" in text
+    records = result["records"]
+    # Every strategy of a seed starts from the same labels and the same net.
+    for seed in (0, 1):
+        first = {r["score"] for r in records if r["seed"] == seed and r["round"] == 1}
+        assert len(first) == 1
+    # scikit-activeml's margin sampling, given the net's last layer on its penultimate
+    # features, picks what hardsample's does: the same learning curve, seed by seed.
+    score = {(r["strategy"], r["seed"], r["round"]): r["score"] for r in records}
+    for seed in (0, 1):
+        assert score["skactiveml-margin", seed, 2] == score["margin", seed, 2]
+    assert all(r["mining_seconds"] > 0 for r in records if r["round"] == 2
+               and r["strategy"] != "random")
+
+
+def test_peer_sampler_rejects_bad_settings():
+    pytest.importorskip("skactiveml")
+    script("peers")
+    from _skactiveml import SkactivemlSampler
+
+    with pytest.raises(ValueError, match="unknown peer 'nope'"):
+        SkactivemlSampler("nope")._validate_params()
+    with pytest.raises(ValueError, match="peer 'badge' takes embedding in"):
+        SkactivemlSampler("badge", embedding="latent")._validate_params()
 
 
 def test_round_split_script(tiny_data, tmp_path):
