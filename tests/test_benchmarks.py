@@ -127,7 +127,7 @@ def test_peers_script(tiny_data, tmp_path):
 def test_peer_sampler_rejects_bad_settings():
     pytest.importorskip("skactiveml")
     script("peers")
-    from _skactiveml import SkactivemlSampler
+    SkactivemlSampler = script("_skactiveml").SkactivemlSampler
 
     with pytest.raises(ValueError, match="unknown peer 'nope'"):
         SkactivemlSampler("nope")._validate_params()
