@@ -233,7 +233,7 @@ class Pool:
 
         Returns
         -------
-        X : ndarray of shape (n, *sample_shape), float32, C-contiguous
+        X : ndarray of shape (n, ...), float32, C-contiguous
             ``transform`` applied, checked finite. Lazy pools read the rows in
             ascending order (sequential on disk) and reorder them.
         """
@@ -299,7 +299,7 @@ class Pool:
         ------
         start : int
             Position of the batch's first row.
-        batch : ndarray of shape (<= batch_size, *sample_shape), float32
+        batch : ndarray of shape (at most batch_size, ...), float32
         """
         batch_size = check_int(batch_size, "batch_size")
         for start in range(0, len(self), batch_size):

@@ -369,7 +369,7 @@ class _BaseLatentHardMining(BaseEstimator):
     generator_ = _fitted(lambda run: run.generator, "The fitted generator, or None.")
     sampler_ = _fitted(lambda run: run.sampler, "The sampler used (a configured copy).")
     latent_codes_ = _fitted(lambda run: run.ledger.latent_codes, "The pool's latent codes.")
-    latent_index_ = _fitted(lambda run: run.latent_index, "The index over latent_codes_.")
+    latent_index_ = _fitted(lambda run: run.latent_index, "The index over ``latent_codes_``.")
     labeled_indices_ = _fitted(lambda run: run.ledger.indices,
                                "Pool indices in the order they were labeled.")
     X_synthetic_ = _fitted(lambda run: run.ledger.X_synthetic,
@@ -382,7 +382,7 @@ class _BaseLatentHardMining(BaseEstimator):
     setup_seconds_ = _fitted(lambda run: run.setup_seconds,
                              "Seconds spent once per fit before round 1.")
     y_labeled_ = _fitted(lambda run: run.codec.decode(run.ledger.targets_real),
-                         "Labels of labeled_indices_, in the same order.")
+                         "Labels of ``labeled_indices_``, in the same order.")
 
 
 class LatentHardMiningClassifier(ClassifierMixin, _BaseLatentHardMining):
@@ -483,9 +483,9 @@ class LatentHardMiningRegressor(RegressorMixin, _BaseLatentHardMining):
 
     target_shape_ = _fitted(lambda run: run.codec.target_shape, "Shape of one target.")
     y_synthetic_ = _fitted(lambda run: run.ledger.synthetic_targets(),
-                           "Targets of X_synthetic_.")
+                           "Targets of ``X_synthetic_``.")
     y_labeled_ = _fitted(lambda run: run.ledger.real_targets(),
-                         "Targets of labeled_indices_, in the same order.")
+                         "Targets of ``labeled_indices_``, in the same order.")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -84,7 +84,7 @@ class BaseGenerator(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, latent_dim_), float32
+        Z : ndarray of shape (n_samples, latent_dim), float32
 
         Examples
         --------
@@ -143,7 +143,7 @@ class BaseGenerator(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, *sample_shape_), float32
+        X : ndarray of shape (n_samples, ...), float32
         """
         Z = self._check_codes(Z)
         return batched_apply(
@@ -156,7 +156,7 @@ class BaseGenerator(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, *sample_shape_)
+        X : ndarray of shape (n_samples, ...)
         """
         return self.inverse_transform(self.sample_codes(n_samples, random_state))
 

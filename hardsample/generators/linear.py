@@ -109,7 +109,7 @@ class PCAGenerator(BaseGenerator):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, *sample_shape_), float32
+        X : ndarray of shape (n_samples, ...), float32
         """
         X = super().inverse_transform(Z)
         if self.clip:
