@@ -442,8 +442,9 @@ def build_pool_file(size, folder, mnist_path, seed=0):
     pool = np.memmap(path, dtype=np.uint8, mode="w+", shape=(size, 28, 28))
     rng = np.random.default_rng(seed)
     start = 0
+    block_size = min(CHUNK, len(images))  # one copy of the training images per block
     while start < size:
-        stop = min(size, start + CHUNK)
+        stop = min(size, start + block_size)
         block = images[:stop - start]
         if start:
             dy, dx = rng.integers(-2, 3, size=2)

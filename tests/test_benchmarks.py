@@ -282,3 +282,17 @@ def test_cache_key_follows_the_generator_code(tmp_path, monkeypatch):
     assert cache.settings_key(settings) != before
     with pytest.raises(FileNotFoundError, match="no hardsample source"):
         cache.code_version("no_such_part")
+
+
+def test_bench_scale_script(tiny_data, tmp_path):
+    pytest.importorskip("faiss")
+    scale = script("bench_scale")
+    assert scale.main(["--sizes", "1500", "--dims", "3", "--data-dir", str(tmp_path / "pools"),
+                       "--mnist", str(tiny_data / "mnist.npz"), "--round-size", "5",
+                       "--n-labeled", "20", "--epochs", "1", "--repeats", "1",
+                       "--query-size", "0",  # the query table builds pynndescent: minutes of numba
+                       "--output-dir", str(tmp_path), "--tag", "tiny"]) == 0
+    result = json.loads((tmp_path / "tiny.json").read_text())
+    text = (tmp_path / "tiny.md").read_text()
+    assert "1,500" in text and "latent-margin" in text
+    assert len(result["header"]["commit"]) == 40
