@@ -290,7 +290,8 @@ def test_bench_scale_script(tiny_data, tmp_path):
     assert scale.main(["--sizes", "1500", "--dims", "3", "--data-dir", str(tmp_path / "pools"),
                        "--mnist", str(tiny_data / "mnist.npz"), "--round-size", "5",
                        "--n-labeled", "20", "--epochs", "1", "--repeats", "1",
-                       "--query-size", "0",  # the query table builds pynndescent: minutes of numba
+                       # no query table: it builds pynndescent (minutes of numba compiling)
+                       "--query-size", "0",
                        "--output-dir", str(tmp_path), "--tag", "tiny"]) == 0
     result = json.loads((tmp_path / "tiny.json").read_text())
     text = (tmp_path / "tiny.md").read_text()
