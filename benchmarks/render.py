@@ -20,6 +20,7 @@ RESULTS = HERE / "results"
 SCRIPTS = {
     "mnist_": "mnist", "cifar10_": "cifar10", "vessels_": "vessels", "peers_": "peers",
     "round_split_": "bench_round_split", "selection_cost": "bench_selection_cost",
+    "dask_encoding": "bench_dask_encoding",
     "vessel_generators": "vessel_generators",
 }
 

@@ -297,3 +297,17 @@ def test_bench_scale_script(tiny_data, tmp_path):
     text = (tmp_path / "tiny.md").read_text()
     assert "1,500" in text and "latent-margin" in text
     assert len(result["header"]["commit"]) == 40
+
+
+def test_bench_dask_encoding_script(tiny_data, tmp_path):
+    encoding = script("bench_dask_encoding")
+    assert encoding.main(["--size", "3000", "--pool-file", str(tmp_path / "absent.u8"),
+                          "--mnist", str(tiny_data / "mnist.npz"), "--dim", "3",
+                          "--chunk", "1000", "--repeats", "1", "--output-dir", str(tmp_path),
+                          "--tag", "tiny"]) == 0
+    result = json.loads((tmp_path / "tiny.json").read_text())
+    assert [r["configuration"] for r in result["rows"]] == ["in-process", "1 worker",
+                                                            "2 workers"]
+    assert all(r["same_codes"] for r in result["rows"])
+    text = (tmp_path / "tiny.md").read_text()
+    assert text == encoding.render(result) and "2 workers over 1 worker" in text
