@@ -1,7 +1,9 @@
 """Encoding a pool held in a dask array: in this process, and on 1 and 2 dask workers.
 
-The pool is uint8 28x28 images (a raw memmap written by ``bench_scale.py``, or MNIST
-replicated here when the file is absent) wrapped as a dask array with a /255 transform;
+The pool is uint8 28x28 images in a raw file on disk (written by ``bench_scale.py``, or
+MNIST tiled into it here when it is absent), read as a dask array whose blocks each read
+their own rows from the file (so workers load the data, nothing large is shipped), with a
+/255 transform;
 the generator is a whitened PCA (fitted on the first 20,000 images). ``Pool.encode``
 runs the encoding: in this process without a client, and as ``map_blocks`` on the
 workers of a ``dask.distributed.LocalCluster`` (one thread per worker process) with
@@ -30,7 +32,7 @@ def build_parser():
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--size", type=int, default=1_000_000, help="pool images")
     parser.add_argument("--pool-file", default="/tmp/hardsample_scale/pool_1000000.u8",
-                        help="raw uint8 (n, 28, 28) memmap; MNIST replicated when absent")
+                        help="raw uint8 (n, 28, 28) file; MNIST is tiled into it when absent")
     parser.add_argument("--mnist", default=os.path.join(
         os.environ.get("HARDSAMPLE_DATA", str(HERE.parent.parent / "shared" / "data")),
         "mnist.npz"), help="MNIST file, to build the pool when --pool-file is absent")
@@ -42,15 +44,37 @@ def build_parser():
     return parser
 
 
-def load_pool(args):
-    """The uint8 pool as an (n, 28, 28) array: the memmap, or MNIST tiled to ``size``."""
+def pool_file(args):
+    """The raw uint8 (size, 28, 28) file: the one given, or MNIST tiled into it."""
     path = Path(args.pool_file)
     if path.is_file() and path.stat().st_size >= args.size * 784:
-        return np.memmap(path, dtype=np.uint8, mode="r", shape=(args.size, 28, 28)), str(path)
+        return path, str(path)
     with np.load(args.mnist) as data:
         images = data["X_train"]
-    reps = -(-args.size // len(images))
-    return np.tile(images, (reps, 1, 1))[:args.size], f"{args.mnist} tiled"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tiled = np.memmap(path, dtype=np.uint8, mode="w+", shape=(args.size, 28, 28))
+    for start in range(0, args.size, len(images)):
+        stop = min(args.size, start + len(images))
+        tiled[start:stop] = images[:stop - start]
+    tiled.flush()
+    return path, f"{args.mnist} tiled into {path}"
+
+
+def read_rows(path, size, start, stop):
+    """Rows ``start:stop`` of the raw pool file (runs where the block is computed)."""
+    return np.array(np.memmap(path, dtype=np.uint8, mode="r", shape=(size, 28, 28))[start:stop])
+
+
+def dask_pool(path, size, chunk):
+    """The file as a dask array of blocks that each read their rows from disk."""
+    import dask
+    import dask.array as da
+
+    blocks = [da.from_delayed(dask.delayed(read_rows)(str(path), size, start,
+                                                      min(size, start + chunk)),
+                              shape=(min(size, start + chunk) - start, 28, 28), dtype=np.uint8)
+              for start in range(0, size, chunk)]
+    return da.concatenate(blocks)
 
 
 def to_float(block):
@@ -69,7 +93,6 @@ def encode_seconds(pool, generator, repeats):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    import dask.array as da
     import torch
     from distributed import Client, LocalCluster
 
@@ -77,9 +100,10 @@ def main(argv=None):
     from hardsample.generators import PCAGenerator
 
     torch.set_num_threads(1)
-    raw, source = load_pool(args)
-    pool = Pool(da.from_array(raw, chunks=(args.chunk, 28, 28)), transform=to_float)
-    generator = PCAGenerator(args.dim, random_state=0).fit(to_float(np.asarray(raw[:20_000])))
+    path, source = pool_file(args)
+    pool = Pool(dask_pool(path, args.size, args.chunk), transform=to_float)
+    first = np.memmap(path, dtype=np.uint8, mode="r", shape=(args.size, 28, 28))[:20_000]
+    generator = PCAGenerator(args.dim, random_state=0).fit(to_float(np.asarray(first)))
     rows, reference = [], None
     for name in CONFIGURATIONS:
         if name == "in-process":
