@@ -73,20 +73,6 @@ def make_generator(name, args):
     }[name]()
 
 
-def accepted(solver, X):
-    """Boolean per sample: whether the solver's mask check accepts it."""
-    from hardsample.datasets import MaskError
-
-    out = []
-    for x in X.reshape(len(X), 64, 64):
-        try:
-            solver.canonicalize(x)
-            out.append(True)
-        except MaskError:
-            out.append(False)
-    return np.asarray(out)
-
-
 def iou(a, b):
     a, b = a.reshape(len(a), -1) > 0.5, b.reshape(len(b), -1) > 0.5
     return (a & b).sum(1) / np.maximum((a | b).sum(1), 1)
@@ -135,7 +121,7 @@ def main(argv=None):
         fit_seconds = time.perf_counter() - start
         Z_test = gen.transform(X_test)
         rec = gen.inverse_transform(Z_test)
-        ok_rec = accepted(solver, rec)
+        ok_rec = solver.accepts(rec.reshape(len(rec), 64, 64))
         rec_iou = iou(solver.canonicalize(rec[ok_rec].reshape(-1, 64, 64)),
                       X_test[ok_rec]) if ok_rec.any() else np.array([np.nan])
         draws = np.random.RandomState(1)
@@ -147,7 +133,7 @@ def main(argv=None):
         Z_step = (Z_pool + args.step_size * Z_pool.std(0) * direction).astype(np.float32)
         decodes = {k: gen.inverse_transform(Z) for k, Z in
                    (("standard", Z_std), ("aggregate", Z_agg), ("step", Z_step))}
-        ok = {k: accepted(solver, X) for k, X in decodes.items()}
+        ok = {k: solver.accepts(X.reshape(len(X), 64, 64)) for k, X in decodes.items()}
         good = decodes["aggregate"][ok["aggregate"]]
         stats = shape_stats(solver.canonicalize(good.reshape(-1, 64, 64))) if len(good) \
             else np.full((1, 3), np.nan)

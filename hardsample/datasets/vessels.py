@@ -396,6 +396,34 @@ class VesselStressSolver(BaseEstimator):
         _check_integer(self.max_step_cuts, "max_step_cuts", 0)
         _check_integer(self.smoothing_iterations, "smoothing_iterations", 0)
 
+    def accepts(self, masks):
+        """Whether each mask passes the solver's mask checks (:meth:`canonicalize`).
+
+        Parameters
+        ----------
+        masks : array-like of shape (n_samples, size, size) or (n_samples, 1, size, size)
+
+        Returns
+        -------
+        accepted : ndarray of bool of shape (n_samples,)
+            False where :meth:`canonicalize` raises :class:`MaskError` (an empty wall,
+            no lumen, values outside [0, 1], ...); other errors propagate.
+
+        Examples
+        --------
+        >>> masks, _ = make_vessel_masks(2, random_state=0)
+        >>> VesselStressSolver().accepts(np.stack([masks[0], np.zeros_like(masks[1])])).tolist()
+        [True, False]
+        """
+        accepted = []
+        for mask in masks:
+            try:
+                self.canonicalize(mask)
+                accepted.append(True)
+            except MaskError:
+                accepted.append(False)
+        return np.asarray(accepted, dtype=bool)
+
     def canonicalize(self, masks):
         """The binary walls this solver actually solves on, in the input's shape.
 
