@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import settings_key  # noqa: E402  (benchmarks/_cache.py)
 from _report import config_of, header, paired_lines, timing_tables, write_result  # noqa: E402
-from _strategies import strategies_from  # noqa: E402
+from _strategies import check_strategies, strategies_from  # noqa: E402
 
 DEFAULT_STRATEGIES = ("nearest", "random", "entropy", "latent-entropy")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -57,7 +57,10 @@ def build_parser():
     parser.add_argument("--test-size", type=int, default=0,
                         help="test images scored per round (0: all 10,000)")
     parser.add_argument("--strategies", nargs="+", default=None,
-                        help=f"default: those of {list(DEFAULT_STRATEGIES)} that are registered")
+                        help="registered sampler NAMEs, each optionally NAME+INITIAL: round 1 chosen by "
+                        "INITIAL = CRITERION@SPACE (typiclust or centroid @ latent or pca), e.g. "
+                        "'latent-margin+typiclust@pca'; without it round 1 is random. Default: those of "
+                        f"{list(DEFAULT_STRATEGIES)} that are registered")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--initial-size", type=int, default=1000)
@@ -238,9 +241,7 @@ def main(argv=None):
 
     if args.strategies is None:
         args.strategies = [s for s in DEFAULT_STRATEGIES if s in SAMPLERS]
-    unknown = [s for s in args.strategies if s not in SAMPLERS]
-    if unknown:
-        raise SystemExit(f"unknown strategies {unknown}; choose among {sorted(SAMPLERS)}")
+    check_strategies(args.strategies)
     torch.set_num_threads(max(1, args.threads))
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

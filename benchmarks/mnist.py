@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import cached_fit, settings_key  # noqa: E402  (benchmarks/_cache.py)
-from _strategies import strategies_from  # noqa: E402
+from _strategies import check_strategies, strategies_from  # noqa: E402
 from _report import config_of, header, paired_lines, timing_tables, write_result  # noqa: E402
 
 DEFAULT_STRATEGIES = ("random", "nearest", "entropy", "margin", "coreset", "latent-entropy")
@@ -44,7 +44,10 @@ def build_parser():
                         help="pool: a random subsample of the training set (0 or >= 60000: all)")
     parser.add_argument("--test-size", type=int, default=0,
                         help="test images scored per round (0: all 10,000)")
-    parser.add_argument("--strategies", nargs="+", default=list(DEFAULT_STRATEGIES))
+    parser.add_argument("--strategies", nargs="+", default=list(DEFAULT_STRATEGIES),
+                        help="registered sampler NAMEs, each optionally NAME+INITIAL: round 1 chosen by "
+                        "INITIAL = CRITERION@SPACE (typiclust or centroid @ latent or pca), e.g. "
+                        "'latent-margin+typiclust@pca'; without it round 1 is random. Default: %(default)s")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--initial-size", type=int, default=100)
@@ -236,14 +239,11 @@ def main(argv=None):
     from hardsample.curves import run_learning_curves
     from hardsample.estimators import LatentHardMiningClassifier
     from hardsample.nets import LeNet
-    from hardsample.samplers import SAMPLERS
 
     if args.merge:
         return write_outputs(args, *merge_runs(args, args.merge), argv)
     variants = build_variants(args.variant)
-    unknown = [s for s in args.strategies if s not in SAMPLERS]
-    if unknown:
-        raise SystemExit(f"unknown strategies {unknown}; choose among {sorted(SAMPLERS)}")
+    check_strategies(args.strategies)
     torch.set_num_threads(max(1, args.threads))
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,7 @@ class MiningRun:
     latent_index: Any = None
     setup_seconds: dict = field(default_factory=dict)
     tool_oracle: Any = None  # a labeling tool is kept between partial_fit calls
+    initial_sampler: Any = None  # round 1's sampler; None: the sampler's initial_proposal
     net: Any = None
     pool_fingerprint: Optional[str] = None
     labels_fingerprint: Optional[str] = None
@@ -109,7 +110,12 @@ def make_net(template, codec):
 # ------------------------------------------------------------------ the steps
 def _propose(run, X, number, n, round_rng, seed):
     state = run.ledger.mining_state(X, run.net, run.generator, run.latent_index)
-    propose = run.sampler.initial_proposal if number == 1 else run.sampler.propose
+    if number > 1:
+        propose = run.sampler.propose
+    elif run.initial_sampler is not None:
+        propose = run.initial_sampler.propose
+    else:
+        propose = run.sampler.initial_proposal
     # skorch's data loaders draw from torch's global RNG even when predicting.
     with torch_seeded(seed, run.net_template.device):
         return propose(state, n, round_rng)

@@ -73,6 +73,7 @@ class _BaseLatentHardMining(BaseEstimator):
         "net": "no_validation",  # checked by _check_net, with a skorch-specific message
         "generator": [None, HasMethods(["fit", "transform"])],
         "sampler": [StrOptions(set(SAMPLERS)), HasMethods(["propose"])],
+        "initial": [StrOptions(set(SAMPLERS)), HasMethods(["propose"])],
         "initial_size": _SIZE,
         "round_size": _SIZE,
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
@@ -91,6 +92,7 @@ class _BaseLatentHardMining(BaseEstimator):
         generator=None,
         sampler="nearest",
         *,
+        initial="random",
         initial_size=100,
         round_size=100,
         n_rounds=10,
@@ -105,6 +107,7 @@ class _BaseLatentHardMining(BaseEstimator):
         self.net = net
         self.generator = generator
         self.sampler = sampler
+        self.initial = initial
         self.initial_size = initial_size
         self.round_size = round_size
         self.n_rounds = n_rounds
@@ -120,7 +123,8 @@ class _BaseLatentHardMining(BaseEstimator):
     def fit(self, X, y=None, *, oracle=None, classes=None):
         """Run ``n_rounds`` rounds of mining, labeling and training.
 
-        Round 1 labels ``initial_size`` random pool samples; each later round adds
+        Round 1 labels ``initial_size`` pool samples (chosen by ``initial``, uniformly
+        at random by default); each later round adds
         ``round_size`` samples chosen by the sampler, so
         ``initial_size + (n_rounds - 1) * round_size`` labels are paid for in all
         (fewer when ``stop_when`` ends the run early).
@@ -165,7 +169,8 @@ class _BaseLatentHardMining(BaseEstimator):
     def partial_fit(self, X, y=None, *, oracle=None, classes=None):
         """Run one round.
 
-        The first call labels ``initial_size`` random samples and trains the net;
+        The first call labels ``initial_size`` samples (chosen by ``initial``) and
+        trains the net;
         each later call mines ``round_size`` new samples, labels them and trains
         (continuing or from scratch, see ``retrain``). ``X`` must be the same pool
         at every call, and so must ``y`` (pass it again: the estimator keeps none
@@ -224,6 +229,24 @@ class _BaseLatentHardMining(BaseEstimator):
             sampler._validate_params()
         return sampler
 
+    def _make_initial_sampler(self):
+        """The sampler of round 1, checked; None for uniform random labels."""
+        if isinstance(self.initial, str):
+            if self.initial == "random":
+                return None
+            initial = SAMPLERS[self.initial]()
+        else:
+            initial = clone(self.initial, safe=False)
+        if callable(getattr(initial, "_validate_params", None)):
+            initial._validate_params()
+        if getattr(initial, "needs_net", True):
+            raise ValueError(
+                f"initial={self.initial!r} needs a trained net to choose samples, and round 1 "
+                "has none: choose a sampler that does not, e.g. initial='typiclust' "
+                "(RepresentativeSampler) or 'random'."
+            )
+        return initial
+
     def _callbacks(self, progress=True):
         callbacks = list(self.callbacks or [])
         if progress and self.verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
@@ -254,6 +277,9 @@ class _BaseLatentHardMining(BaseEstimator):
         codec = self._codec_type()
         oracle = self._resolve_oracle(y, oracle, n_pool, codec, classes)
         sampler = self._make_sampler()
+        initial = self._make_initial_sampler()
+        uses_latent_space = sampler.uses_latent_space or (
+            initial is not None and initial.uses_latent_space)
         initial_size = resolve_size(self.initial_size, n_pool, "initial_size")
         round_size = resolve_size(self.round_size, n_pool, "round_size")
         budget = initial_size + (n_planned_rounds - 1) * round_size
@@ -263,17 +289,17 @@ class _BaseLatentHardMining(BaseEstimator):
                 f"{n_planned_rounds - 1} rounds x round_size={round_size}) is larger "
                 f"than the pool ({n_pool} sample{'s' if n_pool != 1 else ''})."
             )
-        if pool.lazy and not sampler.uses_latent_space:
+        if pool.lazy and not uses_latent_space:
             pool.validate()  # bad rows fail now, not after labels are paid for
         rng = check_random_state(self.random_state)
-        generator, codes, index, setup_seconds = self._fit_generator(pool, sampler,
-                                                                     seed_from(rng))
+        generator, codes, index, setup_seconds = self._fit_generator(
+            pool, sampler, uses_latent_space, seed_from(rng))
         self.n_features_in_ = int(np.prod(pool.sample_shape))
         self.sample_shape_ = tuple(pool.sample_shape)
         ledger = LabelLedger(n_pool, self.sample_shape_, codec, latent_codes=codes,
                              encoder=None if generator is None else generator.transform)
         self._run = MiningRun(
-            sampler=sampler, codec=codec, ledger=ledger, net_template=self.net,
+            sampler=sampler, initial_sampler=initial, codec=codec, ledger=ledger, net_template=self.net,
             retrain=self.retrain, initial_size=initial_size, round_size=round_size, rng=rng,
             generator=generator, latent_index=index, setup_seconds=setup_seconds,
             tool_oracle=None if isinstance(oracle, DatasetOracle) else oracle,
@@ -305,14 +331,16 @@ class _BaseLatentHardMining(BaseEstimator):
             run.tool_oracle = oracle
         return pool.samples, oracle
 
-    def _fit_generator(self, pool, sampler, seed):
+    def _fit_generator(self, pool, sampler, uses_latent_space, seed):
         """Stage 1: the fitted generator, the pool's codes and their index (or Nones)."""
         watch = Stopwatch()
-        if not sampler.uses_latent_space:
+        if not uses_latent_space:
             return None, None, None, watch.seconds
         if self.generator is None:
+            who = (f"sampler={self.sampler!r}" if sampler.uses_latent_space
+                   else f"initial={self.initial!r}")
             raise ValueError(
-                f"sampler={self.sampler!r} mines in a latent space: pass a generator "
+                f"{who} works in a latent space: pass a generator "
                 "(e.g. hardsample.generators.VAETransformer())."
             )
         if isinstance(self.generator, FrozenEstimator):
@@ -390,9 +418,10 @@ class LatentHardMiningClassifier(ClassifierMixin, _BaseLatentHardMining):
 
     Stage 1 fits ``generator`` on the unlabeled pool (unless it is a fitted
     ``FrozenEstimator``) and encodes the pool once. Stage 2 runs ``n_rounds``
-    rounds: round 1 labels ``initial_size`` random pool samples; each later round
-    asks ``sampler`` for ``round_size`` samples, has the oracle label them and
-    trains ``net`` on everything labeled so far.
+    rounds: round 1 labels ``initial_size`` pool samples chosen by ``initial``
+    (uniformly at random by default); each later round asks ``sampler`` for
+    ``round_size`` samples, has the oracle label them and trains ``net`` on
+    everything labeled so far.
 
     {parameters}
     Attributes
@@ -537,10 +566,19 @@ _PARAMETERS = """\
         steps whose real neighbours the net judges), ``"entropy"``, ``"margin"``,
         ``"coreset"`` (classic active learning), ``"subsampled-margin"`` and
         ``"subsampled-entropy"`` (the criterion over a uniform subset: the same-cost
-        controls of the latent samplers), and, for a labeling tool,
+        controls of the latent samplers), ``"typiclust"`` (the most typical sample
+        of each uncovered k-means cluster of the codes), and, for a labeling tool,
         ``"interpolation"`` (the paper's SI) and ``"prior"`` (random synthetic).
+    initial : str or sampler object, default="random"
+        How round 1 chooses its labels, before any net is trained: ``"random"``
+        (uniformly, as in the paper; every strategy given the same seed starts from
+        the same labels), ``"typiclust"`` (the most typical sample of each k-means
+        cluster of the latent codes,
+        :class:`~hardsample.samplers.RepresentativeSampler`), or any sampler that
+        does not need the net (``needs_net = False``), e.g.
+        ``RepresentativeSampler(space="pca")``, its control without a generator.
     initial_size : int or float, default=100
-        Random labels of round 1 (a float in (0, 1) is a fraction of the pool).
+        Labels of round 1 (a float in (0, 1) is a fraction of the pool).
     round_size : int or float, default=100
         New labels per later round.
     n_rounds : int, default=10

@@ -65,7 +65,7 @@ def check_report(folder, tag, strategies, reference="random", paired=True):
 
 def test_mnist_script(tiny_data, tmp_path):
     mnist = script("mnist")
-    strategies = ["random", "nearest", "latent-margin"]
+    strategies = ["random", "nearest", "latent-margin", "random+typiclust@pca"]
     assert mnist.main(["--data-home", str(tiny_data), "--pool-size", "300", "--test-size",
                        "100", "--vae-epochs", "1", "--step-size", "0.5", "--strategies",
                        *strategies, "--output-dir", str(tmp_path), "--tag", "t",
@@ -76,6 +76,9 @@ def test_mnist_script(tiny_data, tmp_path):
     assert text == mnist.render(result)
     assert (tmp_path / "t.png").stat().st_size > 1000
     assert len(list(tmp_path.glob("vae_*.pkl"))) == 1
+    rounds_one = {r["strategy"]: r for r in result["records"] if r["round"] == 1}
+    assert rounds_one["random+typiclust@pca"]["mining_seconds"] > \
+        rounds_one["random"]["mining_seconds"]  # round 1 was chosen, not drawn
     csv_lines = (tmp_path / "t_records.csv").read_text().splitlines()
     assert csv_lines[0] == f"# commit: {result['provenance']['commit']}"
     assert f"# command: {result['provenance']['command']}" in csv_lines
@@ -83,7 +86,7 @@ def test_mnist_script(tiny_data, tmp_path):
 
 def test_cifar10_script(tiny_data, tmp_path):
     cifar10 = script("cifar10")
-    strategies = ["random", "entropy"]
+    strategies = ["random", "entropy+centroid@latent"]
     assert cifar10.main(["--data-home", str(tiny_data), "--pool-size", "100", "--test-size",
                          "30", "--gan-channels", "4", "--gan-epochs", "1", "--gan-train-size",
                          "32", "--vgg-width", "0.125", "--strategies", *strategies,
@@ -311,3 +314,29 @@ def test_bench_dask_encoding_script(tiny_data, tmp_path):
     assert all(r["same_codes"] for r in result["rows"])
     text = (tmp_path / "tiny.md").read_text()
     assert text == encoding.render(result) and "2 workers over 1 worker" in text
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("latnet-margin", "unknown strategy 'latnet-margin'"),
+    ("margin+densest@latent", "bad round-1 selection 'densest@latent'"),
+    ("margin+typiclust@pixels", "bad round-1 selection"),
+])
+def test_strategy_specs_are_checked(spec, match):
+    strategies = script("_strategies")
+    with pytest.raises(SystemExit, match=match):
+        strategies.check_strategies(["random", spec])
+
+
+def test_strategy_spec_sets_sampler_and_initial():
+    from skorch import NeuralNetClassifier
+
+    from hardsample import LatentHardMiningClassifier
+    from hardsample.nets import MLP
+
+    strategies = script("_strategies")
+    base = LatentHardMiningClassifier(NeuralNetClassifier(MLP))
+    built = strategies.strategies_from(base, ["margin", "latent-margin+centroid@pca"])
+    assert built["margin"].initial == "random"
+    initial = built["latent-margin+centroid@pca"].initial
+    assert (initial.criterion, initial.space) == ("centroid", "pca")
+    assert built["latent-margin+centroid@pca"].sampler == "latent-margin"

@@ -19,7 +19,13 @@ from hardsample import (
     LatentHardMiningRegressor,
 )
 from hardsample.generators import PCAGenerator
-from hardsample.samplers import MarginSampler, NearestNeighborSampler, RandomSampler
+from hardsample.samplers import (
+    CoreSetSampler,
+    MarginSampler,
+    NearestNeighborSampler,
+    RandomSampler,
+    RepresentativeSampler,
+)
 
 from .conftest import make_classifier_net, make_regressor_net
 
@@ -579,3 +585,71 @@ def test_bad_rows_of_a_lazy_pool_fail_before_any_label(digits):
         _clf(sampler="random").fit(Pool(X_bad, transform=lambda b: b), oracle=oracle,
                                    classes=np.arange(10))
     assert oracle.n_queries_ == 0
+
+
+# ------------------------------------------------------------ round 1: initial=
+def test_initial_random_is_the_shared_round_one(digits):
+    X, y = digits
+    default = _clf(sampler="margin", n_rounds=1).fit(X, y)
+    explicit = _clf(sampler="entropy", initial="random", n_rounds=1).fit(X, y)
+    np.testing.assert_array_equal(default.labeled_indices_, explicit.labeled_indices_)
+
+
+class _RecordingInitial(RepresentativeSampler):
+    proposals = []
+
+    def _propose(self, state, n, random_state):
+        proposal = super()._propose(state, n, random_state)
+        self.proposals.append((n, state.net, proposal.indices))
+        return proposal
+
+
+def test_initial_sampler_chooses_round_one_only(digits):
+    X, y = digits
+    _RecordingInitial.proposals = []
+    clf = _clf(sampler="margin", initial=_RecordingInitial(space="pca", n_components=10),
+               n_rounds=3).fit(X, y)
+    [(n, net, indices)] = _RecordingInitial.proposals  # asked once, for round 1
+    assert n == 40 and net is None
+    np.testing.assert_array_equal(clf.labeled_indices_[:40], indices)
+    assert len(clf.labeled_indices_) == 80
+    assert set(clf.history_[0]["mining_split"]) == {"features", "clustering", "picking"}
+
+
+def test_initial_in_the_latent_space_fits_the_generator_for_a_pool_sampler(digits):
+    X, y = digits
+    clf = _clf(sampler="margin", initial="typiclust", n_rounds=1).fit(X, y)
+    assert clf.generator_ is not None and clf.latent_codes_.shape == (len(X), 3)
+    pca_only = _clf(sampler="margin", initial=RepresentativeSampler(space="pca"),
+                    n_rounds=1).fit(X, y)
+    assert pca_only.generator_ is None
+
+
+@pytest.mark.parametrize("initial, match", [
+    ("margin", "needs a trained net"),
+    (CoreSetSampler(features="penultimate"), "needs a trained net"),
+    (RepresentativeSampler(space="pixels"), "space"),
+    ("first-ones", "initial"),
+])
+def test_bad_initial_fails_before_any_label(digits, initial, match):
+    X, y = digits
+    oracle = DatasetOracle(y)
+    with pytest.raises(ValueError, match=match):
+        _clf(sampler="random", initial=initial).fit(X, oracle=oracle, classes=np.arange(10))
+    assert oracle.n_queries_ == 0
+
+
+def test_initial_in_the_latent_space_needs_a_generator(digits):
+    X, y = digits
+    clf = LatentHardMiningClassifier(make_classifier_net(), sampler="random",
+                                     initial="typiclust", initial_size=20, n_rounds=1)
+    with pytest.raises(ValueError, match="initial='typiclust' works in a latent space"):
+        clf.fit(X, y)
+
+
+def test_grid_search_over_the_initial_sampler(digits):
+    X, y = digits
+    search = GridSearchCV(_clf(sampler="random", initial=RepresentativeSampler(space="pca"),
+                               n_rounds=1),
+                          {"initial__criterion": ["typicality", "centroid"]}, cv=2).fit(X, y)
+    assert set(search.cv_results_["param_initial__criterion"]) == {"typicality", "centroid"}

@@ -6,6 +6,7 @@ from .interpolation import InterpolationSampler, PriorSampler
 from .latent_uncertainty import LatentEntropySampler, LatentMarginSampler
 from .nearest import NearestNeighborSampler
 from .random import RandomSampler
+from .representative import RepresentativeSampler
 from .uncertainty import (
     EntropySampler,
     MarginSampler,
@@ -25,6 +26,7 @@ SAMPLERS = {
     "prior": PriorSampler,
     "subsampled-entropy": SubsampledEntropySampler,
     "subsampled-margin": SubsampledMarginSampler,
+    "typiclust": RepresentativeSampler,
 }
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "PriorSampler",
     "Proposal",
     "RandomSampler",
+    "RepresentativeSampler",
     "SAMPLERS",
     "SubsampledEntropySampler",
     "SubsampledMarginSampler",

@@ -127,11 +127,14 @@ class BaseSampler(BaseEstimator):
     Class attributes tell the estimator what a sampler needs:
 
     - ``uses_latent_space``: the estimator fits the generator and encodes the pool;
-    - ``synthesizes``: proposals are synthetic samples, labeled by a labeling tool.
+    - ``synthesizes``: proposals are synthetic samples, labeled by a labeling tool;
+    - ``needs_net``: proposing needs the trained net, so the sampler cannot choose
+      round 1 (the estimators' ``initial=``).
     """
 
     uses_latent_space = False
     synthesizes = False
+    needs_net = True
     _parameter_constraints: dict = {}
 
     def propose(self, state, n, random_state):

@@ -93,6 +93,10 @@ class CoreSetSampler(BaseSampler):
     def uses_latent_space(self):
         return self.features == "latent"
 
+    @property
+    def needs_net(self):
+        return self.features == "penultimate"
+
     def _propose(self, state, n, random_state):
         batch_size = self.batch_size
         available = state.available_indices

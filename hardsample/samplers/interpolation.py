@@ -146,6 +146,7 @@ class PriorSampler(BaseSampler):
 
     uses_latent_space = True
     synthesizes = True
+    needs_net = False
 
     def initial_proposal(self, state, n, random_state):
         _check_generator(state, self)

@@ -13,5 +13,7 @@ class RandomSampler(BaseSampler):
     RandomSampler()
     """
 
+    needs_net = False
+
     def _propose(self, state, n, random_state):
         return Proposal(indices=draw_available(state, n, random_state))
