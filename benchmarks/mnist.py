@@ -53,6 +53,10 @@ def build_parser():
     parser.add_argument("--initial-size", type=int, default=100)
     parser.add_argument("--round-size", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=15, help="LeNet epochs per round")
+    parser.add_argument("--train-steps", type=int, default=0, metavar="N",
+                        help="train the net for exactly N optimizer steps per round, whatever "
+                        "the label count (hardsample.nets.FixedStepsLoader; replaces --epochs; "
+                        "0: --epochs epochs)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--retrain", choices=("scratch", "continue"), default="scratch")
@@ -89,7 +93,7 @@ def merge_runs(args, paths):
     """Records and run information of several ``<tag>.json`` files of this script."""
     parts = [json.loads(Path(p).read_text()) for p in paths]
     keys = ("pool_size", "test_size", "rounds", "initial_size", "round_size", "epochs", "lr",
-            "batch_size", "retrain", "step_size", "latent_dim", "vae_epochs", "validation")
+            "batch_size", "train_steps", "retrain", "step_size", "latent_dim", "vae_epochs", "validation")
     for part, path in zip(parts, paths):
         differ = [k for k in keys if part["config"].get(k, 0) != getattr(args, k)]
         if differ:
@@ -191,6 +195,16 @@ def render(result):
                   result)[0]
 
 
+#: How strategies named ``NAME+CRITERION@SPACE`` chose round 1, for the reports.
+INITIAL_NOTE = (
+    "Round 1 is random and shared by the strategies of a seed, except for those named "
+    "NAME+CRITERION@SPACE: there `RepresentativeSampler(criterion, space)` chose round 1 "
+    "(k-means of the pool into as many clusters as labels; per cluster the most typical "
+    "member (typiclust: inverse mean distance to its 20 nearest cluster mates) or the member "
+    "nearest the centre (centroid); space latent = the VAE's codes, pca = a 50-component PCA "
+    "of the pixels, fitted on 20,000 pool images: the same selection without the generator).")
+
+
 def report(summary, records, args, extra):
     from hardsample.curves import (
         area_under_curve, labels_to_reach, markdown_table, seconds_per_round)
@@ -204,12 +218,15 @@ def report(summary, records, args, extra):
         f"pool {extra['n_pool']} (seed-0 subsample of the training set), test "
         f"{extra['n_test']}{' (VALIDATION: training images outside the pool)' if args.validation else ''}; VAE latent {args.latent_dim}, {args.vae_epochs} epochs (fitted once, "
         f"{extra['vae_seconds']:.0f} s; cache {extra['vae_path']}); LeNet, Adam lr {args.lr}, "
-        f"{args.epochs} epochs, batch {args.batch_size}, retrain={args.retrain}; "
+        + (f"{args.train_steps} optimizer steps per round (FixedStepsLoader)"
+           if args.train_steps else f"{args.epochs} epochs")
+        + f", batch {args.batch_size}, retrain={args.retrain}; "
         f"{args.initial_size} + {args.round_size}/round, {args.rounds} rounds; "
         f"seeds {args.seeds}; step size {args.step_size}; torch threads {args.threads}; "
         f"total {extra['total_seconds'] / 60:.1f} min"
         + (f" (summed over {len(extra['merged_from'])} runs merged with --merge, run side by "
            "side)" if extra.get("merged_from") else "") + ".", "",
+        *([INITIAL_NOTE, ""] if any("+" in r["strategy"] for r in records) else []),
         *(["Variants (sampler objects): " + "; ".join(
             f"{label} = {sampler if isinstance(sampler, str) else repr(sampler)}" for label, sampler in extra['variants'].items()), ""]
           if extra.get('variants') else []),
@@ -238,7 +255,7 @@ def main(argv=None):
 
     from hardsample.curves import run_learning_curves
     from hardsample.estimators import LatentHardMiningClassifier
-    from hardsample.nets import LeNet
+    from hardsample.nets import FixedStepsLoader, LeNet
 
     if args.merge:
         return write_outputs(args, *merge_runs(args, args.merge), argv)
@@ -253,9 +270,12 @@ def main(argv=None):
     vae, vae_path, vae_seconds = cached_vae(X_pool, args, output_dir)
     print(f"stage 1: VAE {'fitted in %.0f s' % vae_seconds if vae_seconds else 'from cache'} "
           f"({vae_path.name})", flush=True)
+    steps = dict(max_epochs=1, iterator_train=FixedStepsLoader,
+                 iterator_train__n_steps=args.train_steps) if args.train_steps else \
+        dict(max_epochs=args.epochs)
     net = NeuralNetClassifier(
         LeNet, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=args.lr,
-        max_epochs=args.epochs, batch_size=args.batch_size, verbose=0,
+        batch_size=args.batch_size, verbose=0, **steps,
     )
     base = LatentHardMiningClassifier(
         net, FrozenEstimator(vae), initial_size=args.initial_size,
@@ -282,7 +302,8 @@ def write_outputs(args, records, extra, argv=None):
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     tag = args.tag or (f"mnist_pool{extra['n_pool']}_r{args.rounds}_{args.initial_size}+"
-                       f"{args.round_size}_s{len(args.seeds)}_e{args.epochs}"
+                       f"{args.round_size}_s{len(args.seeds)}"
+                       + (f"_steps{args.train_steps}" if args.train_steps else f"_e{args.epochs}")
                        + (f"_val{args.validation}" if args.validation else ""))
     extra = {"tag": tag, **extra}
     summary = summarize(records)

@@ -84,6 +84,16 @@ def test_mnist_script(tiny_data, tmp_path):
     assert f"# command: {result['provenance']['command']}" in csv_lines
 
 
+def test_mnist_script_with_fixed_optimizer_steps(tiny_data, tmp_path):
+    mnist = script("mnist")
+    assert mnist.main(["--data-home", str(tiny_data), "--pool-size", "300", "--test-size",
+                       "100", "--vae-epochs", "1", "--strategies", "random", "--train-steps",
+                       "3", "--retrain", "scratch", "--output-dir", str(tmp_path),
+                       *CURVE_OPTIONS]) == 0
+    [md] = tmp_path.glob("mnist_pool300_*_steps3.md")
+    assert "3 optimizer steps per round (FixedStepsLoader)" in md.read_text()
+
+
 def test_cifar10_script(tiny_data, tmp_path):
     cifar10 = script("cifar10")
     strategies = ["random", "entropy+centroid@latent"]
