@@ -172,8 +172,11 @@ def test_selection_cost_script(tiny_data, tmp_path):
                       "--round-size", "10", "--n-labeled", "20", "--epochs", "1", "--vae",
                       "vae.pkl", "--output-dir", str(tmp_path), "--tag", "t"]) == 0
     result = json.loads((tmp_path / "t.json").read_text())
-    assert set(result["pools"]["600"]["strategies"]) == set(cost.strategies())
+    timed = result["pools"]["600"]["strategies"]
+    assert set(timed) == set(cost.strategies())
+    assert timed["margin"]["ratio_to_reference"] == 1.0
     assert (tmp_path / "t.md").read_text() == cost.render(result)
+    assert "ratio to margin" in cost.render(result)
 
 
 def test_latent_map_script(tiny_data, tmp_path):
