@@ -21,6 +21,7 @@ scikit-activeml is a benchmark-only dependency, in the ``bench`` extra: ``pip in
 """
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -68,7 +69,55 @@ def build_parser():
     parser.add_argument("--tag", default=None, help="file name stem (default: derived "
                         "from the configuration)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--reuse", default=None, metavar="JSON",
+                        help="a benchmarks/mnist.py result with the same settings whose "
+                        "records of --reuse-strategies are taken instead of running them again "
+                        "(checked: every seed's round-1 score must equal this run's, i.e. "
+                        "the runs share round-1 labels, net initialisation and training)")
+    parser.add_argument("--reuse-strategies", nargs="*", default=[],
+                        help="strategies taken from --reuse")
     return parser
+
+
+#: Settings a reused mnist.py result must share with this run.
+SHARED_SETTINGS = ("pool_size", "test_size", "rounds", "initial_size", "round_size", "epochs",
+                   "retrain", "latent_dim", "vae_epochs")
+
+
+def reused_records(args):
+    """Records of ``--reuse-strategies`` from ``--reuse``, after checking its settings."""
+    if not args.reuse_strategies:
+        return [], None
+    if not args.reuse:
+        raise SystemExit("--reuse-strategies needs --reuse JSON")
+    result = json.loads(Path(args.reuse).read_text())
+    config = result["config"]
+    differ = {k: (config.get(k), getattr(args, k)) for k in SHARED_SETTINGS
+              if config.get(k) != getattr(args, k)}
+    if config.get("lr", 1e-3) != 1e-3 or config.get("batch_size", 64) != 64 \
+            or config.get("train_steps", 0) or config.get("validation", 0):
+        differ["net"] = "lr 1e-3, batch 64, epochs, test set expected"
+    if differ:
+        raise SystemExit(f"{args.reuse} was run with other settings: {differ}")
+    records = [r for r in result["records"] if r["strategy"] in args.reuse_strategies
+               and r["seed"] in args.seeds]
+    found = {(r["strategy"], r["seed"]) for r in records}
+    missing = [(n, s) for n in args.reuse_strategies for s in args.seeds if (n, s) not in found]
+    if missing:
+        raise SystemExit(f"{args.reuse} has no records of {missing}")
+    return records, result["provenance"]
+
+
+def check_paired(records, reused):
+    """Every seed's round 1 must score the same in both runs (shared labels and net)."""
+    first = {}
+    for r in records + reused:
+        if r["round"] == 1:
+            first.setdefault(r["seed"], set()).add(round(r["score"], 12))
+    unpaired = {seed: sorted(scores) for seed, scores in first.items() if len(scores) > 1}
+    if unpaired:
+        raise SystemExit(f"the reused records are not paired with this run: round-1 scores "
+                         f"differ by seed {unpaired}")
 
 
 def parse_peer(spec):
@@ -121,6 +170,11 @@ def render(result):
              f"uses it); torch threads {args.threads}; scikit-activeml "
              f"{result.get('skactiveml_version', '?')}; total "
              f"{'not recorded' if total is None else '%.1f min' % (total / 60)}.", "",
+             *([f"Records of {', '.join(args.reuse_strategies)} are taken from "
+                f"`{Path(args.reuse).name}` (`{result['reused_from']['command']}`, commit "
+                f"{result['reused_from']['commit'][:12]}), not run again; every seed's round-1 "
+                "score was checked to equal this run's (same labels, net initialisation and "
+                "training), so the seeds stay paired.", ""] if result.get("reused_from") else []),
              "Every strategy runs in the same round loop (same round-1 labels, net "
              "initialisation and training seeds per seed); a peer only chooses the next "
              "labels. What each peer was given:", "",
@@ -154,6 +208,7 @@ def main(argv=None):
 
     args = build_parser().parse_args(argv)
     peers = {f"{PREFIX}{spec}": parse_peer(spec) for spec in args.peers}
+    reused, reused_provenance = reused_records(args)
     if not args.strategies and not peers:
         raise SystemExit("nothing to run: give --strategies and/or --peers")
     torch.set_num_threads(args.threads)
@@ -177,6 +232,8 @@ def main(argv=None):
     records = run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
                                   n_rounds=args.rounds, seeds=args.seeds,
                                   progress=not args.no_progress)
+    check_paired(records, reused)
+    records = reused + records
     tag = args.tag or (f"peers_pool{len(X_pool)}_r{args.rounds}_{args.initial_size}+"
                        f"{args.round_size}_s{len(args.seeds)}")
     text = write_result(output, tag, {
@@ -184,6 +241,7 @@ def main(argv=None):
         "n_test": len(X_test), "vae_path": vae_path.name, "vae_seconds": vae_seconds,
         "skactiveml_version": skactiveml.__version__,
         "total_seconds": time.perf_counter() - start, "records": records,
+        "reused_from": reused_provenance,
         "summary": summarize(records)}, render, argv, script="benchmarks/peers.py")
     print(text)
     return 0

@@ -94,6 +94,31 @@ def test_mnist_script_with_fixed_optimizer_steps(tiny_data, tmp_path):
     assert "3 optimizer steps per round (FixedStepsLoader)" in md.read_text()
 
 
+def test_peers_script_reuses_paired_records_of_mnist_script(tiny_data, tmp_path):
+    pytest.importorskip("skactiveml")
+    mnist, peers = script("mnist"), script("peers")
+    common = ["--data-home", str(tiny_data), "--pool-size", "200", "--test-size", "50",
+              "--seeds", "0", "1", "--rounds", "2", "--initial-size", "10", "--round-size",
+              "10", "--epochs", "1", "--vae-epochs", "1", "--no-progress", "--output-dir",
+              str(tmp_path)]
+    assert mnist.main([*common, "--retrain", "scratch", "--strategies", "random", "margin",
+                       "--tag", "ours"]) == 0
+    assert peers.main([*common, "--strategies", "--peers", "coreset", "--reuse",
+                       str(tmp_path / "ours.json"), "--reuse-strategies", "random", "margin",
+                       "--references", "random", "--tag", "both"]) == 0
+    result, text = check_report(tmp_path, "both", ["random", "margin", "skactiveml-coreset"])
+    ours = json.loads((tmp_path / "ours.json").read_text())["records"]
+    assert [r for r in result["records"] if r["strategy"] != "skactiveml-coreset"] == ours
+    assert "Records of random, margin are taken from `ours.json`" in text
+    # other settings, or records that do not share round 1, are refused
+    with pytest.raises(SystemExit, match="other settings"):
+        peers.main([*common, "--epochs", "2", "--strategies", "--peers", "coreset",
+                    "--reuse", str(tmp_path / "ours.json"), "--reuse-strategies", "random"])
+    with pytest.raises(SystemExit, match="not paired"):
+        peers.check_paired([{"seed": 0, "round": 1, "score": 0.5}],
+                           [{"seed": 0, "round": 1, "score": 0.25}])
+
+
 def test_cifar10_script(tiny_data, tmp_path):
     cifar10 = script("cifar10")
     strategies = ["random", "entropy+centroid@latent"]
