@@ -150,6 +150,12 @@ class SkactivemlSampler(BaseSampler):
         generator's latent codes (TypiClust, ProbCover and CoreSet only).
     batch_size : int, default=1024
         Pool samples per forward pass.
+    n_candidates : int or None, default=None
+        None: the strategy chooses among the whole available pool. An int: among
+        ``n_candidates * n`` available samples drawn uniformly each round (the
+        ``candidates=`` of scikit-activeml's ``query``), the same candidate budget as
+        ``SubsampledMarginSampler(n_candidates=...)``: for peers whose query grows
+        faster than linearly with the pool (Badge's k-means++ seeding).
 
     Examples
     --------
@@ -157,10 +163,12 @@ class SkactivemlSampler(BaseSampler):
     True
     """
 
-    def __init__(self, peer="badge", embedding="penultimate", batch_size=1024):
+    def __init__(self, peer="badge", embedding="penultimate", batch_size=1024,
+                 n_candidates=None):
         self.peer = peer
         self.embedding = embedding
         self.batch_size = batch_size
+        self.n_candidates = n_candidates
 
     @property
     def uses_latent_space(self):
@@ -172,11 +180,21 @@ class SkactivemlSampler(BaseSampler):
         if self.embedding not in PEERS[self.peer][2]:
             raise ValueError(f"peer {self.peer!r} takes embedding in {PEERS[self.peer][2]}, "
                              f"got {self.embedding!r}")
+        if self.n_candidates is not None and (isinstance(self.n_candidates, bool) or not
+                                              isinstance(self.n_candidates, int)
+                                              or self.n_candidates < 1):
+            raise ValueError(f"n_candidates must be None or a positive int, got "
+                             f"{self.n_candidates!r}")
 
     def _propose(self, state, n, random_state):
         needs_clf = PEERS[self.peer][1]
         watch = Stopwatch()
         seed = seed_from(random_state)
+        query = {"batch_size": n}
+        if self.n_candidates is not None:
+            available = state.available_indices
+            size = min(self.n_candidates * n, len(available))
+            query["candidates"] = np.sort(random_state.choice(available, size, replace=False))
         with watch("embedding"):
             if self.embedding == "latent":
                 X = np.asarray(state.latent_codes, dtype=np.float32)
@@ -196,9 +214,9 @@ class SkactivemlSampler(BaseSampler):
                 clf = net_head(state.net, y, n_classes, seed)
                 key = "estimator" if self.peer == "clue" else "clf"
                 fit_key = "fit_estimator" if self.peer == "clue" else "fit_clf"
-                picks = strategy.query(X, y, batch_size=n, **{key: clf, fit_key: False})
+                picks = strategy.query(X, y, **query, **{key: clf, fit_key: False})
             else:
-                picks = strategy.query(X, y, batch_size=n)
+                picks = strategy.query(X, y, **query)
         picks = np.asarray(picks, dtype=np.int64)
         return Proposal(indices=picks,
                         latent_codes=None if state.latent_codes is None

@@ -121,28 +121,38 @@ def check_paired(records, reused):
 
 
 def parse_peer(spec):
-    """``"typiclust@latent"`` -> ``("typiclust", "latent")``; ``"badge"`` -> penultimate."""
+    """``"PEER[@latent][/K]"`` -> ``(peer, embedding, K or None)``.
+
+    ``"typiclust@latent"`` -> ``("typiclust", "latent", None)``; ``"badge/64"`` -> Badge on
+    the penultimate features, choosing among 64 uniform candidates per label.
+    """
     from _skactiveml import PEERS
 
+    spec, _, per_label = spec.partition("/")
     peer, _, embedding = spec.partition("@")
     embedding = embedding or "penultimate"
-    if peer not in PEERS or embedding not in PEERS[peer][2]:
+    if peer not in PEERS or embedding not in PEERS[peer][2] or \
+            (per_label and not (per_label.isdigit() and int(per_label) > 0)):
         raise SystemExit(f"bad peer {spec!r}: choose among {sorted(PEERS)}, with '@latent' "
-                         "only for " + ", ".join(p for p, v in PEERS.items() if "latent" in v[2]))
-    return peer, embedding
+                         "only for " + ", ".join(p for p, v in PEERS.items() if "latent" in v[2])
+                         + ", and '/K' a positive number of candidates per label")
+    return peer, embedding, int(per_label) if per_label else None
 
 
 def peer_inputs(spec, latent_dim):
     """One row of the report's table of what a peer was given."""
     from _skactiveml import PEERS, PREPARATION
 
-    peer, embedding = parse_peer(spec)
+    peer, embedding, per_label = parse_peer(spec)
     cls, needs_clf, _ = PEERS[peer]
     X = (f"VAE latent codes ({latent_dim}-D)" if embedding == "latent"
          else "net's penultimate features (500-D, recomputed each round)")
     clf = ("net's last layer + softmax on those features (the net's own probabilities)"
            if needs_clf else "none (model-free)")
     prepared = PREPARATION.get(peer, "as given")
+    if per_label:
+        prepared += (f"; chooses among {per_label} candidates per label drawn uniformly from "
+                     "the unlabeled pool each round (as subsampled-margin)")
     if peer == "probcover" and embedding == "latent":
         prepared = prepared.replace("rows scaled to unit length (the paper's normalised "
                                     "embeddings)", "codes as given")
@@ -227,8 +237,9 @@ def main(argv=None):
         net, FrozenEstimator(vae), initial_size=args.initial_size,
         round_size=args.round_size, n_rounds=args.rounds, retrain=args.retrain)
     strategies = strategies_from(base, args.strategies)
-    strategies.update({name: clone(base).set_params(sampler=SkactivemlSampler(peer, embedding))
-                       for name, (peer, embedding) in peers.items()})
+    strategies.update({name: clone(base).set_params(
+        sampler=SkactivemlSampler(peer, embedding, n_candidates=per_label))
+        for name, (peer, embedding, per_label) in peers.items()})
     records = run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
                                   n_rounds=args.rounds, seeds=args.seeds,
                                   progress=not args.no_progress)

@@ -135,7 +135,7 @@ def test_peers_script(tiny_data, tmp_path):
     pytest.importorskip("skactiveml")
     peers = script("peers")
     ours = ["random", "margin", "latent-margin", "subsampled-margin"]
-    theirs = [*peers.DEFAULT_PEERS, "typiclust@latent", "margin"]
+    theirs = [*peers.DEFAULT_PEERS, "typiclust@latent", "margin", "badge/3"]
     assert peers.main(["--data-home", str(tiny_data), "--pool-size", "200", "--test-size",
                        "50", "--seeds", "0", "1", "--rounds", "2", "--initial-size", "10",
                        "--round-size", "10", "--epochs", "1", "--vae-epochs", "1",
@@ -148,6 +148,7 @@ def test_peers_script(tiny_data, tmp_path):
     assert "| minus latent-margin (" in text
     assert "| skactiveml-badge | `Badge` | net's penultimate features" in text
     assert "| skactiveml-typiclust@latent | `TypiClust` | VAE latent codes (3-D)" in text
+    assert "chooses among 3 candidates per label drawn uniformly" in text
     records = result["records"]
     # Every strategy of a seed starts from the same labels and the same net.
     for seed in (0, 1):
@@ -171,6 +172,10 @@ def test_peer_sampler_rejects_bad_settings():
         SkactivemlSampler("nope")._validate_params()
     with pytest.raises(ValueError, match="peer 'badge' takes embedding in"):
         SkactivemlSampler("badge", embedding="latent")._validate_params()
+    with pytest.raises(ValueError, match="n_candidates must be None or a positive int"):
+        SkactivemlSampler("badge", n_candidates=0)._validate_params()
+    with pytest.raises(SystemExit, match="'/K' a positive number"):
+        script("peers").parse_peer("badge/x")
 
 
 def test_round_split_script(tiny_data, tmp_path):
