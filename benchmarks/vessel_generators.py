@@ -48,7 +48,7 @@ def build_parser():
     parser.add_argument("--n-fidelity", type=int, default=20)
     parser.add_argument("--latent-dim", type=int, default=3)
     parser.add_argument("--vae-epochs", type=int, default=50)
-    parser.add_argument("--conv-channels", type=int, nargs="+", default=[16, 16, 32, 32],
+    parser.add_argument("--conv-channels", type=int, nargs="+", default=[32, 32, 64, 64],
                         help="conv VAE: widths of its stride-2 levels")
     parser.add_argument("--conv-epochs", type=int, default=50, help="conv VAE epochs")
     parser.add_argument("--conv-batch-size", type=int, default=32, help="conv VAE batch size")
