@@ -48,11 +48,16 @@ def build_parser():
     parser.add_argument("--n-fidelity", type=int, default=20)
     parser.add_argument("--latent-dim", type=int, default=3)
     parser.add_argument("--vae-epochs", type=int, default=50)
+    parser.add_argument("--conv-channels", type=int, nargs="+", default=[32, 32, 64, 64],
+                        help="conv VAE: widths of its stride-2 levels")
+    parser.add_argument("--conv-epochs", type=int, default=50, help="conv VAE epochs")
+    parser.add_argument("--conv-batch-size", type=int, default=32, help="conv VAE batch size")
     parser.add_argument("--train-steps", type=int, default=150)
     parser.add_argument("--n-jobs", type=int, default=2,
                         help="parallel solver jobs labeling the fidelity masks")
     parser.add_argument("--generators", nargs="+",
-                        default=["pca-unclipped", "pca", "sdf-pca", "vae", "sdf-vae"])
+                        default=["pca-unclipped", "pca", "sdf-pca", "vae", "sdf-vae", "conv-vae",
+                                 "sdf-conv-vae"])
     parser.add_argument("--output-dir", default=str(RESULTS))
     parser.add_argument("--tag", default="vessel_generators", help="results file stem")
     return parser
@@ -64,12 +69,20 @@ def make_generator(name, args):
     def vae():
         return VAETransformer(latent_dim=args.latent_dim, hidden_sizes=(400, 400),
                               max_epochs=args.vae_epochs, random_state=0, prior="aggregate")
+
+    def conv_vae():
+        return VAETransformer(latent_dim=args.latent_dim, hidden_sizes=(400, 400),
+                              architecture="conv", channels=tuple(args.conv_channels),
+                              max_epochs=args.conv_epochs, batch_size=args.conv_batch_size,
+                              random_state=0, prior="aggregate")
     return {
         "pca-unclipped": lambda: PCAGenerator(args.latent_dim, clip=False, prior="aggregate"),
         "pca": lambda: PCAGenerator(args.latent_dim, prior="aggregate"),
         "sdf-pca": lambda: SDFGenerator(PCAGenerator(args.latent_dim), prior="aggregate"),
         "vae": vae,
         "sdf-vae": lambda: SDFGenerator(vae(), prior="aggregate"),
+        "conv-vae": conv_vae,
+        "sdf-conv-vae": lambda: SDFGenerator(conv_vae(), prior="aggregate"),
     }[name]()
 
 
@@ -186,6 +199,9 @@ def render(result):
     """
     args = config_of(build_parser(), result)
     rows, real, mse_real = result["rows"], result["real"], result["mse_real"]
+    conv = (f" Conv VAE (architecture='conv'): stride-2 levels {tuple(args.conv_channels)} "
+            f"with GroupNorm, FC 400-400, {args.conv_epochs} epochs, batch "
+            f"{args.conv_batch_size}." if any("conv" in name for name in rows) else "")
     zero = (f"zero {result['mse_zero']:.2f} kPa²" if "mse_zero" in result
             else "zero not recorded in this result")
     lines = [*header("Vessel mask generators against VesselStressSolver", result),
@@ -196,7 +212,7 @@ def render(result):
              f"codes). Fidelity: StressUNet(8-16-32), {args.train_steps} Adam steps, trained on "
              f"{args.n_fidelity} aggregate-prior decodes (canonical masks) vs "
              f"{args.n_fidelity} real pool masks: real {mse_real:.2f} kPa², mean-map "
-             f"{result['mse_mean_map']:.2f} kPa², {zero}.", "",
+             f"{result['mse_mean_map']:.2f} kPa², {zero}.{conv}", "",
              "| generator | rec. IoU | rec. accepted | prior N(0,I) accepted | aggregate prior "
              "accepted | SI-step accepted | wall area | lumen area | thinnest wall | test MSE "
              "synthetic | fidelity ratio | fit (s) |", "|---" * 12 + "|"]

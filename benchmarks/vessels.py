@@ -76,11 +76,15 @@ def build_parser():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--initial-size", type=int, default=10)
     parser.add_argument("--round-size", type=int, default=10)
-    parser.add_argument("--generator", choices=("sdf-pca", "pca", "vae", "sdf-vae"),
-                        default="sdf-pca")
+    parser.add_argument("--generator", default="sdf-pca",
+                        choices=("sdf-pca", "pca", "vae", "sdf-vae", "conv-vae", "sdf-conv-vae"))
     parser.add_argument("--latent-dim", type=int, default=3)
     parser.add_argument("--prior", choices=("standard", "aggregate"), default="aggregate")
     parser.add_argument("--vae-epochs", type=int, default=50)
+    parser.add_argument("--conv-channels", type=int, nargs="+", default=[32, 32, 64, 64],
+                        help="conv VAE: widths of its stride-2 levels")
+    parser.add_argument("--conv-epochs", type=int, default=50, help="conv VAE epochs")
+    parser.add_argument("--conv-batch-size", type=int, default=32, help="conv VAE batch size")
     parser.add_argument("--step-size", type=float, default=1.0, help="SI latent step")
     parser.add_argument("--widths", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--n-convs", type=int, default=1)
@@ -97,15 +101,23 @@ def build_parser():
 
 
 def make_generator(args):
+    from sklearn.base import clone
+
     from hardsample.generators import PCAGenerator, SDFGenerator, VAETransformer
 
     vae = VAETransformer(latent_dim=args.latent_dim, hidden_sizes=(400, 400),
                          max_epochs=args.vae_epochs, random_state=0, prior=args.prior)
+    conv = VAETransformer(latent_dim=args.latent_dim, hidden_sizes=(400, 400),
+                          architecture="conv", channels=tuple(args.conv_channels),
+                          max_epochs=args.conv_epochs, batch_size=args.conv_batch_size,
+                          random_state=0, prior=args.prior)
     pca = PCAGenerator(args.latent_dim, random_state=0, prior=args.prior)
-    return {"pca": pca, "vae": vae,
+    return {"pca": pca, "vae": vae, "conv-vae": conv,
             "sdf-pca": SDFGenerator(PCAGenerator(args.latent_dim, random_state=0),
                                     prior=args.prior),
-            "sdf-vae": SDFGenerator(vae.set_params(prior="standard"), prior=args.prior),
+            "sdf-vae": SDFGenerator(clone(vae).set_params(prior="standard"), prior=args.prior),
+            "sdf-conv-vae": SDFGenerator(clone(conv).set_params(prior="standard"),
+                                         prior=args.prior),
             }[args.generator]
 
 
@@ -241,10 +253,13 @@ def _setup(args, result):
             f"n_jobs {args.n_jobs}; torch threads {args.threads}; total "
             f"{result['total_seconds'] / 60:.1f} min. Written by an earlier version of "
             "this script (not re-runnable with the current options)."]
+    conv = (f" (conv VAE: stride-2 levels {tuple(args.conv_channels)}, GroupNorm, FC 400-400, "
+            f"{args.conv_epochs} epochs, batch {args.conv_batch_size})"
+            if "conv" in args.generator else "")
     return [
         f"Pool {args.pool_size} synthetic masks (seed {args.pool_seed}); test "
         f"{args.test_size} (seed {args.test_seed}) labeled by VesselStressSolver() "
-        f"(Mooney-Rivlin, fibrous wall, 16 kPa). Generator {args.generator}, latent "
+        f"(Mooney-Rivlin, fibrous wall, 16 kPa). Generator {args.generator}{conv}, latent "
         f"{args.latent_dim}, prior {args.prior} (fitted in "
         f"{result['generator_seconds']:.0f} s). Net StressUNet(widths {tuple(args.widths)}, "
         f"{args.n_convs} conv/level, GroupNorm, linear head), Adam lr {args.lr}, batch "

@@ -233,6 +233,18 @@ def test_bench_neighbors_script(tmp_path):
 VESSEL_OPTIONS = ["--pool-size", "20", "--test-size", "2"]
 
 
+def test_vessels_script_conv_vae_generators():
+    vessels = script("vessels")
+    args = vessels.build_parser().parse_args(["--generator", "sdf-conv-vae", "--conv-channels",
+                                              "8", "16", "--conv-epochs", "7"])
+    gen = vessels.make_generator(args)
+    assert gen.prior == "aggregate" and gen.generator.prior == "standard"
+    assert gen.generator.get_params()["architecture"] == "conv"
+    assert gen.generator.channels == (8, 16) and gen.generator.max_epochs == 7
+    args.generator = "vae"  # its prior is the study's, not the SDF base's "standard"
+    assert vessels.make_generator(args).prior == "aggregate"
+
+
 def test_vessels_script(tmp_path):
     vessels = script("vessels")
     strategies = ["SI", "random-synthetic", "random-real"]
@@ -268,14 +280,16 @@ def test_vessel_generators_script(tmp_path):
     generators = script("vessel_generators")
     assert generators.main([*VESSEL_OPTIONS, "--n-draws", "5", "--n-fidelity", "1",
                             "--train-steps", "2", "--n-jobs", "1", "--generators", "pca", "sdf-pca",
+                            "sdf-conv-vae", "--conv-channels", "4", "4", "--conv-epochs", "1",
                             "--output-dir", str(tmp_path), "--tag", "g"]) == 0
     result = json.loads((tmp_path / "g.json").read_text())
     assert list(result)[0] == "provenance" and len(result["provenance"]["commit"]) == 40
     assert result["provenance"]["command"].startswith(
         "python benchmarks/vessel_generators.py --pool-size 20")
-    assert list(result["rows"]) == ["pca", "sdf-pca"]
+    assert list(result["rows"]) == ["pca", "sdf-pca", "sdf-conv-vae"]
     text = (tmp_path / "g.md").read_text()
     assert text == generators.render(result)
+    assert "Conv VAE (architecture='conv'): stride-2 levels (4, 4) with GroupNorm" in text
     assert f"zero {result['mse_zero']:.2f} kPa²" in text
     assert "| pca |" in text and "| sdf-pca |" in text and "| real test masks |" in text
     # a result written before the zero baseline was recorded says so

@@ -1,10 +1,19 @@
-"""VAETransformer: the paper's MLP variational auto-encoder (appendix A.3)."""
+"""VAETransformer: the paper's MLP variational auto-encoder (appendix A.3), or a conv one.
 
+``architecture="mlp"`` (default) is the paper's fully connected VAE;
+``architecture="conv"`` is a convolutional VAE for images (e.g. 64x64 masks): a
+stride-2 conv encoder with GroupNorm and a transposed-conv decoder around the same
+fully connected bottleneck, trained with the same loss and loop.
+"""
+
+import math
 import numbers
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, \
+    validate_parameter_constraints
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -20,12 +29,49 @@ def _mlp(sizes):
     return nn.Sequential(*layers)
 
 
-class GaussianEncoder(nn.Module):
-    """MLP encoder of a Gaussian posterior: ``x -> (mean, log_variance)``."""
+def _group_norm(channels):
+    """GroupNorm with up to 8 groups (a divisor of ``channels``): no batch statistics."""
+    return nn.GroupNorm(math.gcd(int(channels), 8), channels)
 
-    def __init__(self, n_features, hidden_sizes, latent_dim):
+
+def conv_trunk(in_channels, channels):
+    """Stride-2 conv levels ``conv4/2 - GroupNorm - ReLU``, one per width in ``channels``.
+
+    Each level halves the height and width: ``(n, in_channels, h, w) -> (n,
+    channels[-1], h / 2**L, w / 2**L)`` with ``L = len(channels)``.
+    """
+    layers, c_in = [], in_channels
+    for c in channels:
+        layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), _group_norm(c), nn.ReLU()]
+        c_in = c
+    return nn.Sequential(*layers)
+
+
+def deconv_head(channels, out_channels):
+    """The mirror of :func:`conv_trunk`: ``convT4/2 - GroupNorm - ReLU`` per level, then conv3.
+
+    ``(n, channels[-1], h, w) -> (n, out_channels, h * 2**L, w * 2**L)`` (no output
+    activation: logits or Gaussian means).
+    """
+    layers, widths = [], list(channels[::-1])
+    for c_in, c_out in zip(widths, widths[1:] + widths[-1:]):
+        layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), _group_norm(c_out),
+                   nn.ReLU()]
+    layers.append(nn.Conv2d(widths[-1], out_channels, 3, padding=1))
+    return nn.Sequential(*layers)
+
+
+class GaussianEncoder(nn.Module):
+    """Encoder of a Gaussian posterior: ``x -> (mean, log_variance)``.
+
+    ``trunk`` (default: flatten) maps a sample to ``n_features`` values, followed by
+    the MLP ``hidden_sizes`` and the two linear heads.
+    """
+
+    def __init__(self, n_features, hidden_sizes, latent_dim, trunk=None):
         super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), _mlp((n_features, *hidden_sizes)))
+        trunk = nn.Flatten() if trunk is None else trunk
+        self.body = nn.Sequential(trunk, _mlp((n_features, *hidden_sizes)))
         width = hidden_sizes[-1] if hidden_sizes else n_features
         self.mean = nn.Linear(width, latent_dim)
         self.log_var = nn.Linear(width, latent_dim)
@@ -47,18 +93,27 @@ class PosteriorMean(nn.Module):
 
 
 class VAETransformer(BaseGenerator):
-    """The paper's MLP variational auto-encoder as a scikit-learn transformer.
+    """The paper's variational auto-encoder (MLP, or convolutional for images).
 
-    Encoder ``n_features -> 400 -> 400 -> (mean, log-variance)`` with a latent space of
-    3 dimensions by default, the decoder mirrors it; trained on unlabeled samples
-    with the reparameterisation trick to maximise the evidence lower bound.
+    With ``architecture="mlp"`` (the paper's model): encoder ``n_features -> 400 ->
+    400 -> (mean, log-variance)`` with a latent space of 3 dimensions by default, the
+    decoder mirrors it. With ``architecture="conv"``, for images ``(n, channels,
+    height, width)`` (e.g. 64x64 masks): one stride-2 convolution level per entry of
+    ``channels`` (``conv4/2 - GroupNorm - ReLU``), then the same fully connected
+    layers ``hidden_sizes`` to the code; the decoder mirrors it with transposed
+    convolutions (``convT4/2 - GroupNorm - ReLU``) and a final ``conv3``. GroupNorm
+    keeps no batch statistics, so the model behaves the same in training and in
+    evaluation and for any batch size. Both are trained on unlabeled samples with
+    the reparameterisation trick to maximise the evidence lower bound.
 
     Parameters
     ----------
     latent_dim : int, default=3
         Size of the latent space.
     hidden_sizes : tuple of int, default=(400, 400)
-        Widths of the encoder's hidden layers (the decoder uses them reversed).
+        Widths of the encoder's fully connected hidden layers (the decoder uses them
+        reversed); with ``architecture="conv"`` they sit between the flattened conv
+        features and the code (``()`` maps the features straight to the code).
     likelihood : {"auto", "bernoulli", "gaussian"}, default="auto"
         Bernoulli (binary cross-entropy; decoder ends in a sigmoid) needs samples in
         [0, 1]; Gaussian uses a learned global variance. ``"auto"`` picks Bernoulli
@@ -78,6 +133,15 @@ class VAETransformer(BaseGenerator):
         normal (see :class:`~hardsample.generators.BaseGenerator`).
     verbose : int, default=0
         Show a progress bar over epochs when > 0.
+    architecture : {"mlp", "conv"}, default="mlp"
+        ``"mlp"`` flattens samples of any shape. ``"conv"`` needs images: the last
+        two sample axes are height and width, both divisible by
+        ``2 ** len(channels)``; any axes before them (e.g. ``(n, 1, 64, 64)``, or the
+        two maps of :class:`~hardsample.generators.SDFGenerator` with
+        ``holes=True``) are stacked as input channels; ``(n, h, w)`` is one channel.
+    channels : tuple of int, default=(32, 32, 64, 64)
+        Output widths of the conv levels (``architecture="conv"`` only; each level
+        halves height and width). The default takes 64x64 images to 64 maps of 4x4.
 
     Attributes
     ----------
@@ -102,7 +166,31 @@ class VAETransformer(BaseGenerator):
     (5, 2)
     >>> vae.sample(3, random_state=0).shape
     (3, 64)
+
+    The convolutional VAE on 8x8 images with one channel (two levels: 8 -> 4 -> 2):
+
+    >>> images = X.reshape(-1, 1, 8, 8)
+    >>> conv = VAETransformer(latent_dim=2, hidden_sizes=(32,), architecture="conv",
+    ...                       channels=(8, 16), max_epochs=2, random_state=0).fit(images)
+    >>> conv.transform(images[:5]).shape, conv.sample(3, random_state=0).shape
+    ((5, 2), (3, 1, 8, 8))
     """
+
+    _parameter_constraints = {
+        "latent_dim": [Interval(numbers.Integral, 1, None, closed="left")],
+        "hidden_sizes": ["array-like"],  # entries checked in _check_params
+        "likelihood": [StrOptions({"auto", "bernoulli", "gaussian"})],
+        "beta": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "device": [None, str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "prior": [StrOptions({"standard", "aggregate"})],
+        "architecture": [StrOptions({"mlp", "conv"})],
+        "channels": ["array-like"],  # entries checked in _check_params
+    }
 
     def __init__(
         self,
@@ -118,6 +206,8 @@ class VAETransformer(BaseGenerator):
         random_state=None,
         verbose=0,
         prior="standard",
+        architecture="mlp",
+        channels=(32, 32, 64, 64),
     ):
         self.latent_dim = latent_dim
         self.hidden_sizes = hidden_sizes
@@ -130,22 +220,29 @@ class VAETransformer(BaseGenerator):
         self.random_state = random_state
         self.verbose = verbose
         self.prior = prior
+        self.architecture = architecture
+        self.channels = channels
+
+    @staticmethod
+    def _check_widths(value, name):
+        if isinstance(value, str) or not all(
+                isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1
+                for h in np.atleast_1d(np.asarray(value, dtype=object))):
+            raise ValueError(f"{name} must be a sequence of positive ints, got {value!r}.")
+        return tuple(int(h) for h in np.atleast_1d(np.asarray(value, dtype=object)))
 
     def _check_params(self, X):
-        check_int(self.latent_dim, "latent_dim")
-        check_int(self.batch_size, "batch_size")
-        check_int(self.max_epochs, "max_epochs", min_value=0)
-        if isinstance(self.hidden_sizes, str) or not all(
-                isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1
-                for h in np.atleast_1d(np.asarray(self.hidden_sizes, dtype=object))):
-            raise ValueError(
-                f"hidden_sizes must be a sequence of positive ints, got {self.hidden_sizes!r}.")
-        if not (isinstance(self.lr, numbers.Real) and np.isfinite(self.lr) and self.lr > 0):
+        for name in ("latent_dim", "batch_size", "max_epochs"):
+            if isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be an int, got {getattr(self, name)!r}.")
+        validate_parameter_constraints(self._parameter_constraints,
+                                       self.get_params(deep=False),
+                                       caller_name=type(self).__name__)
+        self._check_widths(self.hidden_sizes, "hidden_sizes")
+        if not np.isfinite(self.lr):
             raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
-        if self.likelihood not in ("auto", "bernoulli", "gaussian"):
-            raise ValueError(
-                f"likelihood must be 'auto', 'bernoulli' or 'gaussian', got {self.likelihood!r}."
-            )
+        if self.architecture == "conv":
+            self._check_images(X)
         in_unit_range = X.min() >= 0.0 and X.max() <= 1.0
         if self.likelihood == "bernoulli" and not in_unit_range:
             raise ValueError(
@@ -156,18 +253,56 @@ class VAETransformer(BaseGenerator):
             return "bernoulli" if in_unit_range else "gaussian"
         return self.likelihood
 
-    def _fit(self, X):
-        self.likelihood_ = self._check_params(X)
-        self.latent_dim_ = int(self.latent_dim)
+    def _check_images(self, X):
+        """``(in_channels, height, width)`` of images for the conv VAE, or a ValueError."""
+        channels = self._check_widths(self.channels, "channels")
+        if len(channels) == 0:
+            raise ValueError("channels must hold at least one width, got ().")
+        if X.ndim < 3:
+            raise ValueError(
+                "architecture='conv' needs images, X of shape (n_samples, [channels, ...,] "
+                f"height, width); got X of shape {X.shape}. Reshape flat samples to images "
+                "(e.g. X.reshape(-1, 1, 64, 64)) or use architecture='mlp'.")
+        height, width = X.shape[-2:]
+        factor = 2 ** len(channels)
+        if height % factor or width % factor:
+            raise ValueError(
+                f"architecture='conv' with {len(channels)} levels (channels={channels}) needs "
+                f"a height and width divisible by 2**{len(channels)} = {factor}; got images "
+                f"of {height}x{width} (X of shape {X.shape}; channels first, the last two "
+                "axes are the image). Use fewer levels or pad the images.")
+        return int(np.prod(X.shape[1:-2], dtype=int)), int(height), int(width)
+
+    def _build(self, X, hidden):
+        """The encoder and the decoder body (codes -> flat logits or means)."""
         n_features = int(np.prod(self.sample_shape_))
-        hidden = tuple(int(h) for h in self.hidden_sizes)
-        rng = check_random_state(self.random_state)
-        with torch_seeded(seed_from(rng), self.device_):
+        if self.architecture == "mlp":
             encoder = GaussianEncoder(n_features, hidden, self.latent_dim_)
-            decoder_body = nn.Sequential(
+            return encoder, nn.Sequential(
                 _mlp((self.latent_dim_, *hidden[::-1])),
                 nn.Linear(hidden[0] if hidden else self.latent_dim_, n_features),
             )
+        in_channels, height, width = self._check_images(X)
+        channels = self._check_widths(self.channels, "channels")
+        coarse = (channels[-1], height >> len(channels), width >> len(channels))
+        n_coarse = int(np.prod(coarse))
+        trunk = nn.Sequential(Reshape((in_channels, height, width)),
+                              conv_trunk(in_channels, channels), nn.Flatten())
+        encoder = GaussianEncoder(n_coarse, hidden, self.latent_dim_, trunk=trunk)
+        decoder_body = nn.Sequential(
+            _mlp((self.latent_dim_, *hidden[::-1])),
+            nn.Linear(hidden[0] if hidden else self.latent_dim_, n_coarse), nn.ReLU(),
+            Reshape(coarse), deconv_head(channels, in_channels), nn.Flatten(),
+        )
+        return encoder, decoder_body
+
+    def _fit(self, X):
+        self.likelihood_ = self._check_params(X)
+        self.latent_dim_ = int(self.latent_dim)
+        hidden = self._check_widths(self.hidden_sizes, "hidden_sizes")
+        rng = check_random_state(self.random_state)
+        with torch_seeded(seed_from(rng), self.device_):
+            encoder, decoder_body = self._build(X, hidden)
             self.log_scale_ = nn.Parameter(torch.zeros(()))
             encoder.to(self.device_)
             decoder_body.to(self.device_)
