@@ -180,6 +180,9 @@ def render(result):
              f"uses it); torch threads {args.threads}; scikit-activeml "
              f"{result.get('skactiveml_version', '?')}; total "
              f"{'not recorded' if total is None else '%.1f min' % (total / 60)}.", "",
+             *([f"**Partial run**: seeds {args.seeds} of the {result['seeds_planned']} planned "
+                "(the report is rewritten after each seed; the run stopped before the rest).",
+                ""] if len(result.get("seeds_planned", args.seeds)) > len(args.seeds) else []),
              *([f"Records of {', '.join(args.reuse_strategies)} are taken from "
                 f"`{Path(args.reuse).name}` (`{result['reused_from']['command']}`, commit "
                 f"{result['reused_from']['commit'][:12]}), not run again; every seed's round-1 "
@@ -240,20 +243,25 @@ def main(argv=None):
     strategies.update({name: clone(base).set_params(
         sampler=SkactivemlSampler(peer, embedding, n_candidates=per_label))
         for name, (peer, embedding, per_label) in peers.items()})
-    records = run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
-                                  n_rounds=args.rounds, seeds=args.seeds,
-                                  progress=not args.no_progress)
-    check_paired(records, reused)
-    records = reused + records
     tag = args.tag or (f"peers_pool{len(X_pool)}_r{args.rounds}_{args.initial_size}+"
                        f"{args.round_size}_s{len(args.seeds)}")
-    text = write_result(output, tag, {
-        "config": vars(args), "tag": tag, "source": source, "n_pool": len(X_pool),
-        "n_test": len(X_test), "vae_path": vae_path.name, "vae_seconds": vae_seconds,
-        "skactiveml_version": skactiveml.__version__,
-        "total_seconds": time.perf_counter() - start, "records": records,
-        "reused_from": reused_provenance,
-        "summary": summarize(records)}, render, argv, script="benchmarks/peers.py")
+    records, seeds = [], list(args.seeds)
+    # One seed at a time, the report rewritten after each: an interrupted run keeps the
+    # seeds it finished (the report's seeds say which).
+    for done, seed in enumerate(seeds, start=1):
+        records += run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
+                                       n_rounds=args.rounds, seeds=[seed],
+                                       progress=not args.no_progress)
+        args.seeds = seeds[:done]
+        ours = [r for r in reused if r["seed"] in args.seeds]
+        check_paired(records, ours)
+        text = write_result(output, tag, {
+            "config": vars(args), "tag": tag, "source": source, "n_pool": len(X_pool),
+            "n_test": len(X_test), "vae_path": vae_path.name, "vae_seconds": vae_seconds,
+            "skactiveml_version": skactiveml.__version__,
+            "total_seconds": time.perf_counter() - start, "records": ours + records,
+            "reused_from": reused_provenance, "seeds_planned": seeds,
+            "summary": summarize(ours + records)}, render, argv, script="benchmarks/peers.py")
     print(text)
     return 0
 

@@ -146,6 +146,9 @@ def test_peers_script(tiny_data, tmp_path):
     result, text = check_report(tmp_path, tag, names)
     assert text == peers.render(result)
     assert "| minus latent-margin (" in text
+    assert "Partial run" not in text
+    assert "**Partial run**: seeds [0, 1] of the [0, 1, 2] planned" in peers.render(
+        dict(result, seeds_planned=[0, 1, 2]))
     assert "| skactiveml-badge | `Badge` | net's penultimate features" in text
     assert "| skactiveml-typiclust@latent | `TypiClust` | VAE latent codes (3-D)" in text
     assert "chooses among 3 candidates per label drawn uniformly" in text
