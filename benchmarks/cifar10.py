@@ -57,9 +57,10 @@ def build_parser():
     parser.add_argument("--test-size", type=int, default=0,
                         help="test images scored per round (0: all 10,000)")
     parser.add_argument("--strategies", nargs="+", default=None,
-                        help="registered sampler NAMEs, each optionally NAME+INITIAL: round 1 chosen by "
-                        "INITIAL = CRITERION@SPACE (typiclust or centroid @ latent or pca), e.g. "
-                        "'latent-margin+typiclust@pca'; without it round 1 is random. Default: those of "
+                        help="registered sampler NAMEs, each optionally NAME+INITIAL: round 1 "
+                        "chosen by INITIAL = CRITERION@SPACE (typiclust or centroid @ latent "
+                        "or pca), e.g. 'latent-margin+typiclust@pca'; without it round 1 is "
+                        "random. Default: those of "
                         f"{list(DEFAULT_STRATEGIES)} that are registered")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--rounds", type=int, default=10)

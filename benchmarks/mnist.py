@@ -45,9 +45,10 @@ def build_parser():
     parser.add_argument("--test-size", type=int, default=0,
                         help="test images scored per round (0: all 10,000)")
     parser.add_argument("--strategies", nargs="+", default=list(DEFAULT_STRATEGIES),
-                        help="registered sampler NAMEs, each optionally NAME+INITIAL: round 1 chosen by "
-                        "INITIAL = CRITERION@SPACE (typiclust or centroid @ latent or pca), e.g. "
-                        "'latent-margin+typiclust@pca'; without it round 1 is random. Default: %(default)s")
+                        help="registered sampler NAMEs, each optionally NAME+INITIAL: round 1 "
+                        "chosen by INITIAL = CRITERION@SPACE (typiclust or centroid @ latent "
+                        "or pca), e.g. 'latent-margin+typiclust@pca'; without it round 1 is "
+                        "random. Default: %(default)s")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--initial-size", type=int, default=100)
@@ -93,7 +94,8 @@ def merge_runs(args, paths):
     """Records and run information of several ``<tag>.json`` files of this script."""
     parts = [json.loads(Path(p).read_text()) for p in paths]
     keys = ("pool_size", "test_size", "rounds", "initial_size", "round_size", "epochs", "lr",
-            "batch_size", "train_steps", "retrain", "step_size", "latent_dim", "vae_epochs", "validation")
+            "batch_size", "train_steps", "retrain", "step_size", "latent_dim", "vae_epochs",
+            "validation")
     for part, path in zip(parts, paths):
         differ = [k for k in keys if part["config"].get(k, 0) != getattr(args, k)]
         if differ:

@@ -299,8 +299,9 @@ class _BaseLatentHardMining(BaseEstimator):
         ledger = LabelLedger(n_pool, self.sample_shape_, codec, latent_codes=codes,
                              encoder=None if generator is None else generator.transform)
         self._run = MiningRun(
-            sampler=sampler, initial_sampler=initial, codec=codec, ledger=ledger, net_template=self.net,
-            retrain=self.retrain, initial_size=initial_size, round_size=round_size, rng=rng,
+            sampler=sampler, initial_sampler=initial, codec=codec, ledger=ledger,
+            net_template=self.net, retrain=self.retrain, initial_size=initial_size,
+            round_size=round_size, rng=rng,
             generator=generator, latent_index=index, setup_seconds=setup_seconds,
             tool_oracle=None if isinstance(oracle, DatasetOracle) else oracle,
             pool_fingerprint=pool.fingerprint(),
@@ -396,6 +397,8 @@ class _BaseLatentHardMining(BaseEstimator):
     net_ = _fitted(lambda run: run.net, "The trained net.")
     generator_ = _fitted(lambda run: run.generator, "The fitted generator, or None.")
     sampler_ = _fitted(lambda run: run.sampler, "The sampler used (a configured copy).")
+    initial_sampler_ = _fitted(lambda run: run.initial_sampler,
+                               "Round 1's sampler (a checked copy), or None: random.")
     latent_codes_ = _fitted(lambda run: run.ledger.latent_codes, "The pool's latent codes.")
     latent_index_ = _fitted(lambda run: run.latent_index, "The index over ``latent_codes_``.")
     labeled_indices_ = _fitted(lambda run: run.ledger.indices,
@@ -611,6 +614,9 @@ _ATTRIBUTES = """\
     generator_ : fitted generator or None
     sampler_ : sampler object
         The sampler used: a copy of ``sampler`` with the shortcuts applied.
+    initial_sampler_ : sampler object or None
+        The sampler that chose round 1 (a copy of ``initial``), or None when round 1
+        was drawn at random.
     labeled_indices_ : ndarray of int
         Pool indices in the order they were labeled.
     y_labeled_ : ndarray

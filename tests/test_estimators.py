@@ -612,6 +612,8 @@ def test_initial_sampler_chooses_round_one_only(digits):
     [(n, net, indices)] = _RecordingInitial.proposals  # asked once, for round 1
     assert n == 40 and net is None
     np.testing.assert_array_equal(clf.labeled_indices_[:40], indices)
+    assert isinstance(clf.initial_sampler_, _RecordingInitial)
+    assert _clf(n_rounds=1).fit(X, y).initial_sampler_ is None
     assert len(clf.labeled_indices_) == 80
     assert set(clf.history_[0]["mining_split"]) == {"features", "clustering", "picking"}
 
