@@ -82,6 +82,8 @@ def build_parser():
                         help="do not run: merge the records of earlier runs of this script "
                         "(e.g. one per seed, run side by side) into one report; pass the same "
                         "settings as those runs, the seeds are taken from the files")
+    parser.add_argument("--keep", nargs="+", default=None, metavar="NAME",
+                        help="with --merge: keep only these strategies of the merged runs")
     parser.add_argument("--rename", nargs="+", default=[], metavar="OLD=NEW",
                         help="with --merge: report strategy OLD under the name NEW")
     parser.add_argument("--paired-references", nargs="+", default=["random"], metavar="NAME",
@@ -102,7 +104,11 @@ def merge_runs(args, paths):
             raise SystemExit(f"{path} was run with other settings: {differ}")
     rename = dict(item.split("=", 1) for item in args.rename)
     records = [{**r, "strategy": rename.get(r["strategy"], r["strategy"])}
-               for part in parts for r in part["records"]]
+               for part in parts for r in part["records"]
+               if args.keep is None or rename.get(r["strategy"], r["strategy"]) in args.keep]
+    missing = sorted(set(args.keep or ()) - {r["strategy"] for r in records})
+    if missing:
+        raise SystemExit(f"--keep names strategies the merged runs do not have: {missing}")
     seen = {(r["strategy"], r["seed"], r["round"]) for r in records}
     if len(seen) != len(records):
         raise SystemExit("the merged runs overlap (same strategy, seed and round twice)")

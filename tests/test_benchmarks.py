@@ -84,6 +84,27 @@ def test_mnist_script(tiny_data, tmp_path):
     assert f"# command: {result['provenance']['command']}" in csv_lines
 
 
+def test_mnist_script_merges_runs_and_keeps_chosen_strategies(tiny_data, tmp_path):
+    mnist = script("mnist")
+    common = ["--data-home", str(tiny_data), "--pool-size", "300", "--test-size", "100",
+              "--vae-epochs", "1", "--output-dir", str(tmp_path), "--seeds", "0", "--rounds",
+              "2", "--initial-size", "10", "--round-size", "10", "--epochs", "1",
+              "--no-progress"]
+    assert mnist.main([*common, "--strategies", "random", "margin", "--tag", "a"]) == 0
+    assert mnist.main([*common, "--strategies", "random+centroid@pca", "--tag", "b"]) == 0
+    assert mnist.main([*common, "--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"),
+                       "--keep", "random", "random+centroid@pca", "--tag", "ab"]) == 0
+    merged = json.loads((tmp_path / "ab.json").read_text())["records"]
+    assert {r["strategy"] for r in merged} == {"random", "random+centroid@pca"}
+    # the kept records are the runs' own, unchanged
+    assert [r for r in merged if r["strategy"] == "random+centroid@pca"] == \
+        json.loads((tmp_path / "b.json").read_text())["records"]
+    with pytest.raises(SystemExit, match="do not have: \\['entropy'\\]"):
+        mnist.main([*common, "--merge", str(tmp_path / "a.json"), "--keep", "entropy"])
+    with pytest.raises(SystemExit, match="other settings"):
+        mnist.main([*common, "--epochs", "2", "--merge", str(tmp_path / "a.json")])
+
+
 def test_mnist_script_with_fixed_optimizer_steps(tiny_data, tmp_path):
     mnist = script("mnist")
     assert mnist.main(["--data-home", str(tiny_data), "--pool-size", "300", "--test-size",
