@@ -114,13 +114,16 @@ def merge_runs(args, paths):
         raise SystemExit("the merged runs overlap (same strategy, seed and round twice)")
     args.seeds = sorted({r["seed"] for r in records})
     variants = {}
+    kept = {r["strategy"] for r in records}
     for part in parts:
-        variants.update({rename.get(k, k): v for k, v in (part.get("variants") or {}).items()})
+        variants.update({rename.get(k, k): v for k, v in (part.get("variants") or {}).items()
+                         if rename.get(k, k) in kept})
     first = parts[0]
     extra = dict(n_pool=first["n_pool"], n_test=first["n_test"],
                  vae_seconds=first["vae_seconds"], vae_path=first["vae_path"],
                  total_seconds=sum(p["total_seconds"] for p in parts),
-                 variants=variants, merged_from=[str(p) for p in paths])
+                 variants=variants, merged_from=[str(p) for p in paths],
+                 merged_provenance=[part.get("provenance") for part in parts])
     return records, extra
 
 
@@ -234,6 +237,10 @@ def report(summary, records, args, extra):
         f"total {extra['total_seconds'] / 60:.1f} min"
         + (f" (summed over {len(extra['merged_from'])} runs merged with --merge, run side by "
            "side)" if extra.get("merged_from") else "") + ".", "",
+        *(["Merged runs: " + "; ".join(
+            f"`{Path(path).name}` (commit {info['commit'][:12]}, `{info['command']}`)"
+            for path, info in zip(extra["merged_from"], extra["merged_provenance"]) if info),
+            ""] if extra.get("merged_provenance") else []),
         *([INITIAL_NOTE, ""] if any("+" in r["strategy"] for r in records) else []),
         *(["Variants (sampler objects): " + "; ".join(
             f"{label} = {sampler if isinstance(sampler, str) else repr(sampler)}" for label, sampler in extra['variants'].items()), ""]

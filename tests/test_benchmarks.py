@@ -96,6 +96,8 @@ def test_mnist_script_merges_runs_and_keeps_chosen_strategies(tiny_data, tmp_pat
                        "--keep", "random", "random+centroid@pca", "--tag", "ab"]) == 0
     merged = json.loads((tmp_path / "ab.json").read_text())["records"]
     assert {r["strategy"] for r in merged} == {"random", "random+centroid@pca"}
+    text = (tmp_path / "ab.md").read_text()
+    assert "Merged runs: `a.json` (commit " in text and "`b.json` (commit " in text
     # the kept records are the runs' own, unchanged
     assert [r for r in merged if r["strategy"] == "random+centroid@pca"] == \
         json.loads((tmp_path / "b.json").read_text())["records"]
