@@ -148,10 +148,14 @@ def test_cifar10_script(tiny_data, tmp_path):
     assert cifar10.main(["--data-home", str(tiny_data), "--pool-size", "100", "--test-size",
                          "30", "--gan-channels", "4", "--gan-epochs", "1", "--gan-train-size",
                          "32", "--vgg-width", "0.125", "--strategies", *strategies,
+                         "--paired-references", "random", "entropy+centroid@latent",
                          "--output-dir", str(tmp_path), "--tag", "t", *CURVE_OPTIONS]) == 0
     result, text = check_report(tmp_path, "t", strategies)
     assert text == cifar10.render(result)
-    assert "α-GAN quality" in text
+    assert "α-GAN quality" in text and "| minus entropy+centroid@latent (" in text
+    assert result["seeds_planned"] == [0, 1] and "Partial run" not in text
+    assert "**Partial run**: seeds [0] of the [0, 1] planned" in cifar10.render(
+        dict(result, config=dict(result["config"], seeds=[0])))
 
 
 def test_peers_script(tiny_data, tmp_path):
