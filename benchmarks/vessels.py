@@ -97,6 +97,8 @@ def build_parser():
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--output-dir", default=str(RESULTS))
     parser.add_argument("--tag", default=None)
+    parser.add_argument("--replot", default=None, metavar="JSON",
+                        help="do not run: redraw <tag>.png from a results JSON of this script")
     return parser
 
 
@@ -369,8 +371,33 @@ def render(result):
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def figure(result, path):
+    """Test MSE against labels, mean ± std over seeds, with the zero baseline; a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from hardsample.plotting import plot_learning_curves
+
+    _, ax = plt.subplots(figsize=(6, 4))
+    plot_learning_curves(result["summary"], ax=ax, scale=1.0, ylabel="test MSE (kPa²)")
+    ax.axhline(result["zero_mse"], color="grey", linestyle=":", label="predict zero")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    ax.set_title(f"Vessel walls, {result['config']['generator']}: mean ± std over "
+                 f"{len(result['config']['seeds'])} seeds")
+    ax.figure.tight_layout()
+    ax.figure.savefig(path, dpi=120)
+    plt.close(ax.figure)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.replot:
+        result = json.loads(Path(args.replot).read_text())
+        figure(result, Path(args.replot).with_suffix(".png"))
+        return 0
     import torch
     from sklearn.base import clone
 
@@ -413,6 +440,7 @@ def main(argv=None):
     text = write_result(out_dir, args.tag, result, render, argv,
                         script="benchmarks/vessels.py", records=records)
     (out_dir / f"{args.tag}_partial.json").unlink(missing_ok=True)
+    figure(json.loads((out_dir / f"{args.tag}.json").read_text()), out_dir / f"{args.tag}.png")
     print(text)
     return 0
 

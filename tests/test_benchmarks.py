@@ -303,6 +303,10 @@ def test_vessels_script(tmp_path):
     assert len(result["checks"]) == 2 * 2
     assert all(c["binary"] and c["relabel_max_abs_diff"] < 1e-6 for c in result["checks"])
     assert "## Time per strategy" in text
+    png = tmp_path / "t.png"
+    assert png.stat().st_size > 1000
+    png.unlink()
+    assert vessels.main(["--replot", str(tmp_path / "t.json")]) == 0 and png.is_file()
     assert (tmp_path / "t_records.csv").is_file() and not (tmp_path / "t_partial.json").exists()
 
 
