@@ -57,9 +57,10 @@ def build_parser():
     parser.add_argument("--test-size", type=int, default=0,
                         help="test images scored per round (0: all 10,000)")
     parser.add_argument("--strategies", nargs="+", default=None,
-                        help="registered sampler NAMEs, each optionally NAME+INITIAL: round 1 chosen by "
-                        "INITIAL = CRITERION@SPACE (typiclust or centroid @ latent or pca), e.g. "
-                        "'latent-margin+typiclust@pca'; without it round 1 is random. Default: those of "
+                        help="registered sampler NAMEs, each optionally NAME+INITIAL: round 1 "
+                        "chosen by INITIAL = CRITERION@SPACE (typiclust or centroid @ latent "
+                        "or pca), e.g. 'latent-margin+typiclust@pca'; without it round 1 is "
+                        "random. Default: those of "
                         f"{list(DEFAULT_STRATEGIES)} that are registered")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--rounds", type=int, default=10)
@@ -89,6 +90,9 @@ def build_parser():
     parser.add_argument("--tag", default=None, help="file name stem (default: derived "
                         "from the configuration)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--paired-references", nargs="+", default=["random"], metavar="NAME",
+                        help="report every strategy's per-seed paired differences to each of "
+                        "these strategies (e.g. a latent strategy's same-cost control)")
     return parser
 
 
@@ -208,11 +212,15 @@ def report(summary, records, args, extra):
         f"{args.round_size}/round, {args.rounds} rounds; seeds {args.seeds}; step size "
         f"{args.step_size}; device {args.device}; torch threads {args.threads}; total "
         f"{extra['total_seconds'] / 60:.1f} min.", "",
+        *([f"**Partial run**: seeds {args.seeds} of the {extra['seeds_planned']} planned (the "
+           "report is rewritten after each seed; the run stopped before the rest).", ""]
+          if len(extra.get("seeds_planned", args.seeds)) > len(args.seeds) else []),
         markdown_table(summary, title="test accuracy (%), round (labels)"), "",
         "| strategy | AUC (%) |", "|---|---|",
     ]
     lines += [f"| {name} | {100 * value:.2f} |" for name, value in auc.items()]
-    lines += ["", *paired_lines(records, "random")]
+    for reference in args.paired_references:
+        lines += ["", *paired_lines(records, reference)]
     lines += [
         "", "## α-GAN quality", "",
         f"- test reconstruction MSE per pixel (values in [0, 1]): "
@@ -271,19 +279,24 @@ def main(argv=None):
     strategies = strategies_from(base, args.strategies, args.step_size)
     print(f"stage 2: {', '.join(strategies)}; {args.rounds} rounds, seeds {args.seeds}",
           flush=True)
-    records = run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
-                                  n_rounds=args.rounds, seeds=args.seeds,
-                                  progress=not args.no_progress)
-    summary = summarize(records)
-    extra = dict(tag=tag, data_path=data_path, n_pool=len(X_pool), n_test=len(X_test),
-                 n_gan_train=n_gan_train, gan_cached=cached, gan_path=gan_path.name,
-                 gan_seconds=0.0 if cached else gan_seconds, gan_quality=quality,
-                 total_seconds=time.perf_counter() - start)
-    _, auc, timing = report(summary, records, args, extra)
-    text = write_result(output_dir, tag, {
-        "config": vars(args), **extra, "records": records, "summary": summary, "auc": auc,
-        "timing": timing}, render, argv, script="benchmarks/cifar10.py",
-        records=records)
+    records, seeds = [], list(args.seeds)
+    # One seed at a time, the report rewritten after each: an interrupted run keeps the
+    # seeds it finished (its header then says which of those planned).
+    for done, seed in enumerate(seeds, start=1):
+        records += run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
+                                       n_rounds=args.rounds, seeds=[seed],
+                                       progress=not args.no_progress)
+        args.seeds = seeds[:done]
+        summary = summarize(records)
+        extra = dict(tag=tag, data_path=data_path, n_pool=len(X_pool), n_test=len(X_test),
+                     n_gan_train=n_gan_train, gan_cached=cached, gan_path=gan_path.name,
+                     gan_seconds=0.0 if cached else gan_seconds, gan_quality=quality,
+                     total_seconds=time.perf_counter() - start, seeds_planned=seeds)
+        _, auc, timing = report(summary, records, args, extra)
+        text = write_result(output_dir, tag, {
+            "config": vars(args), **extra, "records": records, "summary": summary,
+            "auc": auc, "timing": timing}, render, argv, script="benchmarks/cifar10.py",
+            records=records)
     ax = plot_learning_curves(summary)
     ax.set_title(f"CIFAR-10, pool {len(X_pool)}: mean ± std over {len(args.seeds)} seeds")
     ax.figure.tight_layout()
