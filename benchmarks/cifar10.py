@@ -28,6 +28,7 @@ Run ``python benchmarks/cifar10.py --help`` or ``hardsample bench cifar10 --help
 """
 
 import argparse
+import json
 import pickle
 import sys
 import time
@@ -90,6 +91,9 @@ def build_parser():
     parser.add_argument("--tag", default=None, help="file name stem (default: derived "
                         "from the configuration)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                        help="do not run: merge the records of earlier runs of this script "
+                        "with the same settings (e.g. seeds run side by side) into one report")
     parser.add_argument("--paired-references", nargs="+", default=["random"], metavar="NAME",
                         help="report every strategy's per-seed paired differences to each of "
                         "these strategies (e.g. a latent strategy's same-cost control)")
@@ -212,6 +216,10 @@ def report(summary, records, args, extra):
         f"{args.round_size}/round, {args.rounds} rounds; seeds {args.seeds}; step size "
         f"{args.step_size}; device {args.device}; torch threads {args.threads}; total "
         f"{extra['total_seconds'] / 60:.1f} min.", "",
+        *(["Merged runs (seeds run side by side): " + "; ".join(
+            f"`{Path(path).name}` (commit {info['commit'][:12]}, `{info['command']}`)"
+            for path, info in zip(extra["merged_from"], extra["merged_provenance"]) if info),
+            ""] if extra.get("merged_provenance") else []),
         *([f"**Partial run**: seeds {args.seeds} of the {extra['seeds_planned']} planned (the "
            "report is rewritten after each seed; the run stopped before the rest).", ""]
           if len(extra.get("seeds_planned", args.seeds)) > len(args.seeds) else []),
@@ -234,6 +242,44 @@ def report(summary, records, args, extra):
     return "\n".join(lines) + "\n", auc, timing
 
 
+#: Settings the runs merged by ``--merge`` must share.
+MERGE_KEYS = ("pool_size", "test_size", "rounds", "initial_size", "round_size", "epochs", "lr",
+              "batch_size", "vgg_width", "retrain", "step_size", "latent_dim", "gan_channels",
+              "gan_epochs", "gan_batch_size", "gan_lr", "gan_lambda_rec", "gan_lambda_adv",
+              "gan_train_size", "strategies")
+
+
+def merge_runs(args, argv):
+    """One report from several ``<tag>.json`` of this script (e.g. seeds run side by side)."""
+    from hardsample.curves import summarize
+
+    parts = [json.loads(Path(p).read_text()) for p in args.merge]
+    for part, path in zip(parts, args.merge):
+        differ = [k for k in MERGE_KEYS if part["config"].get(k) != parts[0]["config"].get(k)]
+        if differ:
+            raise SystemExit(f"{path} was run with other settings than {args.merge[0]}: {differ}")
+    records = [r for part in parts for r in part["records"]]
+    if len({(r["strategy"], r["seed"], r["round"]) for r in records}) != len(records):
+        raise SystemExit("the merged runs overlap (same strategy, seed and round twice)")
+    config = {**parts[0]["config"], "seeds": sorted({r["seed"] for r in records}),
+              "paired_references": args.paired_references, "merge": args.merge}
+    config_args = argparse.Namespace(**config)
+    tag = args.tag or parts[0]["tag"] + "_merged"
+    extra = {key: parts[0][key] for key in ("data_path", "n_pool", "n_test", "n_gan_train",
+                                            "gan_cached", "gan_path", "gan_seconds",
+                                            "gan_quality")}
+    extra.update(tag=tag, total_seconds=sum(p["total_seconds"] for p in parts),
+                 merged_from=[str(p) for p in args.merge],
+                 merged_provenance=[p.get("provenance") for p in parts])
+    summary = summarize(records)
+    _, auc, timing = report(summary, records, config_args, extra)
+    text = write_result(Path(args.output_dir), tag, {
+        "config": config, **extra, "records": records, "summary": summary, "auc": auc,
+        "timing": timing}, render, argv, script="benchmarks/cifar10.py", records=records)
+    print(text)
+    return 0
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     import torch
@@ -247,6 +293,8 @@ def main(argv=None):
     from hardsample.plotting import plot_learning_curves
     from hardsample.samplers import SAMPLERS
 
+    if args.merge:
+        return merge_runs(args, argv)
     if args.strategies is None:
         args.strategies = [s for s in DEFAULT_STRATEGIES if s in SAMPLERS]
     check_strategies(args.strategies)

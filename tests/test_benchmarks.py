@@ -158,6 +158,26 @@ def test_cifar10_script(tiny_data, tmp_path):
         dict(result, config=dict(result["config"], seeds=[0])))
 
 
+def test_cifar10_script_merges_seeds_run_side_by_side(tiny_data, tmp_path):
+    cifar10 = script("cifar10")
+    common = ["--data-home", str(tiny_data), "--pool-size", "100", "--test-size", "30",
+              "--gan-channels", "4", "--gan-epochs", "1", "--gan-train-size", "32",
+              "--vgg-width", "0.125", "--strategies", "random", "--output-dir", str(tmp_path),
+              "--rounds", "2", "--initial-size", "10", "--round-size", "10", "--epochs", "1",
+              "--threads", "1", "--no-progress"]
+    for seed in ("0", "1"):
+        assert cifar10.main([*common, "--seeds", seed, "--tag", f"s{seed}"]) == 0
+    parts = [str(tmp_path / "s0.json"), str(tmp_path / "s1.json")]
+    assert cifar10.main([*common, "--merge", *parts, "--tag", "both"]) == 0
+    result, text = check_report(tmp_path, "both", ["random"], paired=False)
+    assert result["config"]["seeds"] == [0, 1] and text == cifar10.render(result)
+    assert "Merged runs (seeds run side by side): `s0.json` (commit " in text
+    assert result["records"] == [r for p in parts for r in json.loads(Path(p).read_text())
+                                 ["records"]]
+    with pytest.raises(SystemExit, match="overlap"):
+        cifar10.main([*common, "--merge", parts[0], parts[0]])
+
+
 def test_peers_script(tiny_data, tmp_path):
     pytest.importorskip("skactiveml")
     peers = script("peers")
