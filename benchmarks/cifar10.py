@@ -38,7 +38,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import settings_key  # noqa: E402  (benchmarks/_cache.py)
-from _report import config_of, header, paired_lines, timing_tables, write_result  # noqa: E402
+from _report import (  # noqa: E402
+    config_of, curves_seed_by_seed, header, paired_lines, timing_tables, write_result)
 from _strategies import check_strategies, strategies_from  # noqa: E402
 
 DEFAULT_STRATEGIES = ("nearest", "random", "entropy", "latent-entropy")
@@ -287,7 +288,7 @@ def main(argv=None):
     from sklearn.base import clone
     from sklearn.frozen import FrozenEstimator
 
-    from hardsample.curves import run_learning_curves, summarize
+    from hardsample.curves import summarize
     from hardsample.estimators import LatentHardMiningClassifier
     from hardsample.nets import VGGNet
     from hardsample.plotting import plot_learning_curves
@@ -327,14 +328,8 @@ def main(argv=None):
     strategies = strategies_from(base, args.strategies, args.step_size)
     print(f"stage 2: {', '.join(strategies)}; {args.rounds} rounds, seeds {args.seeds}",
           flush=True)
-    records, seeds = [], list(args.seeds)
-    # One seed at a time, the report rewritten after each: an interrupted run keeps the
-    # seeds it finished (its header then says which of those planned).
-    for done, seed in enumerate(seeds, start=1):
-        records += run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
-                                       n_rounds=args.rounds, seeds=[seed],
-                                       progress=not args.no_progress)
-        args.seeds = seeds[:done]
+    for records, seeds in curves_seed_by_seed(strategies, X_pool, y_pool, X_test, y_test,
+                                              args):
         summary = summarize(records)
         extra = dict(tag=tag, data_path=data_path, n_pool=len(X_pool), n_test=len(X_test),
                      n_gan_train=n_gan_train, gan_cached=cached, gan_path=gan_path.name,

@@ -32,7 +32,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import mnist  # noqa: E402  (benchmarks/mnist.py: data loading and the cached VAE)
-from _report import config_of, header, paired_lines, write_result  # noqa: E402
+from _report import (  # noqa: E402
+    config_of, curves_seed_by_seed, header, paired_lines, write_result)
 
 DEFAULT_STRATEGIES = ("random", "margin", "latent-margin", "subsampled-margin")
 DEFAULT_PEERS = ("badge", "typiclust", "probcover", "coreset", "falcun", "dropquery", "clue")
@@ -216,7 +217,7 @@ def main(argv=None):
     from _skactiveml import SkactivemlSampler
     from _strategies import strategies_from
     from hardsample import LatentHardMiningClassifier
-    from hardsample.curves import run_learning_curves, summarize
+    from hardsample.curves import summarize
     from hardsample.nets import LeNet
 
     args = build_parser().parse_args(argv)
@@ -245,14 +246,8 @@ def main(argv=None):
         for name, (peer, embedding, per_label) in peers.items()})
     tag = args.tag or (f"peers_pool{len(X_pool)}_r{args.rounds}_{args.initial_size}+"
                        f"{args.round_size}_s{len(args.seeds)}")
-    records, seeds = [], list(args.seeds)
-    # One seed at a time, the report rewritten after each: an interrupted run keeps the
-    # seeds it finished (the report's seeds say which).
-    for done, seed in enumerate(seeds, start=1):
-        records += run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
-                                       n_rounds=args.rounds, seeds=[seed],
-                                       progress=not args.no_progress)
-        args.seeds = seeds[:done]
+    for records, seeds in curves_seed_by_seed(strategies, X_pool, y_pool, X_test, y_test,
+                                              args):
         ours = [r for r in reused if r["seed"] in args.seeds]
         check_paired(records, ours)
         text = write_result(output, tag, {
