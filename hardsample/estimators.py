@@ -51,6 +51,17 @@ def _generator_fit_samples(pool, seed):
     return pool.take(np.sort(rows))
 
 
+def _fresh_sampler(spec):
+    """A new sampler from a registered name, or a clone of a sampler object."""
+    return SAMPLERS[spec]() if isinstance(spec, str) else clone(spec, safe=False)
+
+
+def _check_sampler_params(sampler):
+    """Validate a sampler's parameters (samplers without ``_validate_params`` pass)."""
+    if callable(getattr(sampler, "_validate_params", None)):
+        sampler._validate_params()
+
+
 def _fitted(read, doc):
     """A fitted attribute read from the estimator's run; absent before ``fit``."""
 
@@ -208,10 +219,7 @@ class _BaseLatentHardMining(BaseEstimator):
 
     def _make_sampler(self):
         """A fresh sampler with the estimator's shortcuts applied and its parameters checked."""
-        if isinstance(self.sampler, str):
-            sampler = SAMPLERS[self.sampler]()
-        else:
-            sampler = clone(self.sampler, safe=False)
+        sampler = _fresh_sampler(self.sampler)
         shortcuts = {name: getattr(self, name) for name in SAMPLER_SHORTCUTS
                      if getattr(self, name) is not None}
         if shortcuts:
@@ -225,20 +233,15 @@ class _BaseLatentHardMining(BaseEstimator):
                     "step_size=...), or sampler__step_size in a grid search)."
                 )
             sampler.set_params(**shortcuts)
-        if callable(getattr(sampler, "_validate_params", None)):
-            sampler._validate_params()
+        _check_sampler_params(sampler)
         return sampler
 
     def _make_initial_sampler(self):
         """The sampler of round 1, checked; None for uniform random labels."""
-        if isinstance(self.initial, str):
-            if self.initial == "random":
-                return None
-            initial = SAMPLERS[self.initial]()
-        else:
-            initial = clone(self.initial, safe=False)
-        if callable(getattr(initial, "_validate_params", None)):
-            initial._validate_params()
+        if isinstance(self.initial, str) and self.initial == "random":
+            return None
+        initial = _fresh_sampler(self.initial)
+        _check_sampler_params(initial)
         if getattr(initial, "needs_net", True):
             raise ValueError(
                 f"initial={self.initial!r} needs a trained net to choose samples, and round 1 "
