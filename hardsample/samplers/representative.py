@@ -35,14 +35,18 @@ def pca_features(X_pool, n_components, random_state):
     n = len(X_pool)
     fit_rows = np.arange(n) if n <= PCA_FIT_MAX_SAMPLES else np.sort(
         random_state.choice(n, size=PCA_FIT_MAX_SAMPLES, replace=False))
-    sample = np.asarray(X_pool[fit_rows], dtype=np.float32).reshape(len(fit_rows), -1)
+    sample = _flat(X_pool[fit_rows])
     n_components = min(n_components, *sample.shape)
     pca = PCA(n_components, svd_solver="randomized",
               random_state=random_state.randint(2**31 - 1)).fit(sample)
     return np.concatenate([
-        pca.transform(np.asarray(X_pool[start:start + READ_BATCH], dtype=np.float32)
-                      .reshape(min(READ_BATCH, n - start), -1)).astype(np.float32)
+        pca.transform(_flat(X_pool[start:start + READ_BATCH])).astype(np.float32)
         for start in range(0, n, READ_BATCH)])
+
+
+def _flat(rows):
+    rows = np.asarray(rows, dtype=np.float32)
+    return rows.reshape(len(rows), -1)
 
 
 def typicality(features, n_neighbors):
@@ -148,10 +152,10 @@ class RepresentativeSampler(BaseSampler):
         labels = kmeans.labels_
         sizes = np.bincount(labels, minlength=kmeans.n_clusters)
         covered = np.bincount(labels[excluded], minlength=kmeans.n_clusters)
-        available = ~excluded.copy()
+        free = sizes - covered  # available members per cluster
+        available = ~excluded
         picks = []
         for _ in range(n):
-            free = np.bincount(labels[available], minlength=kmeans.n_clusters)
             eligible = (free > 0) & (sizes >= min(MIN_CLUSTER_SIZE, sizes.max()))
             if not eligible.any():
                 eligible = free > 0
@@ -171,4 +175,5 @@ class RepresentativeSampler(BaseSampler):
             picks.append(pick)
             available[pick] = False
             covered[cluster] += 1
+            free[cluster] -= 1
         return np.sort(np.asarray(picks, dtype=np.int64))
