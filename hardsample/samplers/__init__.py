@@ -1,6 +1,7 @@
 """Samplers: what to label next. Each proposes pool indices or synthetic samples."""
 
 from ._base import BaseSampler, MiningState, Proposal
+from .cluster_margin import ClusterMarginSampler
 from .coreset import CoreSetSampler
 from .interpolation import InterpolationSampler, PriorSampler
 from .latent_uncertainty import LatentEntropySampler, LatentMarginSampler
@@ -27,10 +28,12 @@ SAMPLERS = {
     "subsampled-entropy": SubsampledEntropySampler,
     "subsampled-margin": SubsampledMarginSampler,
     "typiclust": RepresentativeSampler,
+    "cluster-margin": ClusterMarginSampler,
 }
 
 __all__ = [
     "BaseSampler",
+    "ClusterMarginSampler",
     "CoreSetSampler",
     "EntropySampler",
     "InterpolationSampler",

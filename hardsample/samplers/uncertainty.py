@@ -61,6 +61,14 @@ def predict_proba_batched(net, X, batch_size=1024, rows=None):
     return proba
 
 
+def uniform_subset(indices, size, random_state):
+    """``size`` of ``indices`` drawn uniformly without replacement, in their order
+    (all of them when there are not more)."""
+    if size >= len(indices):
+        return indices
+    return indices[np.sort(random_state.choice(len(indices), size=size, replace=False))]
+
+
 def entropy(proba):
     """Shannon entropy (nats) of each probability row."""
     p = np.clip(proba, 1e-12, 1.0)
@@ -97,11 +105,9 @@ class _UncertaintySampler(BaseSampler):
 
     def _propose(self, state, n, random_state):
         available = state.available_indices
-        if self.n_candidates is not None and n * self.n_candidates < len(available):
+        if self.n_candidates is not None:
             # The same-cost control of the latent samplers: judge a uniform subset.
-            subset = random_state.choice(len(available), size=n * self.n_candidates,
-                                         replace=False)
-            available = available[np.sort(subset)]
+            available = uniform_subset(available, n * self.n_candidates, random_state)
         watch = Stopwatch()
         with watch("judging"):
             proba = predict_proba_batched(state.net, state.X_pool, self.batch_size,
