@@ -151,3 +151,39 @@ def config_of(parser, result):
     args = parser.parse_args([])
     vars(args).update(result["config"])
     return args
+
+
+def load_runs(paths, expected, default=None):
+    """The results in ``paths`` (JSON files of one script), checked to share settings.
+
+    ``expected`` maps each setting that must agree to its value; a setting a file does
+    not record counts as ``default``.
+    """
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    for part, path in zip(parts, paths):
+        differ = [k for k, v in expected.items() if part["config"].get(k, default) != v]
+        if differ:
+            raise SystemExit(f"{path} was run with other settings: {differ}")
+    return parts
+
+
+def check_no_overlap(records):
+    """Exit unless each (strategy, seed, round) occurs once in the merged records."""
+    if len({(r["strategy"], r["seed"], r["round"]) for r in records}) != len(records):
+        raise SystemExit("the merged runs overlap (same strategy, seed and round twice)")
+
+
+def merged_info(paths, parts):
+    """What a merged report records of its parts: their summed time, files and provenance."""
+    return dict(total_seconds=sum(p["total_seconds"] for p in parts),
+                merged_from=[str(p) for p in paths],
+                merged_provenance=[p.get("provenance") for p in parts])
+
+
+def merged_runs_lines(extra, lead="Merged runs"):
+    """``lead: `part.json` (commit …, `command`); …`` and a blank line, or nothing."""
+    if not extra.get("merged_provenance"):
+        return []
+    return [f"{lead}: " + "; ".join(
+        f"`{Path(path).name}` (commit {info['commit'][:12]}, `{info['command']}`)"
+        for path, info in zip(extra["merged_from"], extra["merged_provenance"]) if info), ""]

@@ -39,7 +39,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import settings_key  # noqa: E402  (benchmarks/_cache.py)
 from _report import (  # noqa: E402
-    config_of, curves_seed_by_seed, header, paired_lines, timing_tables, write_result)
+    check_no_overlap, config_of, curves_seed_by_seed, header, load_runs, merged_info,
+    merged_runs_lines, paired_lines, timing_tables, write_result)
 from _strategies import check_strategies, strategies_from  # noqa: E402
 
 DEFAULT_STRATEGIES = ("nearest", "random", "entropy", "latent-entropy")
@@ -217,10 +218,7 @@ def report(summary, records, args, extra):
         f"{args.round_size}/round, {args.rounds} rounds; seeds {args.seeds}; step size "
         f"{args.step_size}; device {args.device}; torch threads {args.threads}; total "
         f"{extra['total_seconds'] / 60:.1f} min.", "",
-        *(["Merged runs (seeds run side by side): " + "; ".join(
-            f"`{Path(path).name}` (commit {info['commit'][:12]}, `{info['command']}`)"
-            for path, info in zip(extra["merged_from"], extra["merged_provenance"]) if info),
-            ""] if extra.get("merged_provenance") else []),
+        *merged_runs_lines(extra, "Merged runs (seeds run side by side)"),
         *([f"**Partial run**: seeds {args.seeds} of the {extra['seeds_planned']} planned (the "
            "report is rewritten after each seed; the run stopped before the rest).", ""]
           if len(extra.get("seeds_planned", args.seeds)) > len(args.seeds) else []),
@@ -254,14 +252,10 @@ def merge_runs(args, argv):
     """One report from several ``<tag>.json`` of this script (e.g. seeds run side by side)."""
     from hardsample.curves import summarize
 
-    parts = [json.loads(Path(p).read_text()) for p in args.merge]
-    for part, path in zip(parts, args.merge):
-        differ = [k for k in MERGE_KEYS if part["config"].get(k) != parts[0]["config"].get(k)]
-        if differ:
-            raise SystemExit(f"{path} was run with other settings than {args.merge[0]}: {differ}")
+    first = json.loads(Path(args.merge[0]).read_text())["config"]
+    parts = load_runs(args.merge, {k: first.get(k) for k in MERGE_KEYS})
     records = [r for part in parts for r in part["records"]]
-    if len({(r["strategy"], r["seed"], r["round"]) for r in records}) != len(records):
-        raise SystemExit("the merged runs overlap (same strategy, seed and round twice)")
+    check_no_overlap(records)
     config = {**parts[0]["config"], "seeds": sorted({r["seed"] for r in records}),
               "paired_references": args.paired_references, "merge": args.merge}
     config_args = argparse.Namespace(**config)
@@ -269,9 +263,7 @@ def merge_runs(args, argv):
     extra = {key: parts[0][key] for key in ("data_path", "n_pool", "n_test", "n_gan_train",
                                             "gan_cached", "gan_path", "gan_seconds",
                                             "gan_quality")}
-    extra.update(tag=tag, total_seconds=sum(p["total_seconds"] for p in parts),
-                 merged_from=[str(p) for p in args.merge],
-                 merged_provenance=[p.get("provenance") for p in parts])
+    extra.update(tag=tag, **merged_info(args.merge, parts))
     summary = summarize(records)
     _, auc, timing = report(summary, records, config_args, extra)
     text = write_result(Path(args.output_dir), tag, {
@@ -285,7 +277,6 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     import torch
     from skorch import NeuralNetClassifier
-    from sklearn.base import clone
     from sklearn.frozen import FrozenEstimator
 
     from hardsample.curves import summarize

@@ -16,7 +16,6 @@ Run ``python benchmarks/mnist.py --help`` or ``hardsample bench mnist --help``.
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import cached_fit, settings_key  # noqa: E402  (benchmarks/_cache.py)
 from _strategies import check_strategies, strategies_from  # noqa: E402
-from _report import config_of, header, paired_lines, timing_tables, write_result  # noqa: E402
+from _report import (  # noqa: E402
+    check_no_overlap, config_of, header, load_runs, merged_info, merged_runs_lines,
+    paired_lines, timing_tables, write_result)
 
 DEFAULT_STRATEGIES = ("random", "nearest", "entropy", "margin", "coreset", "latent-entropy")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -94,14 +95,10 @@ def build_parser():
 
 def merge_runs(args, paths):
     """Records and run information of several ``<tag>.json`` files of this script."""
-    parts = [json.loads(Path(p).read_text()) for p in paths]
     keys = ("pool_size", "test_size", "rounds", "initial_size", "round_size", "epochs", "lr",
             "batch_size", "train_steps", "retrain", "step_size", "latent_dim", "vae_epochs",
             "validation")
-    for part, path in zip(parts, paths):
-        differ = [k for k in keys if part["config"].get(k, 0) != getattr(args, k)]
-        if differ:
-            raise SystemExit(f"{path} was run with other settings: {differ}")
+    parts = load_runs(paths, {k: getattr(args, k) for k in keys}, default=0)
     rename = dict(item.split("=", 1) for item in args.rename)
     records = [{**r, "strategy": rename.get(r["strategy"], r["strategy"])}
                for part in parts for r in part["records"]
@@ -109,9 +106,7 @@ def merge_runs(args, paths):
     missing = sorted(set(args.keep or ()) - {r["strategy"] for r in records})
     if missing:
         raise SystemExit(f"--keep names strategies the merged runs do not have: {missing}")
-    seen = {(r["strategy"], r["seed"], r["round"]) for r in records}
-    if len(seen) != len(records):
-        raise SystemExit("the merged runs overlap (same strategy, seed and round twice)")
+    check_no_overlap(records)
     args.seeds = sorted({r["seed"] for r in records})
     variants = {}
     kept = {r["strategy"] for r in records}
@@ -121,9 +116,7 @@ def merge_runs(args, paths):
     first = parts[0]
     extra = dict(n_pool=first["n_pool"], n_test=first["n_test"],
                  vae_seconds=first["vae_seconds"], vae_path=first["vae_path"],
-                 total_seconds=sum(p["total_seconds"] for p in parts),
-                 variants=variants, merged_from=[str(p) for p in paths],
-                 merged_provenance=[part.get("provenance") for part in parts])
+                 variants=variants, **merged_info(paths, parts))
     return records, extra
 
 
@@ -237,10 +230,7 @@ def report(summary, records, args, extra):
         f"total {extra['total_seconds'] / 60:.1f} min"
         + (f" (summed over {len(extra['merged_from'])} runs merged with --merge, run side by "
            "side)" if extra.get("merged_from") else "") + ".", "",
-        *(["Merged runs: " + "; ".join(
-            f"`{Path(path).name}` (commit {info['commit'][:12]}, `{info['command']}`)"
-            for path, info in zip(extra["merged_from"], extra["merged_provenance"]) if info),
-            ""] if extra.get("merged_provenance") else []),
+        *merged_runs_lines(extra),
         *([INITIAL_NOTE, ""] if any("+" in r["strategy"] for r in records) else []),
         *(["Variants (sampler objects): " + "; ".join(
             f"{label} = {sampler if isinstance(sampler, str) else repr(sampler)}" for label, sampler in extra['variants'].items()), ""]

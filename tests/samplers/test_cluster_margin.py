@@ -10,7 +10,13 @@ from hardsample.samplers import (
 )
 from hardsample.samplers.uncertainty import margin, predict_proba_batched
 
-from .test_uncertainty import check_picks, state  # noqa: F401  (fixture)
+from .test_uncertainty import check_picks, make_state
+
+
+@pytest.fixture(scope="module")
+def state(digits):
+    X, y = digits
+    return make_state(X, y)
 
 
 class ProbaByRow:
@@ -41,17 +47,17 @@ def two_blobs_state():
 
 @pytest.mark.parametrize("space", ["latent", "pca"])
 def test_spreads_picks_over_clusters(space):
-    state = two_blobs_state()
+    blobs = two_blobs_state()
     sampler = ClusterMarginSampler(space, n_candidates=100, n_uncertain=10, n_components=2)
-    picks = sampler.propose(state, 2, np.random.RandomState(0)).indices
+    picks = sampler.propose(blobs, 2, np.random.RandomState(0)).indices
     # margin alone takes rows 0 and 1; one pick per blob, each its blob's most uncertain
     assert picks.tolist() == [0, 100]
     plain = SubsampledMarginSampler(n_candidates=100).propose(
-        state, 2, np.random.RandomState(0)).indices
+        blobs, 2, np.random.RandomState(0)).indices
     assert plain.tolist() == [0, 1]
 
 
-def test_one_uncertain_per_pick_is_subsampled_margin(state):  # noqa: F811
+def test_one_uncertain_per_pick_is_subsampled_margin(state):
     for seed in range(3):
         ours = ClusterMarginSampler(n_uncertain=1, n_candidates=8).propose(
             state, 20, np.random.RandomState(seed)).indices
@@ -62,7 +68,7 @@ def test_one_uncertain_per_pick_is_subsampled_margin(state):  # noqa: F811
 
 @pytest.mark.parametrize("space", ["latent", "pca"])
 @pytest.mark.parametrize("n", [1, 17, 40])
-def test_picks_unlabeled_distinct_uncertain(state, space, n):  # noqa: F811
+def test_picks_unlabeled_distinct_uncertain(state, space, n):
     sampler = ClusterMarginSampler(space, n_candidates=8, n_uncertain=4)
     proposal = sampler.propose(state, n, np.random.RandomState(1))
     check_picks(state, proposal, n)
@@ -77,8 +83,8 @@ def test_picks_unlabeled_distinct_uncertain(state, space, n):  # noqa: F811
 
 
 def test_duplicate_features_still_give_n_picks():
-    state = two_blobs_state()
-    same = MiningState(**{**state.__dict__, "latent_codes": np.zeros_like(state.latent_codes)})
+    blobs = two_blobs_state()
+    same = MiningState(**{**blobs.__dict__, "latent_codes": np.zeros_like(blobs.latent_codes)})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # k-means: fewer distinct clusters than asked
         picks = ClusterMarginSampler(n_candidates=100).propose(
@@ -86,7 +92,7 @@ def test_duplicate_features_still_give_n_picks():
     assert picks.tolist() == [0, 1, 2, 3, 4]  # the smallest margins fill up
 
 
-def test_reproducible_and_zero(state):  # noqa: F811
+def test_reproducible_and_zero(state):
     sampler = ClusterMarginSampler("pca")
     a = sampler.propose(state, 25, np.random.RandomState(3)).indices
     b = sampler.propose(state, 25, np.random.RandomState(3)).indices
@@ -95,8 +101,7 @@ def test_reproducible_and_zero(state):  # noqa: F811
 
 
 def test_latent_space_needs_codes():
-    state = two_blobs_state()
-    no_codes = MiningState(**{**state.__dict__, "latent_codes": None})
+    no_codes = MiningState(**{**two_blobs_state().__dict__, "latent_codes": None})
     with pytest.raises(ValueError, match="latent codes"):
         ClusterMarginSampler().propose(no_codes, 2, np.random.RandomState(0))
     assert len(ClusterMarginSampler("pca", n_components=2).propose(
