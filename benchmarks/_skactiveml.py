@@ -151,11 +151,14 @@ class SkactivemlSampler(BaseSampler):
     batch_size : int, default=1024
         Pool samples per forward pass.
     n_candidates : int or None, default=None
-        None: the strategy chooses among the whole available pool. An int: among
-        ``n_candidates * n`` available samples drawn uniformly each round (the
-        ``candidates=`` of scikit-activeml's ``query``), the same candidate budget as
-        ``SubsampledMarginSampler(n_candidates=...)``: for peers whose query grows
-        faster than linearly with the pool (Badge's k-means++ seeding).
+        None: the strategy sees and chooses among the whole available pool. An int:
+        it sees only the labeled rows and ``n_candidates * n`` available samples drawn
+        uniformly each round, and chooses among the latter: the same candidate budget
+        as ``SubsampledMarginSampler(n_candidates=...)``, for peers whose query grows
+        faster than linearly with the pool (Badge's k-means++ seeding, ProbCover's
+        pairwise distances). For Badge and CoreSet this changes nothing but the
+        candidates (their query reads only the candidates and the labeled rows);
+        TypiClust and ProbCover estimate density and coverage on that uniform sample.
 
     Examples
     --------
@@ -190,22 +193,29 @@ class SkactivemlSampler(BaseSampler):
         needs_clf = PEERS[self.peer][1]
         watch = Stopwatch()
         seed = seed_from(random_state)
-        query = {"batch_size": n}
+        rows = None
         if self.n_candidates is not None:
             available = state.available_indices
             size = min(self.n_candidates * n, len(available))
-            query["candidates"] = np.sort(random_state.choice(available, size, replace=False))
+            candidates = np.sort(random_state.choice(available, size, replace=False))
+            # The peer sees only the labeled rows and the candidates: the same candidate
+            # budget as SubsampledMarginSampler, and a cost that does not grow with the pool.
+            rows = np.union1d(np.flatnonzero(state.excluded), candidates)
         with watch("embedding"):
             if self.embedding == "latent":
-                X = np.asarray(state.latent_codes, dtype=np.float32)
+                X = np.asarray(state.latent_codes if rows is None else state.latent_codes[rows],
+                               dtype=np.float32)
                 features = None
             else:
-                X = features = penultimate_features(state.net, state.X_pool, self.batch_size)
+                X = features = penultimate_features(
+                    state.net, state.X_pool if rows is None else state.X_pool[rows],
+                    self.batch_size)
         with watch("query"):
             n_classes = last_linear(state.net).out_features
             # Labeled (and failed) pool rows: a placeholder class (see the module docstring).
-            y = np.where(state.excluded, 0, MISSING)
-            n_clusters = int(state.excluded.sum()) + n
+            excluded = state.excluded if rows is None else state.excluded[rows]
+            y = np.where(excluded, 0, MISSING)
+            n_clusters = int(excluded.sum()) + n
             strategy = make_query_strategy(self.peer, n_classes=n_classes,
                                            n_clusters=n_clusters, random_state=seed)
             if self.peer == "probcover" and features is not None:
@@ -214,9 +224,11 @@ class SkactivemlSampler(BaseSampler):
                 clf = net_head(state.net, y, n_classes, seed)
                 key = "estimator" if self.peer == "clue" else "clf"
                 fit_key = "fit_estimator" if self.peer == "clue" else "fit_clf"
-                picks = strategy.query(X, y, **query, **{key: clf, fit_key: False})
+                picks = strategy.query(X, y, batch_size=n, **{key: clf, fit_key: False})
             else:
-                picks = strategy.query(X, y, **query)
+                picks = strategy.query(X, y, batch_size=n)
+        if rows is not None:
+            picks = rows[np.asarray(picks, dtype=np.int64)]
         picks = np.asarray(picks, dtype=np.int64)
         return Proposal(indices=picks,
                         latent_codes=None if state.latent_codes is None

@@ -139,7 +139,11 @@ def parse_peer(spec):
     return peer, embedding, int(per_label) if per_label else None
 
 
-def peer_inputs(spec, latent_dim):
+#: What a ``PEER/K`` sees, recorded in each result (results without it: the whole pool).
+CANDIDATE_VIEW = "labeled rows and candidates only"
+
+
+def peer_inputs(spec, latent_dim, candidate_view=None):
     """One row of the report's table of what a peer was given."""
     from _skactiveml import PEERS, PREPARATION
 
@@ -153,6 +157,8 @@ def peer_inputs(spec, latent_dim):
     if per_label:
         prepared += (f"; chooses among {per_label} candidates per label drawn uniformly from "
                      "the unlabeled pool each round (as subsampled-margin)")
+        if candidate_view:
+            prepared += f"; sees the {candidate_view}"
     if peer == "probcover" and embedding == "latent":
         prepared = prepared.replace("rows scaled to unit length (the paper's normalised "
                                     "embeddings)", "codes as given")
@@ -193,7 +199,8 @@ def render(result):
              "labels. What each peer was given:", "",
              "| strategy | scikit-activeml class | X | classifier | preparation |",
              "|---|---|---|---|---|"]
-    lines += [peer_inputs(spec, args.latent_dim) for spec in args.peers]
+    lines += [peer_inputs(spec, args.latent_dim, result.get("candidate_view"))
+              for spec in args.peers]
     lines += ["", markdown_table(summary, title="test accuracy (%), round (labels)"), "",
               "Selection: seconds per round choosing the next labels (mean over rounds >= 2, "
               "seeds; includes the forward pass for features or probabilities); train: "
@@ -252,7 +259,7 @@ def main(argv=None):
         text = write_result(output, tag, {
             "config": vars(args), "tag": tag, "source": source, "n_pool": len(X_pool),
             "n_test": len(X_test), "vae_path": vae_path.name, "vae_seconds": vae_seconds,
-            "skactiveml_version": skactiveml.__version__,
+            "skactiveml_version": skactiveml.__version__, "candidate_view": CANDIDATE_VIEW,
             "total_seconds": time.perf_counter() - start, "records": ours + records,
             "reused_from": reused_provenance, "seeds_planned": seeds,
             "summary": summarize(ours + records)}, render, argv, script="benchmarks/peers.py")

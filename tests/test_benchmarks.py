@@ -182,7 +182,8 @@ def test_peers_script(tiny_data, tmp_path):
     pytest.importorskip("skactiveml")
     peers = script("peers")
     ours = ["random", "margin", "latent-margin", "subsampled-margin"]
-    theirs = [*peers.DEFAULT_PEERS, "typiclust@latent", "margin", "badge/3"]
+    theirs = [*peers.DEFAULT_PEERS, "typiclust@latent", "margin", "badge/3", "typiclust/3",
+              "probcover/3"]
     assert peers.main(["--data-home", str(tiny_data), "--pool-size", "200", "--test-size",
                        "50", "--seeds", "0", "1", "--rounds", "2", "--initial-size", "10",
                        "--round-size", "10", "--epochs", "1", "--vae-epochs", "1",
@@ -199,6 +200,7 @@ def test_peers_script(tiny_data, tmp_path):
     assert "| skactiveml-badge | `Badge` | net's penultimate features" in text
     assert "| skactiveml-typiclust@latent | `TypiClust` | VAE latent codes (3-D)" in text
     assert "chooses among 3 candidates per label drawn uniformly" in text
+    assert text.count("sees the labeled rows and candidates only") == 3
     records = result["records"]
     # Every strategy of a seed starts from the same labels and the same net.
     for seed in (0, 1):
