@@ -49,7 +49,7 @@ class MiningRun:
 
 def run_round(run, X, oracle):
     """Run the next round on pool ``X`` with ``oracle``; return its :class:`RoundRecord`."""
-    ledger, sampler = run.ledger, run.sampler
+    ledger = run.ledger
     number = run.n_rounds_done + 1
     round_rng = np.random.RandomState(seed_from(run.rng))
     torch_seed, mining_seed = seed_from(round_rng), seed_from(round_rng)
