@@ -31,7 +31,8 @@ sys.path.insert(0, str(HERE))
 
 import mnist  # noqa: E402  (benchmarks/mnist.py: data loading and the cached VAE)
 from _report import (  # noqa: E402
-    config_of, curves_seed_by_seed, header, paired_lines, write_result)
+    check_no_overlap, config_of, curves_seed_by_seed, header, load_runs, merged_info,
+    merged_runs_lines, paired_lines, write_result)
 
 DEFAULT_STRATEGIES = ("random", "margin", "latent-margin", "subsampled-margin")
 DEFAULT_PEERS = ("badge", "typiclust", "probcover", "coreset", "falcun", "dropquery", "clue")
@@ -75,7 +76,39 @@ def build_parser():
                         "the runs share round-1 labels, net initialisation and training)")
     parser.add_argument("--reuse-strategies", nargs="*", default=[],
                         help="strategies taken from --reuse")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                        help="do not run: merge the results of earlier runs of this script "
+                        "with the same settings (e.g. seeds run side by side, or a run "
+                        "stopped after some seeds and one of the rest) into one report")
     return parser
+
+
+#: Settings the runs merged by ``--merge`` must share (the seeds may differ).
+MERGE_KEYS = ("pool_size", "test_size", "rounds", "initial_size", "round_size", "epochs",
+              "retrain", "strategies", "peers", "reuse", "reuse_strategies", "latent_dim",
+              "vae_epochs", "threads")
+
+
+def merge_runs(args, argv):
+    """One report from several ``<tag>.json`` of this script."""
+    from hardsample.curves import summarize
+
+    first = json.loads(Path(args.merge[0]).read_text())
+    parts = load_runs(args.merge, {k: first["config"].get(k) for k in MERGE_KEYS})
+    records = [r for part in parts for r in part["records"]]
+    check_no_overlap(records)
+    seeds = sorted({r["seed"] for r in records})
+    tag = args.tag or first["tag"] + "_merged"
+    result = {key: first.get(key) for key in ("source", "n_pool", "n_test", "vae_path",
+                                              "vae_seconds", "skactiveml_version",
+                                              "candidate_view", "reused_from")}
+    result.update(config={**first["config"], "seeds": seeds, "merge": args.merge}, tag=tag,
+                  records=records, seeds_planned=seeds, summary=summarize(records),
+                  **merged_info(args.merge, parts))
+    output = Path(args.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    print(write_result(output, tag, result, render, argv, script="benchmarks/peers.py"))
+    return 0
 
 
 #: Settings a reused mnist.py result must share with this run.
@@ -193,6 +226,7 @@ def render(result):
                 f"{result['reused_from']['commit'][:12]}), not run again; every seed's round-1 "
                 "score was checked to equal this run's (same labels, net initialisation and "
                 "training), so the seeds stay paired.", ""] if result.get("reused_from") else []),
+             *merged_runs_lines(result),
              "Every strategy runs in the same round loop (same round-1 labels, net "
              "initialisation and training seeds per seed); a peer only chooses the next "
              "labels. What each peer was given:", "",
@@ -226,6 +260,8 @@ def main(argv=None):
     from hardsample.nets import LeNet
 
     args = build_parser().parse_args(argv)
+    if args.merge:
+        return merge_runs(args, argv)
     peers = {f"{PREFIX}{spec}": parse_peer(spec) for spec in args.peers}
     reused, reused_provenance = reused_records(args)
     if not args.strategies and not peers:

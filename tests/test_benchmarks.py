@@ -142,6 +142,32 @@ def test_peers_script_reuses_paired_records_of_mnist_script(tiny_data, tmp_path)
                            [{"seed": 0, "round": 1, "score": 0.25}])
 
 
+def test_peers_script_merges_seeds_run_apart(tiny_data, tmp_path):
+    pytest.importorskip("skactiveml")
+    peers = script("peers")
+    common = ["--data-home", str(tiny_data), "--pool-size", "200", "--test-size", "50",
+              "--rounds", "2", "--initial-size", "10", "--round-size", "10", "--epochs", "1",
+              "--vae-epochs", "1", "--no-progress", "--output-dir", str(tmp_path),
+              "--strategies", "random", "--peers", "coreset/3", "--references", "random"]
+    for seed in ("0", "1"):
+        assert peers.main([*common, "--seeds", seed, "--tag", f"seed{seed}"]) == 0
+    parts = [str(tmp_path / f"seed{seed}.json") for seed in ("0", "1")]
+    assert peers.main([*common, "--merge", *parts, "--tag", "both"]) == 0
+    result, text = check_report(tmp_path, "both", ["random", "skactiveml-coreset/3"])
+    separate = [r for part in parts for r in json.loads(Path(part).read_text())["records"]]
+    assert result["records"] == separate
+    assert result["config"]["seeds"] == [0, 1]
+    assert "Merged runs: `seed0.json` (commit" in text and "Partial run" not in text
+    assert "mean over 2 seeds" in text  # paired over both seeds
+    with pytest.raises(SystemExit, match="overlap"):
+        peers.main([*common, "--merge", parts[0], parts[0]])
+    with pytest.raises(SystemExit, match="other settings"):
+        other = json.loads(Path(parts[1]).read_text())
+        other["config"]["rounds"] = 3
+        (tmp_path / "other.json").write_text(json.dumps(other))
+        peers.main([*common, "--merge", parts[0], str(tmp_path / "other.json")])
+
+
 def test_cifar10_script(tiny_data, tmp_path):
     cifar10 = script("cifar10")
     strategies = ["random", "entropy+centroid@latent"]
