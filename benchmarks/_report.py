@@ -187,3 +187,11 @@ def merged_runs_lines(extra, lead="Merged runs"):
     return [f"{lead}: " + "; ".join(
         f"`{Path(path).name}` (commit {info['commit'][:12]}, `{info['command']}`)"
         for path, info in zip(extra["merged_from"], extra["merged_provenance"]) if info), ""]
+
+
+def partial_run_lines(seeds, planned):
+    """The report's line saying a run stopped after ``seeds`` of the ``planned`` ones."""
+    if len(planned or seeds) <= len(seeds):
+        return []
+    return [f"**Partial run**: seeds {seeds} of the {planned} planned (the report is "
+            "rewritten after each seed; the run stopped before the rest).", ""]

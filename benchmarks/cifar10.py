@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import settings_key  # noqa: E402  (benchmarks/_cache.py)
 from _report import (  # noqa: E402
     check_no_overlap, config_of, curves_seed_by_seed, header, load_runs, merged_info,
-    merged_runs_lines, paired_lines, timing_tables, write_result)
+    merged_runs_lines, paired_lines, partial_run_lines, timing_tables, write_result)
 from _strategies import check_strategies, strategies_from  # noqa: E402
 
 DEFAULT_STRATEGIES = ("nearest", "random", "entropy", "latent-entropy")
@@ -219,9 +219,7 @@ def report(summary, records, args, extra):
         f"{args.step_size}; device {args.device}; torch threads {args.threads}; total "
         f"{extra['total_seconds'] / 60:.1f} min.", "",
         *merged_runs_lines(extra, "Merged runs (seeds run side by side)"),
-        *([f"**Partial run**: seeds {args.seeds} of the {extra['seeds_planned']} planned (the "
-           "report is rewritten after each seed; the run stopped before the rest).", ""]
-          if len(extra.get("seeds_planned", args.seeds)) > len(args.seeds) else []),
+        *partial_run_lines(args.seeds, extra.get("seeds_planned")),
         markdown_table(summary, title="test accuracy (%), round (labels)"), "",
         "| strategy | AUC (%) |", "|---|---|",
     ]

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import cached_fit, settings_key  # noqa: E402  (benchmarks/_cache.py)
 from _strategies import check_strategies, strategies_from  # noqa: E402
 from _report import (  # noqa: E402
-    check_no_overlap, config_of, header, load_runs, merged_info, merged_runs_lines,
-    paired_lines, timing_tables, write_result)
+    check_no_overlap, config_of, curves_seed_by_seed, header, load_runs, merged_info,
+    merged_runs_lines, paired_lines, partial_run_lines, timing_tables, write_result)
 
 DEFAULT_STRATEGIES = ("random", "nearest", "entropy", "margin", "coreset", "latent-entropy")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -231,6 +231,7 @@ def report(summary, records, args, extra):
         + (f" (summed over {len(extra['merged_from'])} runs merged with --merge, run side by "
            "side)" if extra.get("merged_from") else "") + ".", "",
         *merged_runs_lines(extra),
+        *partial_run_lines(args.seeds, extra.get("seeds_planned")),
         *([INITIAL_NOTE, ""] if any("+" in r["strategy"] for r in records) else []),
         *(["Variants (sampler objects): " + "; ".join(
             f"{label} = {sampler if isinstance(sampler, str) else repr(sampler)}" for label, sampler in extra['variants'].items()), ""]
@@ -258,7 +259,6 @@ def main(argv=None):
     from sklearn.base import clone
     from sklearn.frozen import FrozenEstimator
 
-    from hardsample.curves import run_learning_curves
     from hardsample.estimators import LatentHardMiningClassifier
     from hardsample.nets import FixedStepsLoader, LeNet
 
@@ -291,13 +291,15 @@ def main(argv=None):
                        for label, sampler in variants.items()})
     print(f"stage 2: {', '.join(strategies)}; {args.rounds} rounds, seeds {args.seeds}",
           flush=True)
-    records = run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
-                                  n_rounds=args.rounds, seeds=args.seeds,
-                                  progress=not args.no_progress)
-    extra = dict(n_pool=len(X_pool), n_test=len(X_test), vae_seconds=vae_seconds,
-                 vae_path=vae_path.name, total_seconds=time.perf_counter() - start,
-                 variants={k: repr(v) for k, v in variants.items()})
-    return write_outputs(args, records, extra, argv)
+    # The report is rewritten after every seed: a stopped run keeps the seeds it finished.
+    for records, planned in curves_seed_by_seed(strategies, X_pool, y_pool, X_test, y_test,
+                                                args):
+        extra = dict(n_pool=len(X_pool), n_test=len(X_test), vae_seconds=vae_seconds,
+                     vae_path=vae_path.name, total_seconds=time.perf_counter() - start,
+                     variants={k: repr(v) for k, v in variants.items()},
+                     seeds_planned=planned)
+        write_outputs(args, records, extra, argv)
+    return 0
 
 
 def write_outputs(args, records, extra, argv=None):
@@ -306,8 +308,9 @@ def write_outputs(args, records, extra, argv=None):
 
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    n_seeds = len(extra.get("seeds_planned") or args.seeds)
     tag = args.tag or (f"mnist_pool{extra['n_pool']}_r{args.rounds}_{args.initial_size}+"
-                       f"{args.round_size}_s{len(args.seeds)}"
+                       f"{args.round_size}_s{n_seeds}"
                        + (f"_steps{args.train_steps}" if args.train_steps else f"_e{args.epochs}")
                        + (f"_val{args.validation}" if args.validation else ""))
     extra = {"tag": tag, **extra}

@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 import mnist  # noqa: E402  (benchmarks/mnist.py: data loading and the cached VAE)
 from _report import (  # noqa: E402
     check_no_overlap, config_of, curves_seed_by_seed, header, load_runs, merged_info,
-    merged_runs_lines, paired_lines, write_result)
+    merged_runs_lines, paired_lines, partial_run_lines, write_result)
 
 DEFAULT_STRATEGIES = ("random", "margin", "latent-margin", "subsampled-margin")
 DEFAULT_PEERS = ("badge", "typiclust", "probcover", "coreset", "falcun", "dropquery", "clue")
@@ -218,9 +218,7 @@ def render(result):
              f"uses it); torch threads {args.threads}; scikit-activeml "
              f"{result.get('skactiveml_version', '?')}; total "
              f"{'not recorded' if total is None else '%.1f min' % (total / 60)}.", "",
-             *([f"**Partial run**: seeds {args.seeds} of the {result['seeds_planned']} planned "
-                "(the report is rewritten after each seed; the run stopped before the rest).",
-                ""] if len(result.get("seeds_planned", args.seeds)) > len(args.seeds) else []),
+             *partial_run_lines(args.seeds, result.get("seeds_planned")),
              *([f"Records of {', '.join(args.reuse_strategies)} are taken from "
                 f"`{Path(args.reuse).name}` (`{result['reused_from']['command']}`, commit "
                 f"{result['reused_from']['commit'][:12]}), not run again; every seed's round-1 "

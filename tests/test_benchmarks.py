@@ -74,6 +74,10 @@ def test_mnist_script(tiny_data, tmp_path):
     assert result["n_pool"] == 300 and result["n_test"] == 100
     assert "--step-size 0.5" in result["provenance"]["command"]
     assert text == mnist.render(result)
+    # written after every seed; a run stopped early says which seeds it finished
+    assert result["seeds_planned"] == result["config"]["seeds"] and "Partial run" not in text
+    stopped = dict(result, seeds_planned=[*result["seeds_planned"], 99])
+    assert f"**Partial run**: seeds {result['config']['seeds']} of the " in mnist.render(stopped)
     assert (tmp_path / "t.png").stat().st_size > 1000
     assert len(list(tmp_path.glob("vae_*.pkl"))) == 1
     rounds_one = {r["strategy"]: r for r in result["records"] if r["round"] == 1}
