@@ -49,8 +49,14 @@ def _sdf_vae():
                                        random_state=0))
 
 
-@pytest.mark.parametrize("make", [lambda: SDFGenerator(PCAGenerator(3, random_state=0)), _sdf_vae],
-                         ids=["pca", "vae"])
+def _sdf_conv_vae():
+    return SDFGenerator(VAETransformer(latent_dim=3, architecture="conv", channels=(4, 8, 8),
+                                       hidden_sizes=(16,), max_epochs=3, random_state=0),
+                        prior="aggregate")
+
+
+@pytest.mark.parametrize("make", [lambda: SDFGenerator(PCAGenerator(3, random_state=0)), _sdf_vae,
+                                  _sdf_conv_vae], ids=["pca", "vae", "conv-vae"])
 def test_sdf_generator_contract(make, masks):
     gen = make().fit(masks)
     Z = gen.transform(masks[:5])
