@@ -34,6 +34,7 @@ from hardsample._timing import Stopwatch
 from hardsample._torch import seed_from
 from hardsample.samplers import BaseSampler, Proposal
 from hardsample.samplers.coreset import penultimate_features
+from hardsample.samplers.uncertainty import uniform_subset
 
 MISSING = -1
 
@@ -195,9 +196,8 @@ class SkactivemlSampler(BaseSampler):
         seed = seed_from(random_state)
         rows = None
         if self.n_candidates is not None:
-            available = state.available_indices
-            size = min(self.n_candidates * n, len(available))
-            candidates = np.sort(random_state.choice(available, size, replace=False))
+            candidates = uniform_subset(state.available_indices, self.n_candidates * n,
+                                        random_state)
             # The peer sees only the labeled rows and the candidates: the same candidate
             # budget as SubsampledMarginSampler, and a cost that does not grow with the pool.
             rows = np.union1d(np.flatnonzero(state.excluded), candidates)
@@ -227,9 +227,9 @@ class SkactivemlSampler(BaseSampler):
                 picks = strategy.query(X, y, batch_size=n, **{key: clf, fit_key: False})
             else:
                 picks = strategy.query(X, y, batch_size=n)
-        if rows is not None:
-            picks = rows[np.asarray(picks, dtype=np.int64)]
         picks = np.asarray(picks, dtype=np.int64)
+        if rows is not None:
+            picks = rows[picks]
         return Proposal(indices=picks,
                         latent_codes=None if state.latent_codes is None
                         else state.latent_codes[picks],
