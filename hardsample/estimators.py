@@ -11,7 +11,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import skorch
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state
@@ -28,7 +28,7 @@ from ._validation import check_samples, fingerprint, resolve_size
 from .callbacks import ProgressBar, notify
 from .neighbors import LatentIndex
 from .oracles import DatasetOracle, check_oracle
-from .samplers import SAMPLERS
+from .samplers import SAMPLERS, compatible_samplers
 
 #: Rows of a lazy pool an unfitted generator is fitted on (a uniform sample beyond that).
 GENERATOR_FIT_MAX_SAMPLES = 100_000
@@ -250,6 +250,32 @@ class _BaseLatentHardMining(BaseEstimator):
             )
         return initial
 
+    def _check_compatible(self, sampler, initial, oracle):
+        """Sampler x net x generator x oracle, checked before any label is paid for."""
+        task = "classification" if is_classifier(self) else "regression"
+        for role, spec, chosen in (("sampler", self.sampler, sampler),
+                                   ("initial", self.initial, initial)):
+            if not callable(getattr(chosen, "check_compatible", None)):
+                continue  # uniform round 1, or a sampler object without the declaration
+            try:
+                chosen.check_compatible(task=task, net=self.net, generator=self.generator)
+            except (TypeError, ValueError) as error:
+                tool = getattr(oracle, "can_label_synthetic", False)
+                usable = [name for name in compatible_samplers(
+                    task=task, net=self.net, generator=self.generator)
+                    if (role == "sampler" or not SAMPLERS[name]().needs_net)
+                    and (tool or not SAMPLERS[name]().synthesizes)]
+                where = f"{role}={spec!r}" if isinstance(spec, str) else role
+                raise type(error)(
+                    f"{where}: {error} With this net and generator, {role}= can be: "
+                    f"{', '.join(map(repr, usable)) or 'none of the registered samplers'}."
+                ) from error
+            if chosen.synthesizes and not getattr(oracle, "can_label_synthetic", False):
+                raise TypeError(
+                    f"{role}={spec!r} proposes synthetic samples, which only a labeling tool "
+                    "can label: pass oracle=<callable> instead of y, or choose a pool sampler."
+                )
+
     def _callbacks(self, progress=True):
         callbacks = list(self.callbacks or [])
         if progress and self.verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
@@ -281,6 +307,7 @@ class _BaseLatentHardMining(BaseEstimator):
         oracle = self._resolve_oracle(y, oracle, n_pool, codec, classes)
         sampler = self._make_sampler()
         initial = self._make_initial_sampler()
+        self._check_compatible(sampler, initial, oracle)
         uses_latent_space = sampler.uses_latent_space or (
             initial is not None and initial.uses_latent_space)
         initial_size = resolve_size(self.initial_size, n_pool, "initial_size")

@@ -39,7 +39,16 @@ class BaseGenerator(TransformerMixin, BaseEstimator):
     (``transform(X)`` at fit), the aggregate posterior of an auto-encoder whose
     codes are not standard normal. The aggregate draws use the same standard normal
     numbers, ``mean + eps @ L.T`` with ``L`` the Cholesky factor of ``cov``.
+
+    **Capability.** ``has_decoder = True`` declares, before fitting, that a fitted
+    instance has a differentiable ``decoder_``; the samplers that back-propagate
+    through it (e.g. ``"nearest"``) check it before any label is paid for. A
+    generator class of your own that is not a subclass declares it the same way;
+    a plain scikit-learn transformer (or Pipeline) declares nothing and counts as
+    an encoder only.
     """
+
+    has_decoder = True
 
     def fit(self, X, y=None):
         """Fit the generator on unlabeled samples ``X`` (``y`` is ignored)."""

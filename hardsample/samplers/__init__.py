@@ -31,6 +31,38 @@ SAMPLERS = {
     "cluster-margin": ClusterMarginSampler,
 }
 
+
+def compatible_samplers(*, task, net=None, generator=None):
+    """Names of the registered samplers (defaults) that can run with this task, net
+    and generator, by :meth:`BaseSampler.check_compatible`.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"} or None
+    net : skorch net or None, default=None
+    generator : generator, FrozenEstimator or None, default=None
+
+    Returns
+    -------
+    names : list of str
+        In registry order. Synthesizing samplers (``"interpolation"``,
+        ``"prior"``) also need a labeling tool as the oracle.
+
+    Examples
+    --------
+    >>> from hardsample.samplers import compatible_samplers
+    >>> compatible_samplers(task="regression")
+    ['random']
+    """
+    names = []
+    for name, sampler_class in SAMPLERS.items():
+        try:
+            sampler_class().check_compatible(task=task, net=net, generator=generator)
+        except (TypeError, ValueError):
+            continue
+        names.append(name)
+    return names
+
 __all__ = [
     "BaseSampler",
     "ClusterMarginSampler",
@@ -49,4 +81,5 @@ __all__ = [
     "SAMPLERS",
     "SubsampledEntropySampler",
     "SubsampledMarginSampler",
+    "compatible_samplers",
 ]

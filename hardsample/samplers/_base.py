@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
@@ -124,18 +125,103 @@ class BaseSampler(BaseEstimator):
     ``n``, then calls ``_propose``. The estimator validates a sampler's parameters
     once more when ``fit`` starts, before any label is paid for.
 
-    Class attributes tell the estimator what a sampler needs:
+    Class attributes tell the estimator what a sampler needs (a subclass may make
+    one a property of its parameters, e.g. ``space="pca"`` needs no generator):
 
-    - ``uses_latent_space``: the estimator fits the generator and encodes the pool;
-    - ``synthesizes``: proposals are synthetic samples, labeled by a labeling tool;
+    - ``uses_latent_space``: the estimator fits the generator and encodes the pool,
+      so a generator whose ``transform`` gives latent codes is needed;
+    - ``needs_decoder``: the sampler back-propagates through the generator's
+      differentiable decoder (``decoder_``, a ``torch.nn.Module``);
+    - ``task``: ``"classification"`` (needs a classifier net's class
+      probabilities, ``predict_proba``), ``"regression"``, or None (both);
+    - ``synthesizes``: proposals are synthetic samples, labeled by a labeling tool
+      (decoded with the generator's ``inverse_transform`` when
+      ``uses_latent_space``);
     - ``needs_net``: proposing needs the trained net, so the sampler cannot choose
       round 1 (the estimators' ``initial=``).
+
+    :meth:`check_compatible` reads them; the estimators call it when ``fit``
+    starts, before the generator is fitted and before any label is paid for.
     """
 
     uses_latent_space = False
     synthesizes = False
     needs_net = True
+    task = None
+    needs_decoder = False
     _parameter_constraints: dict = {}
+
+    def check_compatible(self, *, task, net, generator):
+        """Raise if this sampler cannot run with this task, net and generator.
+
+        Called by the estimators before any label is paid for. Subclasses with
+        further needs extend it (and call ``super().check_compatible``).
+
+        Parameters
+        ----------
+        task : {"classification", "regression"} or None
+            The estimator's task (None: unknown, only the net is looked at).
+        net : skorch net or None
+            The target net (fitted or not).
+        generator : generator, FrozenEstimator or None
+            The estimator's generator, as passed (see :func:`generator_capabilities`).
+
+        Raises
+        ------
+        TypeError
+            The sampler needs a classifier (class probabilities) or a regressor, and
+            the task or net is the other one.
+        ValueError
+            The sampler needs latent codes, a differentiable decoder or decoding,
+            and the generator has none.
+
+        Examples
+        --------
+        >>> from sklearn.decomposition import PCA
+        >>> from hardsample.samplers import MarginSampler, NearestNeighborSampler
+        >>> MarginSampler().check_compatible(task="regression", net=None, generator=None)
+        Traceback (most recent call last):
+        ...
+        TypeError: MarginSampler() needs class probabilities (a classifier net's predict_proba), which a regressor has not; for regression choose a sampler that needs no classes, e.g. 'random'.
+        >>> NearestNeighborSampler(step_direction="random").check_compatible(
+        ...     task="classification", net=None, generator=PCA(2))  # codes are enough
+        """
+        if task not in (None, "classification", "regression"):
+            raise ValueError(f"task must be 'classification', 'regression' or None, got {task!r}.")
+        name = repr(self)
+        classification = _is_classification(task, net)
+        if self.task == "classification" and classification is False:
+            raise TypeError(
+                f"{name} needs class probabilities (a classifier net's predict_proba), which "
+                "a regressor has not; for regression choose a sampler that needs no classes, "
+                "e.g. 'random'."
+            )
+        if self.task == "regression" and classification is True:
+            raise TypeError(f"{name} works on regression targets only; a classifier cannot "
+                            "use it (e.g. use 'margin' or 'random').")
+        if not (self.uses_latent_space or self.needs_decoder):
+            return
+        can = generator_capabilities(generator)
+        if not can.codes:
+            raise ValueError(
+                f"{name} works in a latent space: pass a generator whose transform gives "
+                "latent codes (e.g. hardsample.generators.PCAGenerator(n_components=10)), "
+                "or choose a sampler that needs none."
+            )
+        if self.needs_decoder and not can.differentiable:
+            raise ValueError(
+                f"{name} back-propagates through the generator's differentiable decoder "
+                f"(decoder_), which {type(can.generator).__name__} has not (it only encodes): "
+                "pass a generator with one (e.g. hardsample.generators.PCAGenerator or "
+                "VAETransformer; a class of your own declares has_decoder = True), or choose "
+                "a sampler that needs only codes."
+            )
+        if self.synthesizes and self.uses_latent_space and not can.decodes:
+            raise ValueError(
+                f"{name} synthesizes samples by decoding latent codes (inverse_transform), "
+                f"which {type(can.generator).__name__} cannot: pass a generator that decodes "
+                "(e.g. hardsample.generators.PCAGenerator), or choose a pool sampler."
+            )
 
     def propose(self, state, n, random_state):
         """Return a :class:`Proposal` of ``n`` samples to label next.
@@ -190,3 +276,61 @@ def draw_available(state, n, random_state):
     if n > len(available):
         raise ValueError(f"Asked for {n} samples but only {len(available)} are unlabeled.")
     return np.sort(random_state.choice(available, size=n, replace=False)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class GeneratorCapabilities:
+    """What a generator offers the samplers (see :func:`generator_capabilities`)."""
+
+    generator: Any
+    codes: bool
+    decodes: bool
+    differentiable: bool
+
+
+def generator_capabilities(generator):
+    """What ``generator`` offers: latent codes, decoding, a differentiable decoder.
+
+    A :class:`~sklearn.frozen.FrozenEstimator` is looked through to the fitted
+    generator inside. ``codes``: it has ``transform``. ``decodes``: it has
+    ``inverse_transform``. ``differentiable``: a fitted one has a ``decoder_``, an
+    unfitted one's class declares ``has_decoder = True`` (as
+    :class:`~hardsample.generators.BaseGenerator` does). A plain scikit-learn
+    transformer or Pipeline declares nothing: it only encodes (and decodes when
+    every step has ``inverse_transform``), with no gradient to follow.
+
+    Examples
+    --------
+    >>> from sklearn.decomposition import PCA
+    >>> from hardsample.generators import PCAGenerator
+    >>> from hardsample.samplers._base import generator_capabilities
+    >>> generator_capabilities(PCA(2)).differentiable
+    False
+    >>> generator_capabilities(PCAGenerator(2)).differentiable
+    True
+    """
+    if isinstance(generator, FrozenEstimator):
+        generator = generator.estimator
+    if generator is None:
+        return GeneratorCapabilities(None, False, False, False)
+    differentiable = getattr(generator, "decoder_", None) is not None or \
+        bool(getattr(type(generator), "has_decoder", False))
+    return GeneratorCapabilities(
+        generator=generator,
+        codes=callable(getattr(generator, "transform", None)),
+        decodes=callable(getattr(generator, "inverse_transform", None)),
+        differentiable=differentiable,
+    )
+
+
+def _is_classification(task, net):
+    """Whether the task (or, when unknown, the net) is classification; None: unknown."""
+    if task is not None:
+        return task == "classification"
+    if net is None:
+        return None
+    import skorch
+
+    if isinstance(net, skorch.NeuralNet):
+        return isinstance(net, skorch.NeuralNetClassifier)
+    return callable(getattr(net, "predict_proba", None))

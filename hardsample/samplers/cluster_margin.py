@@ -15,7 +15,7 @@ from sklearn.decomposition import PCA
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._timing import Stopwatch
-from ._base import BaseSampler, Proposal
+from ._base import BaseSampler, Proposal, generator_capabilities
 from .representative import _flat
 from .uncertainty import BATCH_SIZE, margin, predict_proba_batched, top_n, uniform_subset
 
@@ -63,6 +63,7 @@ class ClusterMarginSampler(BaseSampler):
     ClusterMarginSampler(space='pca')
     """
 
+    task = "classification"
     _parameter_constraints = {
         "space": [StrOptions({"latent", "pca"})],
         "n_candidates": [Interval(Integral, 1, None, closed="left")],
@@ -82,6 +83,15 @@ class ClusterMarginSampler(BaseSampler):
     @property
     def uses_latent_space(self):
         return self.space == "latent"
+
+    def check_compatible(self, *, task, net, generator):
+        try:
+            super().check_compatible(task=task, net=net, generator=generator)
+        except ValueError as error:
+            if self.space == "latent" and not generator_capabilities(generator).codes:
+                raise ValueError(f"{error} Or use space='pca': a PCA of the inputs, no "
+                                 "generator needed.") from None
+            raise
 
     def _propose(self, state, n, random_state):
         if self.space == "latent" and state.latent_codes is None:

@@ -108,6 +108,10 @@ class InterpolationSampler(BaseSampler):
         self.n_anchors = n_anchors
         self.step_direction = step_direction
 
+    @property
+    def needs_decoder(self):
+        return self.step_direction == "gradient"
+
     def initial_proposal(self, state, n, random_state):
         """Round 1: ``n`` codes drawn from the generator's prior, decoded."""
         _check_generator(state, self)

@@ -108,6 +108,7 @@ class LatentEntropySampler(BaseSampler):
     """
 
     uses_latent_space = True
+    task = "classification"
     _parameter_constraints = {
         **LATENT_STEP_CONSTRAINTS,
         "step_size": [Interval(Real, 0, np.inf, closed="neither"), StrOptions({"auto"})],
@@ -135,6 +136,10 @@ class LatentEntropySampler(BaseSampler):
         self.assignment = assignment
         self.step_scale = step_scale
         self.step_direction = step_direction
+
+    @property
+    def needs_decoder(self):
+        return self.step_direction == "gradient"
 
     def _anchor_weights(self, state):
         """Anchor weights: uniform, or ``uniform_weight + (1 - p_true)`` (``"loss"``)."""

@@ -52,6 +52,10 @@ class NearestNeighborSampler(BaseSampler):
         self.index = index
         self.step_direction = step_direction
 
+    @property
+    def needs_decoder(self):
+        return self.step_direction == "gradient"
+
     def _propose(self, state, n, random_state):
         watch = Stopwatch()
         step = latent_step(state, n, random_state, step_size=self.step_size,

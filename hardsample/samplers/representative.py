@@ -15,7 +15,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._timing import Stopwatch
-from ._base import BaseSampler, Proposal
+from ._base import BaseSampler, Proposal, generator_capabilities
 
 #: Rows a ``space="pca"`` projection is fitted on (a uniform sample of larger pools).
 PCA_FIT_MAX_SAMPLES = 20_000
@@ -121,6 +121,15 @@ class RepresentativeSampler(BaseSampler):
     @property
     def uses_latent_space(self):
         return self.space == "latent"
+
+    def check_compatible(self, *, task, net, generator):
+        try:
+            super().check_compatible(task=task, net=net, generator=generator)
+        except ValueError as error:
+            if self.space == "latent" and not generator_capabilities(generator).codes:
+                raise ValueError(f"{error} Or use space='pca': a PCA of the inputs, no "
+                                 "generator needed.") from None
+            raise
 
     def _features(self, state, random_state):
         if self.space == "pca":

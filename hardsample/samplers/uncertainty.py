@@ -91,6 +91,7 @@ def top_n(scores, n, random_state):
 class _UncertaintySampler(BaseSampler):
     """Shared body of the uncertainty samplers (not for direct use)."""
 
+    task = "classification"
     _parameter_constraints = {
         "batch_size": BATCH_SIZE,
         "n_candidates": [Interval(Integral, 1, None, closed="left"), None],
