@@ -8,6 +8,7 @@ them through the ledger (``mining_state``, ``training_set``, ``n_labeled``).
 
 import dataclasses
 from collections.abc import Mapping
+from typing import Optional
 
 import numpy as np
 
@@ -41,6 +42,11 @@ class RoundRecord(Mapping):
     mining_split : dict of str to float
         The sampler's own stages in seconds (e.g. ``{"gradient": ..,
         "neighbors": .., "judging": ..}``); empty in round 1.
+    score : float or None
+        The net's score on a labeled validation set after this round's training,
+        set by :class:`~hardsample.callbacks.EvaluateEachRound`; None without one.
+    score_name : str or None
+        What ``score`` is (e.g. ``"accuracy"``, ``"r2"`` or the ``scoring`` name).
 
     Examples
     --------
@@ -62,6 +68,8 @@ class RoundRecord(Mapping):
     mining_seconds: float
     labeling_seconds: float
     mining_split: dict
+    score: Optional[float] = None
+    score_name: Optional[str] = None
 
     def __getitem__(self, key):
         if key not in _RECORD_FIELDS:

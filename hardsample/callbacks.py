@@ -9,6 +9,10 @@ fixed points (``callbacks=[...]``); each gets the estimator and keyword argument
 - ``on_round_end(estimator, record=...)``: ``record`` is the round's
   :class:`~hardsample.RoundRecord`.
 
+:class:`EvaluateEachRound` scores the net on a labeled validation set after every
+round and writes the score into the round's record, so ``history_`` holds the run's
+own learning curve (:func:`hardsample.plotting.plot_learning_curves` draws it).
+
 A stopping criterion (``stop_when=``) is any callable ``(estimator, record) -> bool``
 asked after each round of ``fit``; :class:`LabelBudget` and :class:`ScorePlateau`
 are the two common ones (baal's stopping criteria are the model).
@@ -17,9 +21,13 @@ are the two common ones (baal's stopping criteria are the model).
 import numbers
 
 import numpy as np
+from sklearn.base import is_classifier
+from sklearn.metrics import check_scoring, get_scorer
 from tqdm.auto import tqdm
 
-__all__ = ["Callback", "LabelBudget", "ProgressBar", "ScorePlateau"]
+from ._validation import check_samples
+
+__all__ = ["Callback", "EvaluateEachRound", "LabelBudget", "ProgressBar", "ScorePlateau"]
 
 
 class Callback:
@@ -71,6 +79,114 @@ class ProgressBar(Callback):
     def on_fit_end(self, estimator, **kwargs):
         self.bar_.close()
         del self.bar_
+
+
+class EvaluateEachRound(Callback):
+    """Score the trained net on a labeled validation set after every round.
+
+    The score goes into the round's :class:`~hardsample.RoundRecord` (``score`` and
+    ``score_name``), so ``history_`` is the run's learning curve, also in a real run
+    whose pool has no hidden labels. The validation set is only scored, never
+    trained on or mined from.
+
+    Parameters
+    ----------
+    X_val : array-like of shape (n_val, ...)
+        Labeled validation samples, shaped like the pool's samples.
+    y_val : array-like of shape (n_val, ...)
+        Their labels (classes of the classifier, or regression targets).
+    scoring : None, str or callable, default=None
+        As in scikit-learn (:func:`sklearn.metrics.check_scoring`): None uses
+        ``estimator.score`` (accuracy for the classifier, R² for the regressor), a
+        string names a scorer (e.g. ``"balanced_accuracy"``,
+        ``"neg_mean_absolute_error"``), a callable is ``scorer(estimator, X, y)``.
+
+    Attributes
+    ----------
+    score_name_ : str
+        The name written into each record (``"accuracy"``, ``"r2"``, the scoring
+        string, or the scorer's function name).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from sklearn.datasets import load_digits
+    >>> from hardsample import LatentHardMiningClassifier
+    >>> from hardsample.callbacks import EvaluateEachRound
+    >>> from hardsample.nets import MLP
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = (X / 16.0).astype("float32")
+    >>> net = NeuralNetClassifier(MLP, criterion=torch.nn.CrossEntropyLoss, lr=0.1,
+    ...                           max_epochs=5, verbose=0)
+    >>> clf = LatentHardMiningClassifier(
+    ...     net, sampler="margin", initial_size=50, round_size=50, n_rounds=3,
+    ...     callbacks=[EvaluateEachRound(X[1500:], y[1500:])], random_state=0,
+    ... ).fit(X[:1500], y[:1500])
+    >>> [(r["n_labeled"], r["score_name"]) for r in clf.history_]
+    [(50, 'accuracy'), (100, 'accuracy'), (150, 'accuracy')]
+    >>> all(0.0 <= r["score"] <= 1.0 for r in clf.history_)
+    True
+    """
+
+    def __init__(self, X_val, y_val, scoring=None):
+        X_val = check_samples(X_val, name="X_val")
+        if y_val is None:
+            raise ValueError("y_val is None; EvaluateEachRound needs the validation labels.")
+        y_val = np.asarray(y_val)
+        if y_val.ndim == 0 or len(y_val) != len(X_val):
+            raise ValueError(
+                f"X_val and y_val must hold the same number of samples, got {len(X_val)} "
+                f"and {y_val.shape[0] if y_val.ndim else 'a scalar'}."
+            )
+        if not (scoring is None or isinstance(scoring, str) or callable(scoring)):
+            raise TypeError("scoring must be None, a scorer name or a callable "
+                            f"scorer(estimator, X, y), got {type(scoring).__name__}.")
+        if isinstance(scoring, str):
+            get_scorer(scoring)  # an unknown name fails here, not after labels are paid
+        self.X_val = X_val
+        self.y_val = y_val
+        self.scoring = scoring
+
+    def on_fit_begin(self, estimator, **kwargs):
+        shape = getattr(estimator, "sample_shape_", None)
+        if shape is not None and tuple(self.X_val.shape[1:]) != tuple(shape):
+            raise ValueError(
+                f"X_val has samples of shape {tuple(self.X_val.shape[1:])}, but the pool's "
+                f"samples have shape {tuple(shape)}."
+            )
+        if is_classifier(estimator):
+            classes = getattr(estimator, "classes_", None)
+            unknown = [] if classes is None else \
+                np.unique(self.y_val[~np.isin(self.y_val, classes)]).tolist()
+            if unknown:
+                raise ValueError(f"y_val holds labels that are not among the classes "
+                                 f"{list(classes)}: {unknown[:5]}.")
+        else:
+            try:
+                values = self.y_val.astype(np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(f"y_val must hold numbers for a regressor, got dtype "
+                                f"{self.y_val.dtype}.") from None
+            if not np.isfinite(values).all():
+                raise ValueError("y_val holds NaN or infinite values.")
+        self.scorer_ = check_scoring(estimator, scoring=self.scoring)
+        self.score_name_ = _score_name(self.scoring, estimator)
+
+    def on_round_end(self, estimator, record=None, **kwargs):
+        if not hasattr(self, "scorer_"):  # called outside fit/partial_fit
+            self.on_fit_begin(estimator)
+        record.score = float(self.scorer_(estimator, self.X_val, self.y_val))
+        record.score_name = self.score_name_
+
+
+def _score_name(scoring, estimator):
+    if scoring is None:
+        return "accuracy" if is_classifier(estimator) else "r2"
+    if isinstance(scoring, str):
+        return scoring
+    function = getattr(scoring, "_score_func", scoring)  # a make_scorer scorer
+    return getattr(function, "__name__", type(scoring).__name__)
 
 
 class LabelBudget:

@@ -661,7 +661,9 @@ _ATTRIBUTES = """\
         taken from a journal so far), train_seconds, mining_seconds,
         labeling_seconds, and mining_split: the sampler's stages in seconds (e.g.
         ``{"gradient": ..., "neighbors": ..., "judging": ...}``; the rest of
-        mining_seconds is building the round's state).
+        mining_seconds is building the round's state), and score and score_name:
+        the score on a labeled validation set after the round, with
+        ``callbacks=[EvaluateEachRound(X_val, y_val)]`` (None without it).
     setup_seconds_ : dict
         Seconds spent once per fit before round 1: ``generator_fit``, ``encoding``
         (the pool's latent codes) and ``index`` (the latent index); empty for

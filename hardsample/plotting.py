@@ -1,19 +1,43 @@
-"""Plots: learning curves with mean ± std bands."""
+"""Plots: learning curves (mean ± std bands, or one run's history) and latent maps."""
+
+from collections.abc import Mapping
 
 
-def plot_learning_curves(summary, ax=None, *, scale=100.0, ylabel="test accuracy (%)"):
-    """Plot mean ± std of the score against the number of labels, per strategy.
+def plot_learning_curves(summary, ax=None, *, scale=None, ylabel=None, label=None):
+    """Plot learning curves: strategies side by side, or one run's own history.
+
+    Two inputs are accepted:
+
+    - a summary of repeated runs (:func:`hardsample.curves.summarize`): mean ± std
+      of the score against the number of labels, one line and band per strategy;
+    - one run: a fitted estimator or its ``history_``, whose rounds carry a
+      validation score (``callbacks=[EvaluateEachRound(X_val, y_val)]``, see
+      :class:`~hardsample.callbacks.EvaluateEachRound`): the score against the
+      labels paid so far. Rounds without a score are left out.
 
     Parameters
     ----------
-    summary : list of dict
-        Output of :func:`hardsample.curves.summarize`.
+    summary : list of dict, fitted estimator, or list of RoundRecord
+        What to draw (see above).
     ax : matplotlib Axes, default=None
         Where to draw; a new figure when None.
+    scale : float or None, default=None
+        Multiplies the scores: 100 for a summary (percent), 1 for one run.
+    ylabel : str or None, default=None
+        ``"test accuracy (%)"`` for a summary; ``"validation <score name>"`` for
+        one run.
+    label : str or None, default=None
+        Legend entry of one run (default: its sampler); ignored for a summary.
 
     Returns
     -------
     ax : matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        One run whose history holds no score (add ``EvaluateEachRound``), an
+        unfitted estimator, or nothing to plot.
 
     Examples
     --------
@@ -23,14 +47,27 @@ def plot_learning_curves(summary, ax=None, *, scale=100.0, ylabel="test accuracy
     >>> ax = plot_learning_curves(summary)
     >>> ax.get_lines()[0].get_label()
     'random'
+    >>> from hardsample import RoundRecord
+    >>> history = [RoundRecord(round=r, n_labeled=50 * r, n_new=50, n_oracle_calls=50 * r,
+    ...                        n_failed=0, n_reused=0, train_seconds=0.1,
+    ...                        mining_seconds=0.0, labeling_seconds=0.0, mining_split={},
+    ...                        score=0.6 + 0.1 * r, score_name="accuracy") for r in (1, 2)]
+    >>> ax = plot_learning_curves(history, label="margin")
+    >>> ax.get_lines()[0].get_xdata().tolist(), ax.get_ylabel()
+    ([50, 100], 'validation accuracy')
     """
-    import matplotlib
-
+    run = _one_run(summary)
     if ax is None:
+        import matplotlib
+
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(6, 4))
+    if run is not None:
+        return _plot_history(ax, *run, scale=1.0 if scale is None else scale, ylabel=ylabel,
+                             label=label)
+    scale = 100.0 if scale is None else scale
     for strategy in dict.fromkeys(s["strategy"] for s in summary):
         rows = sorted((s for s in summary if s["strategy"] == strategy), key=lambda s: s["round"])
         x = [s["n_labeled"] for s in rows]
@@ -40,7 +77,43 @@ def plot_learning_curves(summary, ax=None, *, scale=100.0, ylabel="test accuracy
         ax.fill_between(x, [m - d for m, d in zip(mean, std)], [m + d for m, d in zip(mean, std)],
                         color=line.get_color(), alpha=0.2)
     ax.set_xlabel("labeled samples")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel("test accuracy (%)" if ylabel is None else ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def _one_run(obj):
+    """``(history, default label)`` when ``obj`` is one run, None for a summary."""
+    if hasattr(obj, "fit"):
+        history = getattr(obj, "history_", None)
+        if history is None:
+            raise ValueError(f"{type(obj).__name__} is not fitted: plot its history after "
+                             "fit or partial_fit.")
+        sampler = getattr(obj, "sampler", None)
+        return history, sampler if isinstance(sampler, str) else type(sampler).__name__
+    rows = list(obj)
+    if not rows:
+        raise ValueError("Nothing to plot: the summary or history is empty.")
+    if all(isinstance(row, Mapping) and "strategy" not in row and "round" in row
+           for row in rows):
+        return rows, None
+    return None
+
+
+def _plot_history(ax, history, default_label, *, scale, ylabel, label):
+    scored = [r for r in history if r.get("score") is not None]
+    if not scored:
+        raise ValueError(
+            "The history holds no validation score: add callbacks=[EvaluateEachRound(X_val, "
+            "y_val)] (hardsample.callbacks) to the estimator, so each round scores the net "
+            "on a labeled validation set."
+        )
+    names = [r.get("score_name") for r in scored if r.get("score_name")]
+    ax.plot([r["n_labeled"] for r in scored], [r["score"] * scale for r in scored],
+            marker="o", markersize=3, label=label or default_label or "validation")
+    ax.set_xlabel("labeled samples")
+    ax.set_ylabel(ylabel if ylabel is not None else f"validation {names[0] if names else 'score'}")
     ax.grid(alpha=0.3)
     ax.legend()
     return ax

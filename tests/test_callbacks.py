@@ -1,13 +1,22 @@
 """Callbacks of the round loop and stopping criteria."""
 
+import json
+
 import numpy as np
 import pytest
+from sklearn.metrics import balanced_accuracy_score, f1_score, make_scorer
 
-from hardsample import LatentHardMiningClassifier
-from hardsample.callbacks import Callback, LabelBudget, ProgressBar, ScorePlateau
+from hardsample import DatasetOracle, LatentHardMiningClassifier, LatentHardMiningRegressor
+from hardsample.callbacks import (
+    Callback,
+    EvaluateEachRound,
+    LabelBudget,
+    ProgressBar,
+    ScorePlateau,
+)
 from hardsample.generators import PCAGenerator
 
-from .conftest import make_classifier_net
+from .conftest import make_classifier_net, make_regressor_net
 
 
 def _clf(**kwargs):
@@ -119,3 +128,90 @@ def test_history_records_serialize(digits):
     assert [r["n_labeled"] for r in restored] == [40, 60]
     assert set(restored[1]) == set(clf.history_[1]) and np.isclose(
         restored[1]["train_seconds"], clf.history_[1]["train_seconds"])
+
+
+# ------------------------------------------------------------ EvaluateEachRound
+def _scored(X, y, scoring=None, **kwargs):
+    evaluate = EvaluateEachRound(X[1400:], y[1400:], scoring=scoring)
+    params = dict(sampler="margin", n_rounds=3, callbacks=[evaluate])
+    params.update(kwargs)
+    return LatentHardMiningClassifier(make_classifier_net(), initial_size=40, round_size=20,
+                                      random_state=0, **params)
+
+
+def test_evaluate_each_round_puts_the_score_into_every_record(digits):
+    X, y = digits
+    clf = _scored(X, y).fit(X[:1400], y[:1400])
+    assert [r["n_labeled"] for r in clf.history_] == [40, 60, 80]
+    assert all(r["score_name"] == "accuracy" and 0.0 <= r["score"] <= 1.0 for r in clf.history_)
+    # the last round's score is the fitted estimator's validation score
+    assert clf.history_[-1]["score"] == pytest.approx(clf.score(X[1400:], y[1400:]))
+    assert len({r["score"] for r in clf.history_}) > 1  # one evaluation per round
+    assert json.loads(json.dumps(clf.history_[0].to_dict()))["score"] == clf.history_[0]["score"]
+
+
+def test_without_the_callback_records_have_no_score(digits):
+    X, y = digits
+    clf = _clf(n_rounds=1).fit(X, y)
+    assert clf.history_[0]["score"] is None and clf.history_[0]["score_name"] is None
+
+
+@pytest.mark.parametrize("scoring, name, metric", [
+    ("balanced_accuracy", "balanced_accuracy", balanced_accuracy_score),
+    (make_scorer(f1_score, average="macro"), "f1_score",
+     lambda t, p: f1_score(t, p, average="macro")),
+])
+def test_evaluate_each_round_follows_sklearn_scoring(digits, scoring, name, metric):
+    X, y = digits
+    clf = _scored(X, y, scoring=scoring, n_rounds=2).fit(X[:1400], y[:1400])
+    last = clf.history_[-1]
+    assert last["score_name"] == name
+    assert last["score"] == pytest.approx(metric(y[1400:], clf.predict(X[1400:])))
+
+
+def test_evaluate_each_round_in_partial_fit_and_for_a_regressor():
+    rng = np.random.RandomState(0)
+    X = rng.rand(400, 6).astype(np.float32)
+    y = X @ np.arange(6, dtype=np.float32)
+    reg = LatentHardMiningRegressor(
+        make_regressor_net(max_epochs=20), sampler="random", initial_size=40, round_size=40,
+        callbacks=[EvaluateEachRound(X[300:], y[300:])], random_state=0)
+    for _ in range(2):
+        reg.partial_fit(X[:300], y[:300])
+    assert [r["score_name"] for r in reg.history_] == ["r2", "r2"]
+    assert reg.history_[-1]["score"] == pytest.approx(reg.score(X[300:], y[300:]))
+
+
+@pytest.mark.parametrize("X_val, y_val, scoring, error, match", [
+    (None, [0], None, ValueError, "X_val is None"),
+    (np.zeros((3, 64)), None, None, ValueError, "y_val is None"),
+    (np.zeros((3, 64)), [0, 1], None, ValueError, "same number of samples, got 3 and 2"),
+    (np.full((2, 64), np.nan), [0, 1], None, ValueError, "X_val"),
+    (np.zeros((2, 64)), [0, 1], "acuracy", ValueError, "acuracy"),
+    (np.zeros((2, 64)), [0, 1], ["accuracy"], TypeError, "scoring"),
+])
+def test_evaluate_each_round_refuses_bad_input(X_val, y_val, scoring, error, match):
+    with pytest.raises(error, match=match):
+        EvaluateEachRound(X_val, y_val, scoring=scoring)
+
+
+@pytest.mark.parametrize("X_val, y_val, match", [
+    (np.zeros((5, 8, 8), np.float32), np.zeros(5, int), r"shape \(8, 8\).*\(64,\)"),
+    (np.zeros((5, 64), np.float32), np.array([0, 1, 2, 3, 11]), r"not among the classes.*\[11\]"),
+])
+def test_evaluate_each_round_fails_at_fit_begin_before_any_label(digits, X_val, y_val, match):
+    X, y = digits
+    oracle = DatasetOracle(y)
+    clf = _clf(sampler="random", callbacks=[EvaluateEachRound(X_val, y_val)])
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X, oracle=oracle, classes=np.arange(10))
+    assert oracle.n_queries_ == 0
+
+
+def test_evaluate_each_round_refuses_non_finite_regression_targets():
+    X = np.random.RandomState(0).rand(100, 6).astype(np.float32)
+    reg = LatentHardMiningRegressor(
+        make_regressor_net(), sampler="random", initial_size=10, n_rounds=1,
+        callbacks=[EvaluateEachRound(X[:5], [0.0, 1.0, np.nan, 2.0, 3.0])])
+    with pytest.raises(ValueError, match="y_val holds NaN"):
+        reg.fit(X, X[:, 0])
