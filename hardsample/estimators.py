@@ -589,7 +589,11 @@ _PARAMETERS = """\
         E.g. :class:`~hardsample.generators.VAETransformer`; unfitted (fitted on
         ``X`` inside ``fit``) or fitted and wrapped in
         :class:`sklearn.frozen.FrozenEstimator`. Only needed by samplers that mine
-        in the latent space.
+        in the latent space; an encoder only (any transformer with ``fit`` and
+        ``transform``, e.g. a pretrained feature extractor) serves those that need
+        codes but no decoder (``"coreset"``, ``"typiclust"``, ``"cluster-margin"``).
+        What the sampler needs is checked before any label is paid for
+        (:meth:`~hardsample.samplers.BaseSampler.check_compatible`).
     sampler : str or sampler object, default="nearest"
         What to label next: a registered name (below) or any object with
         ``propose(state, n, random_state)``; a

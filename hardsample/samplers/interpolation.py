@@ -78,7 +78,9 @@ class InterpolationSampler(BaseSampler):
         its gradient direction) rather than ``k`` copies of one sample.
     step_direction : {"gradient", "random", "zero"}, default="gradient"
         The paper's gradient step, or a same-length random direction (the control
-        that keeps everything but the gradient).
+        that keeps everything but the gradient). Only ``"gradient"`` needs the
+        generator's differentiable decoder; every direction decodes the stepped codes
+        with ``inverse_transform``.
 
     Examples
     --------

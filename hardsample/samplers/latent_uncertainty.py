@@ -93,7 +93,8 @@ class LatentEntropySampler(BaseSampler):
         (ignored otherwise).
     step_direction : {"gradient", "random", "zero"}, default="gradient"
         The paper's gradient step, or its same-cost controls: a random unit direction
-        of the same length, or no step (the anchors' own neighbourhoods).
+        of the same length, or no step (the anchors' own neighbourhoods). Only
+        ``"gradient"`` needs the generator's differentiable decoder.
 
     See Also
     --------

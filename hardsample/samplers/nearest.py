@@ -32,7 +32,8 @@ class NearestNeighborSampler(BaseSampler):
     step_direction : {"gradient", "random", "zero"}, default="gradient"
         ``"gradient"`` is the paper's step; ``"random"`` (a random unit direction of
         the same length) and ``"zero"`` (the anchors' own codes) are its same-cost
-        controls.
+        controls. Only ``"gradient"`` needs the generator's differentiable decoder
+        (``needs_decoder``); the controls need only its codes.
 
     Examples
     --------
