@@ -209,8 +209,10 @@ def run_label(args):
     app = label_app(args, on_save=on_save)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart right after Ctrl-C
     try:
         sock.bind((host, args.port))
+        sock.listen(128)  # connections wait in the backlog from the moment the URL is shown
     except OSError as exc:
         sock.close()
         raise SystemExit(f"hardsample label: cannot listen on {host}:{args.port} ({exc}); "
