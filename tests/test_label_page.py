@@ -176,3 +176,13 @@ def test_label_a_batch_in_the_browser(served, browser):
     browser.get(url + "/")
     wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
     assert browser.find_element(By.ID, "progress").text == "6 / 6 labeled"
+
+
+def test_require_or_skip_skips_locally_and_fails_under_ci(monkeypatch):
+    require_or_skip(True, "present")                   # nothing happens
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no browser"):
+        require_or_skip(False, "no browser")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="no browser \\(CI=true"):
+        require_or_skip(False, "no browser")

@@ -29,7 +29,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from .display import image_layout, sample_png, sample_values
+from ._display import image_layout, sample_png, sample_values
 from .labels_file import read_labels, write_labels
 
 __all__ = ["make_app"]
@@ -131,9 +131,9 @@ def make_app(pool, pending, classes, labels_path, image_shape=None, on_save=None
         Labels file to write; labels already in it are kept, and those of pending
         samples are shown as answered.
     image_shape : tuple of int, optional
-        Show each sample as an image of this shape (see
-        :func:`~hardsample.labeling.display.image_layout`); by default 2-D and 3-D
-        samples are images and 1-D samples rows of a table.
+        Show each sample as an image of shape ``(height, width)`` or ``(height, width,
+        1|3)``; its size must equal a sample's. By default samples of shape ``(H, W)``,
+        ``(1|3, H, W)`` or ``(H, W, 1|3)`` are images and 1-D samples rows of a table.
     on_save : callable, optional
         Called with the save's summary (a dict) after each successful save; the command
         line uses it to stop after saving.

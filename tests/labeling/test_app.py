@@ -6,7 +6,7 @@ from matplotlib.image import imread
 
 from hardsample.labeling import make_app, read_labels, write_labels
 from hardsample.labeling.app import shortcut_keys
-from hardsample.labeling.display import image_layout, sample_png, sample_values
+from hardsample.labeling._display import image_layout, sample_png, sample_values
 
 from .clients import client
 

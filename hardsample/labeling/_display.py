@@ -5,8 +5,6 @@ import math
 
 import numpy as np
 
-__all__ = ["image_layout", "sample_png", "sample_values"]
-
 
 def _check_image_shape(image_shape):
     shape = tuple(int(s) for s in image_shape)
