@@ -4,6 +4,7 @@ Selenium, against the app served by uvicorn on 127.0.0.1.
 Skips where the browser or its driver is missing, but fails under ``CI=true`` (.ci/run
 installs both). Saves a screenshot to docs/_static/label_page.png for the docs.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -29,17 +30,11 @@ SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "_static" / "label_p
 PENDING = [11, 170, 333, 502, 777, 1410]
 
 
-@pytest.fixture
-def served(tmp_path, monkeypatch):
-    """The app for 6 pending digits (8x8 images), served by uvicorn on a free port."""
+@contextlib.contextmanager
+def _serve(app):
+    """Serve ``app`` with uvicorn on a free loopback port, in a thread; yields its URL."""
     import uvicorn
 
-    monkeypatch.chdir(tmp_path)                         # the page shows "labels.csv"
-    X, y = load_digits(return_X_y=True)
-    pool = (X / 16.0).astype(np.float32)
-    labels_path = Path("labels.csv")
-    write_labels(labels_path, [3], [y[3]])             # an earlier sitting's label
-    app = make_app(pool, PENDING, np.arange(10), labels_path, image_shape=(8, 8))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
@@ -50,11 +45,24 @@ def served(tmp_path, monkeypatch):
         assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
         time.sleep(0.05)
     try:
-        yield app, f"http://127.0.0.1:{sock.getsockname()[1]}", labels_path, y
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@pytest.fixture
+def served(tmp_path, monkeypatch):
+    """The app for 6 pending digits (8x8 images), served by uvicorn on a free port."""
+    monkeypatch.chdir(tmp_path)                         # the page shows "labels.csv"
+    X, y = load_digits(return_X_y=True)
+    pool = (X / 16.0).astype(np.float32)
+    labels_path = Path("labels.csv")
+    write_labels(labels_path, [3], [y[3]])             # an earlier sitting's label
+    app = make_app(pool, PENDING, np.arange(10), labels_path, image_shape=(8, 8))
+    with _serve(app) as url:
+        yield app, url, labels_path, y
 
 
 @pytest.fixture
@@ -186,3 +194,27 @@ def test_require_or_skip_skips_locally_and_fails_under_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="no browser \\(CI=true"):
         require_or_skip(False, "no browser")
+
+
+def test_label_a_tabular_batch_with_string_classes(tmp_path, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    pool = np.arange(20.0).reshape(4, 5)
+    labels_path = tmp_path / "labels.csv"
+    with _serve(make_app(pool, [2, 0], ["cat", "dog", "bird"], labels_path)) as url:
+        browser.get(url + "/")
+        wait = WebDriverWait(browser, 10)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sample-table tbody tr")) == 5)
+        cells = browser.find_elements(By.CSS_SELECTOR, "#sample-table tbody td:last-child")
+        assert [c.text for c in cells] == ["10", "11", "12", "13", "14"]   # sample 2's row
+        assert not browser.find_element(By.ID, "sample-image").is_displayed()
+        browser.find_element(By.TAG_NAME, "body").send_keys("1")         # dog
+        wait.until(lambda d: d.find_element(By.ID, "current").get_attribute("data-index") == "0")
+        wait.until(lambda d: d.find_element(
+            By.CSS_SELECTOR, "#sample-table tbody td:last-child").text == "0")
+        browser.find_element(By.ID, "class-2").click()                     # bird
+        assert browser.find_element(By.ID, "progress").text == "2 / 2 labeled"
+        browser.find_element(By.ID, "save").click()
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-saved"))
+    assert labels_path.read_text() == "index,label\n0,bird\n2,dog\n"
