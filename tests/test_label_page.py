@@ -5,6 +5,7 @@ Skips where the browser or its driver is missing, but fails under ``CI=true`` (.
 installs both). Saves a screenshot to docs/_static/label_page.png for the docs.
 """
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -28,6 +29,19 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "_static" / "label_page.png"
 PENDING = [11, 170, 333, 502, 777, 1410]
+
+
+def _update_screenshot(png):
+    """Write the docs' screenshot unless it differs from the committed one only by
+    anti-aliasing noise (a few pixels), so that running the tests leaves the tree clean."""
+    from matplotlib.image import imread
+
+    if SCREENSHOT.is_file():
+        old, new = imread(str(SCREENSHOT)), imread(io.BytesIO(png))
+        if old.shape == new.shape and np.mean(np.abs(old - new).sum(-1) > 0.05) < 0.005:
+            return
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.write_bytes(png)
 
 
 @contextlib.contextmanager
@@ -151,8 +165,7 @@ def test_label_a_batch_in_the_browser(served, browser):
         if step == 3:
             # mid-batch: image, buttons, progress; the mouse off the buttons (no hover)
             ActionChains(browser).move_to_element(progress).perform()
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            browser.save_screenshot(str(SCREENSHOT))
+            _update_screenshot(browser.get_screenshot_as_png())
     assert "All 6 samples labeled" in browser.find_element(By.ID, "status").text
     # Backspace undoes too; the last answer is given again by key
     body.send_keys(Keys.BACKSPACE)
