@@ -1,4 +1,5 @@
-"""Command line: ``hardsample demo`` and ``hardsample bench mnist|vessels|cifar10``."""
+"""Command line: ``hardsample demo``, ``hardsample bench mnist|vessels|cifar10`` and
+``hardsample label``."""
 
 import argparse
 import sys
@@ -127,6 +128,105 @@ def run_bench(args):
     return _load_benchmark(args.benchmark).main(args.options)
 
 
+LOOPBACK = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1", "::1": "::1"}
+
+
+def _image_shape(text):
+    """argparse type of --image-shape: "28x28" -> (28, 28), "32x32x3" -> (32, 32, 3)."""
+    try:
+        shape = tuple(int(part) for part in text.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) not in (2, 3) or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HxW or HxWxC (e.g. 28x28)")
+    return shape
+
+
+def _class_values(values):
+    """--classes as integers when every one looks like an integer, else as given."""
+    try:
+        return [int(v) for v in values]
+    except ValueError:
+        return list(values)
+
+
+def label_app(args, on_save=None):
+    """The labeling page's app for ``hardsample label``'s arguments.
+
+    Reads only the saved run's public ``pending_`` and ``classes_`` (``--classes``
+    overrides the latter) and the pool as a read-only memory map.
+    """
+    import joblib
+
+    from .labeling import make_app
+
+    try:
+        run = joblib.load(args.run)
+    except FileNotFoundError:
+        raise SystemExit(f"hardsample label: run file {args.run} does not exist") from None
+    pending = getattr(run, "pending_", None)
+    if pending is None:
+        raise SystemExit(f"hardsample label: {args.run} holds a {type(run).__name__} without "
+                         "pending_: save the estimator after a partial_fit that stopped at "
+                         "a pending batch")
+    if len(pending) == 0:
+        raise SystemExit(f"hardsample label: {args.run} has no pending sample (pending_ is "
+                         "empty): nothing to label")
+    classes = _class_values(args.classes) if args.classes else getattr(run, "classes_", None)
+    if classes is None:
+        raise SystemExit(f"hardsample label: {args.run} has no classes_ (a regressor?): "
+                         "give the classes with --classes")
+    try:
+        pool = np.load(args.pool, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise SystemExit(f"hardsample label: pool file {args.pool} does not exist") from None
+    except ValueError as exc:
+        raise SystemExit(f"hardsample label: cannot read the pool {args.pool}: {exc}") from None
+    try:
+        return make_app(pool, pending, classes, args.labels, image_shape=args.image_shape,
+                        on_save=on_save)
+    except ValueError as exc:
+        raise SystemExit(f"hardsample label: {exc}") from None
+
+
+def run_label(args):
+    import socket
+
+    import uvicorn
+
+    if args.host not in LOOPBACK:
+        raise SystemExit(f"hardsample label: --host {args.host!r} refused: the page serves "
+                         f"the loopback only ({', '.join(LOOPBACK)})")
+    host = LOOPBACK[args.host]
+    server = None
+
+    def on_save(summary):
+        print(f"saved: {summary['labeled']} of {summary['pending']} pending samples "
+              f"labeled, {summary['in_file']} labels in {summary['path']}", flush=True)
+        if args.exit_after_save:
+            server.should_exit = True
+
+    app = label_app(args, on_save=on_save)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart right after Ctrl-C
+    try:
+        sock.bind((host, args.port))
+        sock.listen(128)  # connections wait in the backlog from the moment the URL is shown
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"hardsample label: cannot listen on {host}:{args.port} ({exc}); "
+                         "choose another --port") from None
+    port = sock.getsockname()[1]
+    url = f"http://[{host}]:{port}/" if family == socket.AF_INET6 else f"http://{host}:{port}/"
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    print(f"labeling page: {url}  (Ctrl-C to stop)", flush=True)
+    server.run(sockets=[sock])
+    print(f"labels file: {args.labels}; read it back with "
+          f"y = hardsample.labeling.apply_labels(y, {str(args.labels)!r})")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="hardsample",
@@ -180,6 +280,31 @@ def build_parser():
     bench.add_argument("options", nargs=argparse.REMAINDER,
                        help="options of the benchmark script")
     bench.set_defaults(func=run_bench)
+    label = commands.add_parser(
+        "label",
+        help="a labeling page for a saved run's pending samples (127.0.0.1 only)",
+        description="Serve a labeling page on the loopback for the pending samples of a "
+                    "run saved with joblib (its pending_ and classes_). Answers are saved "
+                    "to a CSV labels file (index,label), merged with the labels already "
+                    "in it; hardsample.labeling.apply_labels reads it into y. Load only "
+                    "run files you saved: joblib files are pickles.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    label.add_argument("run", help="the fitted estimator, saved with joblib.dump")
+    label.add_argument("--pool", required=True,
+                       help="the pool as a .npy file (read as a memory map, no pickles)")
+    label.add_argument("--labels", required=True, help="labels file (CSV) to write")
+    label.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    label.add_argument("--host", default="127.0.0.1",
+                       help="loopback address to listen on (127.0.0.1, ::1 or localhost)")
+    label.add_argument("--image-shape", type=_image_shape, default=None,
+                       help="show each sample as an HxW or HxWxC image (e.g. 28x28); by "
+                            "default 2-D and 3-D samples are images, 1-D a table")
+    label.add_argument("--classes", nargs="+", default=None,
+                       help="the classes to choose among; without it, the run's classes_")
+    label.add_argument("--exit-after-save", action="store_true",
+                       help="stop serving after the first save")
+    label.set_defaults(func=run_label)
     return parser
 
 

@@ -40,3 +40,17 @@ def data_home():
     if folder is None or not (Path(folder) / "mnist.npz").is_file():
         pytest.skip("mnist.npz not found: set HARDSAMPLE_DATA to the folder holding it")
     return folder
+
+
+def require_or_skip(condition, reason):
+    """Skip the calling test when ``condition`` is false, but fail it under ``CI=true``.
+
+    For tests that need something outside Python (a browser, a driver): a developer's
+    machine may lack it and skips with ``reason``, while CI installs it, so a missing
+    requirement there is a broken CI set-up and must not pass as a skip.
+    """
+    if condition:
+        return
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(f"{reason} (CI=true: CI must provide it)", pytrace=False)
+    pytest.skip(reason)
