@@ -706,7 +706,7 @@ _document(LatentHardMiningClassifier, "skorch.NeuralNetClassifier", "n_classes",
         The default is the measured recommendation: margin sampling over a uniform
         subset of the pool, which needs no generator. On MNIST it ties full-pool
         ``"margin"`` at a fraction of its cost and is not beaten by any latent
-        sampler (see the README's "Which sampler").
+        sampler (see "Which sampler" in the user guide).
 """)
 _document(LatentHardMiningRegressor, "skorch.NeuralNetRegressor", "n_outputs", """\
         The default is ``"random"`` because no registered strategy has beaten it on
