@@ -3,6 +3,7 @@
 from ._ledger import RoundRecord
 from ._pool import Pool
 from .estimators import LatentHardMiningClassifier, LatentHardMiningRegressor
+from .labeling import apply_labels, read_labels, write_labels
 from .oracles import DatasetOracle, LabelingError, LabelingToolOracle
 
 __version__ = "0.1.0.dev0"
@@ -16,4 +17,7 @@ __all__ = [
     "Pool",
     "RoundRecord",
     "__version__",
+    "apply_labels",
+    "read_labels",
+    "write_labels",
 ]

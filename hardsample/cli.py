@@ -34,7 +34,9 @@ def _mnist_task(args):
             data.y_test, LeNet)
 
 
-DEMO_SAMPLERS = ("random", "entropy", "nearest", "latent-margin")
+#: The recommended samplers (margin; its subsampled form for large pools), the baseline and
+#: the paper's SNN. On digits the subsampled candidates cover the whole pool: it equals margin.
+DEMO_SAMPLERS = ("random", "margin", "subsampled-margin", "nearest")
 
 
 def run_demo(args):
@@ -235,9 +237,9 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
         "demo",
-        help="random, entropy, SNN and latent-margin on a small real data set (no download)",
+        help="random, margin, subsampled margin and SNN on a small real data set (no download)",
         description="Fit a VAE on the unlabeled pool, then compare sampling strategies "
-                    "(random, entropy, the paper's SNN = 'nearest', latent-margin) over "
+                    "(random, margin, subsampled-margin, the paper's SNN = 'nearest') over "
                     "several seeds: prints per-round test accuracy as mean ± std, the "
                     "paired differences to the reference (per round and in AUC, 95 % t "
                     "intervals over seeds), the labels each needs to reach the reference's "

@@ -20,7 +20,7 @@ from .conftest import make_classifier_net, make_regressor_net
 
 
 def _clf(**kwargs):
-    params = dict(initial_size=40, round_size=20, n_rounds=4, random_state=0)
+    params = dict(sampler="nearest", initial_size=40, round_size=20, n_rounds=4, random_state=0)
     params.update(kwargs)
     return LatentHardMiningClassifier(make_classifier_net(), PCAGenerator(n_components=3), **params)
 

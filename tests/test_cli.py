@@ -24,7 +24,7 @@ def test_console_entry_point_help():
 
 def test_demo_defaults_compare_the_four_strategies():
     args = build_parser().parse_args(["demo"])
-    assert args.samplers == ["random", "entropy", "nearest", "latent-margin"]
+    assert args.samplers == ["random", "margin", "subsampled-margin", "nearest"]
     assert args.reference == "random" and args.seeds == 3
     assert not hasattr(args, "step_size")  # the step is a sampler's parameter
 
@@ -36,14 +36,14 @@ def test_tiny_demo_prints_tables_paired_differences_and_writes_png(tmp_path, cap
                  "--threads", "1", "--no-progress", "--output", str(output)]) == 0
     printed = capsys.readouterr().out
     lines = printed.splitlines()
-    for name in ("random", "entropy", "nearest", "latent-margin"):
+    for name in ("random", "margin", "subsampled-margin", "nearest"):
         # accuracy, labels-to-reach and (but for the reference) paired tables
         expected = 2 if name == "random" else 3
         assert sum(line.startswith(f"| {name} | ") for line in lines) == expected, name
     # the paired table has a row per strategy other than the reference
     paired = [line for line in lines if line.startswith("| minus random (")]
     assert len(paired) == 1 and "| AUC | AUC wins/ties/losses |" in paired[0]
-    for name in ("entropy", "nearest", "latent-margin"):
+    for name in ("margin", "subsampled-margin", "nearest"):
         headline = [line for line in lines if line.startswith(f"{name} minus random, AUC: ")]
         assert len(headline) == 1 and "2 seeds:" in headline[0], name
     assert "labels to reach random's final score" in printed

@@ -24,7 +24,7 @@ POOL_SAMPLERS = sorted(name for name, cls in SAMPLERS.items()
 
 
 def base_estimator(**kwargs):
-    params = dict(initial_size=40, round_size=30, n_rounds=2, random_state=0)
+    params = dict(sampler="nearest", initial_size=40, round_size=30, n_rounds=2, random_state=0)
     params.update(kwargs)
     return LatentHardMiningClassifier(make_classifier_net(max_epochs=3), PCAGenerator(3), **params)
 

@@ -31,7 +31,7 @@ from .conftest import make_classifier_net, make_regressor_net
 
 
 def _clf(**kwargs):
-    params = dict(initial_size=40, round_size=20, n_rounds=3, random_state=0)
+    params = dict(sampler="nearest", initial_size=40, round_size=20, n_rounds=3, random_state=0)
     params.update(kwargs)
     return LatentHardMiningClassifier(make_classifier_net(), PCAGenerator(n_components=3), **params)
 
@@ -155,8 +155,9 @@ def test_fitted_estimator_holds_no_hidden_labels(digits):
     width = 8  # runs of consecutive unqueried labels, long enough not to occur by chance
     for estimator, X_fit, target in (
         (_clf(n_rounds=2), X, y),
-        (LatentHardMiningRegressor(make_regressor_net(), PCAGenerator(3), initial_size=40,
-                                   round_size=20, n_rounds=2, random_state=0), X_reg, y_reg),
+        (LatentHardMiningRegressor(make_regressor_net(), PCAGenerator(3), sampler="nearest",
+                                   initial_size=40, round_size=20, n_rounds=2, random_state=0),
+         X_reg, y_reg),
     ):
         blob = pickle.dumps(estimator.fit(X_fit, target))
         queried = set(estimator.labeled_indices_.tolist())
@@ -269,8 +270,8 @@ def test_image_samples(data_home):
     X = (mnist.X_train[:600] / 255.0).astype(np.float32)[:, None]
     y = mnist.y_train[:600]
     net = make_classifier_net(max_epochs=3).set_params(module=LeNet)
-    clf = LatentHardMiningClassifier(net, PCAGenerator(3), initial_size=100, round_size=50,
-                                     n_rounds=2, random_state=0).fit(X, y)
+    clf = LatentHardMiningClassifier(net, PCAGenerator(3), sampler="nearest", initial_size=100,
+                                     round_size=50, n_rounds=2, random_state=0).fit(X, y)
     assert clf.predict(X[:5]).shape == (5,)
     assert clf.generator_.sample(2, random_state=0).shape == (2, 1, 28, 28)
 
@@ -295,6 +296,27 @@ def test_regressor(sampler):
     assert len(reg.labeled_indices_) == 120
     np.testing.assert_allclose(reg.y_labeled_, y[reg.labeled_indices_])
     assert reg.score(X, y) > 0.5
+
+
+def test_defaults_are_the_measured_recommendations(digits):
+    """The classifier's default sampler is subsampled margin and needs no generator; the
+    regressor's is random (nothing measured beats it on regression yet)."""
+    X, y = digits
+    clf = LatentHardMiningClassifier(make_classifier_net(), initial_size=40, round_size=20,
+                                     n_rounds=2, random_state=0)
+    assert clf.get_params()["sampler"] == "subsampled-margin"
+    assert clone(clf).sampler == "subsampled-margin"
+    clf.fit(X, y)
+    assert clf.generator_ is None and clf.latent_codes_ is None
+    assert type(clf.sampler_).__name__ == "SubsampledMarginSampler"
+    assert len(np.unique(clf.labeled_indices_)) == 60
+    X_reg, y_reg = _regression_data()
+    reg = LatentHardMiningRegressor(make_regressor_net(), initial_size=30, round_size=30,
+                                    n_rounds=2, random_state=0)
+    assert reg.get_params()["sampler"] == "random"
+    reg.fit(X_reg, y_reg)
+    assert reg.generator_ is None and isinstance(reg.sampler_, RandomSampler)
+    assert len(np.unique(reg.labeled_indices_)) == 60
 
 
 def test_regressor_with_map_targets():
@@ -435,7 +457,8 @@ def test_net_must_be_skorch(digits):
 def test_latent_sampler_needs_a_generator(digits):
     X, y = digits
     with pytest.raises(ValueError, match="generator"):
-        LatentHardMiningClassifier(make_classifier_net(), None, initial_size=10).fit(X, y)
+        LatentHardMiningClassifier(make_classifier_net(), None, sampler="nearest",
+                                   initial_size=10).fit(X, y)
 
 
 def test_generator_with_non_finite_codes(digits):

@@ -12,10 +12,12 @@ BUDGET = dict(initial_size=0.3, round_size=0.2, n_rounds=2, random_state=0)
 
 ESTIMATORS = [
     LatentHardMiningClassifier(
-        make_classifier_net(max_epochs=20), PCAGenerator(n_components=1), **BUDGET),
-    LatentHardMiningClassifier(make_classifier_net(max_epochs=20), sampler="random", **BUDGET),
+        make_classifier_net(max_epochs=20), PCAGenerator(n_components=1), sampler="nearest",
+        **BUDGET),
+    LatentHardMiningClassifier(make_classifier_net(max_epochs=20), **BUDGET),  # the default
     LatentHardMiningRegressor(
-        make_regressor_net(max_epochs=20), PCAGenerator(n_components=1), **BUDGET),
+        make_regressor_net(max_epochs=20), PCAGenerator(n_components=1), sampler="nearest",
+        **BUDGET),
 ]
 
 FLOAT32_SUBSET = (

@@ -13,8 +13,8 @@ def make_state(digits, n_labeled=60, seed=0):
     """A mining state after one random round on digits, through the estimator."""
     X, y = digits
     clf = LatentHardMiningClassifier(
-        make_classifier_net(), PCAGenerator(n_components=3), initial_size=n_labeled,
-        n_rounds=1, random_state=seed,
+        make_classifier_net(), PCAGenerator(n_components=3), sampler="nearest",
+        initial_size=n_labeled, n_rounds=1, random_state=seed,
     ).fit(X, y)
     return clf._mining_state(X)
 
