@@ -281,6 +281,10 @@ class _BaseLatentHardMining(BaseEstimator):
         oracle = self._resolve_oracle(y, oracle, n_pool, codec, classes)
         sampler = self._make_sampler()
         initial = self._make_initial_sampler()
+        # The sampler's own capability checks (task, net, generator), before any label.
+        if callable(getattr(sampler, "check_compatible", None)):
+            sampler.check_compatible(task="classification" if self._codec_type is ClassTargets
+                                     else "regression", net=self.net, generator=self.generator)
         uses_latent_space = sampler.uses_latent_space or (
             initial is not None and initial.uses_latent_space)
         initial_size = resolve_size(self.initial_size, n_pool, "initial_size")
@@ -575,6 +579,14 @@ _PARAMETERS = """\
         controls of the latent samplers), ``"typiclust"`` (the most typical sample
         of each uncovered k-means cluster of the codes), and, for a labeling tool,
         ``"interpolation"`` (the paper's SI) and ``"prior"`` (random synthetic).
+        Regression only: ``"variance"`` (the predictive variance of a deep ensemble
+        or MC dropout, :class:`~hardsample.samplers.VarianceSampler`) with its
+        control ``"subsampled-variance"``, and ``"igs"`` (improved greedy sampling,
+        diverse in inputs and predicted targets; its control is ``"random"``).
+        Classification only: ``"bald"`` and ``"power-bald"`` (BALD from a deep
+        ensemble or MC dropout; PowerBALD draws the batch ``∝ BALD``) with the
+        control ``"subsampled-bald"``. The ensemble's extra training appears as
+        ``"uncertainty_training"`` in ``history_[i]["mining_split"]``.
     initial : str or sampler object, default="random"
         How round 1 chooses its labels, before any net is trained: ``"random"``
         (uniformly, as in the paper; every strategy given the same seed starts from

@@ -1,8 +1,16 @@
 """Samplers: what to label next. Each proposes pool indices or synthetic samples."""
 
 from ._base import BaseSampler, MiningState, Proposal
+from .bayesian import (
+    BALDSampler,
+    PowerBALDSampler,
+    SubsampledBALDSampler,
+    SubsampledVarianceSampler,
+    VarianceSampler,
+)
 from .cluster_margin import ClusterMarginSampler
 from .coreset import CoreSetSampler
+from .greedy import ImprovedGreedySampler
 from .interpolation import InterpolationSampler, PriorSampler
 from .latent_uncertainty import LatentEntropySampler, LatentMarginSampler
 from .nearest import NearestNeighborSampler
@@ -29,24 +37,36 @@ SAMPLERS = {
     "subsampled-margin": SubsampledMarginSampler,
     "typiclust": RepresentativeSampler,
     "cluster-margin": ClusterMarginSampler,
+    "variance": VarianceSampler,
+    "subsampled-variance": SubsampledVarianceSampler,
+    "igs": ImprovedGreedySampler,
+    "bald": BALDSampler,
+    "power-bald": PowerBALDSampler,
+    "subsampled-bald": SubsampledBALDSampler,
 }
 
 __all__ = [
+    "BALDSampler",
     "BaseSampler",
     "ClusterMarginSampler",
     "CoreSetSampler",
     "EntropySampler",
+    "ImprovedGreedySampler",
     "InterpolationSampler",
     "LatentEntropySampler",
     "LatentMarginSampler",
     "MarginSampler",
     "MiningState",
     "NearestNeighborSampler",
+    "PowerBALDSampler",
     "PriorSampler",
     "Proposal",
     "RandomSampler",
     "RepresentativeSampler",
     "SAMPLERS",
+    "SubsampledBALDSampler",
     "SubsampledEntropySampler",
     "SubsampledMarginSampler",
+    "SubsampledVarianceSampler",
+    "VarianceSampler",
 ]
