@@ -262,7 +262,7 @@ class PowerBALDSampler(BALDSampler):
 
     _parameter_constraints = {
         **_PosteriorSampler._parameter_constraints,
-        "power": [Interval(Real, 0, None, closed="neither")],
+        "power": [Interval(Real, 0, np.inf, closed="right")],
     }
 
     def __init__(self, uncertainty=None, n_candidates=None, power=1.0):
