@@ -47,16 +47,12 @@ def dropout_modules(module):
     return [m for m in module.modules() if isinstance(m, DROPOUT_TYPES) and m.p > 0]
 
 
-def _forward(net, X_batch):
-    """The net's outputs on one batch, after its prediction nonlinearity (softmax for a
-    classifier trained with cross-entropy, the identity for a regressor), as float64."""
-    from skorch.utils import to_tensor
-
-    with torch.no_grad():
-        output = net.infer(to_tensor(np.asarray(X_batch), device=net.device))
-        output = output[0] if isinstance(output, tuple) else output
-        output = net._get_predict_nonlinearity()(output)
-    return output.detach().cpu().numpy().astype(np.float64)
+def _output(net, x):
+    """The net's outputs on a torch batch, after its prediction nonlinearity (softmax for
+    a classifier trained with cross-entropy, the identity for a regressor)."""
+    output = net.infer(x.to(net.device))
+    output = output[0] if isinstance(output, tuple) else output
+    return net._get_predict_nonlinearity()(output)
 
 
 def _batches(X, rows, batch_size):
@@ -103,8 +99,20 @@ class _BaseUncertainty(BaseEstimator):
             raise ValueError(f"This {type(self).__name__} is not fitted: call fit(net, X, y, "
                              "random_state) first.")
 
-    def _draws(self, X_batch, position):
+    def draws_tensor(self, x, position=0):
+        """The draws on a torch batch ``x``: a tensor of shape (n_draws, n, *output_shape).
+
+        Differentiable with respect to ``x`` where gradients are enabled (e.g. to ascend
+        the predictive variance through a decoder); ``position`` seeds MC dropout's masks.
+        """
         raise NotImplementedError
+
+    def _draws(self, X_batch, position):
+        from skorch.utils import to_tensor
+
+        with torch.no_grad():
+            draws = self.draws_tensor(to_tensor(np.asarray(X_batch), device="cpu"), position)
+        return draws.detach().cpu().numpy().astype(np.float64)
 
     def predict_samples(self, X, rows=None):
         """Raw draws of the outputs: ndarray of shape (n_draws, n_samples, *output_shape).
@@ -270,12 +278,13 @@ class DeepEnsemble(_BaseUncertainty):
         self.n_draws_ = self.n_members
         return self
 
-    def _draws(self, X_batch, position):
+    def draws_tensor(self, x, position=0):
+        self._check_fitted()
         outputs = []
         for member in self.members_:
             member.module_.eval()
-            outputs.append(_forward(member, X_batch))
-        return np.stack(outputs)
+            outputs.append(_output(member, x).to(x.device))
+        return torch.stack(outputs)
 
 
 class MCDropout(_BaseUncertainty):
@@ -375,7 +384,8 @@ class MCDropout(_BaseUncertainty):
         self.fit_seconds_ = 0.0
         return self
 
-    def _draws(self, X_batch, position):
+    def draws_tensor(self, x, position=0):
+        self._check_fitted()
         module = self.net_.module_
         modes = {m: m.training for m in module.modules()}
         # One seed per batch position: predicting the same rows twice gives the same draws.
@@ -385,7 +395,8 @@ class MCDropout(_BaseUncertainty):
             for layer in dropout_modules(module):
                 layer.train()
             with torch_seeded(seed, self.net_.device):
-                return np.stack([_forward(self.net_, X_batch) for _ in range(self.n_samples)])
+                return torch.stack([_output(self.net_, x).to(x.device)
+                                    for _ in range(self.n_samples)])
         finally:
             for m, training in modes.items():
                 m.train(training)
