@@ -586,7 +586,11 @@ _PARAMETERS = """\
         Classification only: ``"bald"`` and ``"power-bald"`` (BALD from a deep
         ensemble or MC dropout; PowerBALD draws the batch ``∝ BALD``) with the
         control ``"subsampled-bald"``. The ensemble's extra training appears as
-        ``"uncertainty_training"`` in ``history_[i]["mining_split"]``.
+        ``"uncertainty_training"`` in ``history_[i]["mining_split"]``. For a
+        labeling tool in regression, ``InterpolationSampler(objective="variance")``
+        climbs the ensemble's variance from the anchors' codes (no label needed);
+        ``"screened-prior"`` is its same-cost control (prior draws screened by the
+        same variance).
     initial : str or sampler object, default="random"
         How round 1 chooses its labels, before any net is trained: ``"random"``
         (uniformly, as in the paper; every strategy given the same seed starts from

@@ -11,7 +11,7 @@ from .bayesian import (
 from .cluster_margin import ClusterMarginSampler
 from .coreset import CoreSetSampler
 from .greedy import ImprovedGreedySampler
-from .interpolation import InterpolationSampler, PriorSampler
+from .interpolation import InterpolationSampler, PriorSampler, ScreenedPriorSampler
 from .latent_uncertainty import LatentEntropySampler, LatentMarginSampler
 from .nearest import NearestNeighborSampler
 from .random import RandomSampler
@@ -43,6 +43,7 @@ SAMPLERS = {
     "bald": BALDSampler,
     "power-bald": PowerBALDSampler,
     "subsampled-bald": SubsampledBALDSampler,
+    "screened-prior": ScreenedPriorSampler,
 }
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "RandomSampler",
     "RepresentativeSampler",
     "SAMPLERS",
+    "ScreenedPriorSampler",
     "SubsampledBALDSampler",
     "SubsampledEntropySampler",
     "SubsampledMarginSampler",
