@@ -182,7 +182,8 @@ def test_variance_with_mc_dropout_picks_the_far_side():
     sampler = VarianceSampler(uncertainty=MCDropout(n_samples=30))
     picks = sampler.propose(state, 10, np.random.RandomState(0)).indices
     assert np.mean(X[picks, 0] > 2.0) >= 0.8
-    np.testing.assert_array_equal(picks, sampler.propose(state, 10, np.random.RandomState(0)).indices)
+    again = sampler.propose(state, 10, np.random.RandomState(0)).indices
+    np.testing.assert_array_equal(picks, again)
 
 
 def test_same_seed_same_picks(one_sided):
