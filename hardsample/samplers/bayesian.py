@@ -65,6 +65,9 @@ class _PosteriorSampler(BaseSampler):
     """Shared body: fit the uncertainty source, score a (sub)set of the pool, pick."""
 
     task = None
+    uses_latent_space = False
+    needs_net = True
+    needs_decoder = False
     _parameter_constraints = {
         "uncertainty": [HasMethods(["fit", "predict_samples"]), None],
         "n_candidates": [Interval(Integral, 1, None, closed="left"), None],

@@ -103,6 +103,8 @@ class ImprovedGreedySampler(BaseSampler):
     """
 
     task = "regression"
+    needs_net = True
+    needs_decoder = False
     _parameter_constraints = {
         "space": [StrOptions({"input", "latent", "pca"})],
         "n_components": [Interval(Integral, 1, None, closed="left")],

@@ -308,6 +308,7 @@ class ScreenedPriorSampler(BaseSampler):
 
     uses_latent_space = True
     synthesizes = True
+    needs_net = True
     needs_decoder = True
     task = "regression"
     _parameter_constraints = {
