@@ -168,7 +168,7 @@ class InterpolationSampler(BaseSampler):
     def check_compatible(self, *, task, net, generator):
         """Raise before any label is paid for: bad parameters, no generator, or the
         variance objective on a classification run or with an unusable source."""
-        _check_compatible(self, task=task, net=net, generator=generator,
+        _check_compatible(self, InterpolationSampler, task=task, net=net, generator=generator,
                           uses_source=self.objective == "variance")
 
     def initial_proposal(self, state, n, random_state):
@@ -225,8 +225,9 @@ def _validate_source(sampler):
         sampler.uncertainty._validate_params()
 
 
-def _check_compatible(sampler, *, task, net, generator, uses_source):
-    base_check = getattr(super(type(sampler), sampler), "check_compatible", None)
+def _check_compatible(sampler, defining_class, *, task, net, generator, uses_source):
+    # the base class's own checks, where it has them
+    base_check = getattr(super(defining_class, sampler), "check_compatible", None)
     if base_check is not None:
         base_check(task=task, net=net, generator=generator)
     sampler._validate_params()
@@ -326,7 +327,8 @@ class ScreenedPriorSampler(BaseSampler):
 
     def check_compatible(self, *, task, net, generator):
         """Raise before any label is paid for (parameters, task, uncertainty source)."""
-        _check_compatible(self, task=task, net=net, generator=generator, uses_source=True)
+        _check_compatible(self, ScreenedPriorSampler, task=task, net=net, generator=generator,
+                          uses_source=True)
 
     def initial_proposal(self, state, n, random_state):
         """Round 1: ``n`` codes drawn from the generator's prior, decoded."""
