@@ -657,6 +657,18 @@ _PARAMETERS = """\
         candidates spread over k-means clusters), ``"typiclust"`` (the most typical
         sample of each uncovered k-means cluster of the codes), and, for a labeling tool,
         ``"interpolation"`` (the paper's SI) and ``"prior"`` (random synthetic).
+        Regression only: ``"variance"`` (the predictive variance of a deep ensemble
+        or MC dropout, :class:`~hardsample.samplers.VarianceSampler`) with its
+        control ``"subsampled-variance"``, and ``"igs"`` (improved greedy sampling,
+        diverse in inputs and predicted targets; its control is ``"random"``).
+        Classification only: ``"bald"`` and ``"power-bald"`` (BALD from a deep
+        ensemble or MC dropout; PowerBALD draws the batch ``∝ BALD``) with the
+        control ``"subsampled-bald"``. The ensemble's extra training appears as
+        ``"uncertainty_training"`` in ``history_[i]["mining_split"]``. For a
+        labeling tool in regression, ``InterpolationSampler(objective="variance")``
+        climbs the ensemble's variance from the anchors' codes (no label needed);
+        ``"screened-prior"`` is its same-cost control (prior draws screened by the
+        same variance).
 SAMPLER_WHY
     initial : str or sampler object, default="random"
         How round 1 chooses its labels, before any net is trained: ``"random"``

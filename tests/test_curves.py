@@ -18,9 +18,11 @@ from hardsample.samplers import SAMPLERS
 
 from .conftest import make_classifier_net
 
-# Samplers over the pool (synthesizing ones need a labeling tool, not hidden labels).
+# Samplers over the pool (synthesizing ones need a labeling tool, not hidden labels)
+# that serve a classifier (regression-only ones refuse it before any label).
 POOL_SAMPLERS = sorted(name for name, cls in SAMPLERS.items()
-                       if not getattr(cls, "synthesizes", False))
+                       if not getattr(cls, "synthesizes", False)
+                       and getattr(cls, "task", None) != "regression")
 
 
 def base_estimator(**kwargs):

@@ -1,9 +1,17 @@
 """Samplers: what to label next. Each proposes pool indices or synthetic samples."""
 
 from ._base import BaseSampler, MiningState, Proposal
+from .bayesian import (
+    BALDSampler,
+    PowerBALDSampler,
+    SubsampledBALDSampler,
+    SubsampledVarianceSampler,
+    VarianceSampler,
+)
 from .cluster_margin import ClusterMarginSampler
 from .coreset import CoreSetSampler
-from .interpolation import InterpolationSampler, PriorSampler
+from .greedy import ImprovedGreedySampler
+from .interpolation import InterpolationSampler, PriorSampler, ScreenedPriorSampler
 from .latent_uncertainty import LatentEntropySampler, LatentMarginSampler
 from .nearest import NearestNeighborSampler
 from .random import RandomSampler
@@ -29,6 +37,13 @@ SAMPLERS = {
     "subsampled-margin": SubsampledMarginSampler,
     "typiclust": RepresentativeSampler,
     "cluster-margin": ClusterMarginSampler,
+    "variance": VarianceSampler,
+    "subsampled-variance": SubsampledVarianceSampler,
+    "igs": ImprovedGreedySampler,
+    "bald": BALDSampler,
+    "power-bald": PowerBALDSampler,
+    "subsampled-bald": SubsampledBALDSampler,
+    "screened-prior": ScreenedPriorSampler,
 }
 
 
@@ -64,22 +79,29 @@ def compatible_samplers(*, task, net=None, generator=None):
     return names
 
 __all__ = [
+    "BALDSampler",
     "BaseSampler",
     "ClusterMarginSampler",
     "CoreSetSampler",
     "EntropySampler",
+    "ImprovedGreedySampler",
     "InterpolationSampler",
     "LatentEntropySampler",
     "LatentMarginSampler",
     "MarginSampler",
     "MiningState",
     "NearestNeighborSampler",
+    "PowerBALDSampler",
     "PriorSampler",
     "Proposal",
     "RandomSampler",
     "RepresentativeSampler",
     "SAMPLERS",
+    "ScreenedPriorSampler",
+    "SubsampledBALDSampler",
     "SubsampledEntropySampler",
     "SubsampledMarginSampler",
+    "SubsampledVarianceSampler",
+    "VarianceSampler",
     "compatible_samplers",
 ]

@@ -1,15 +1,29 @@
 """Samplers that synthesize samples with the generator, for a labeling tool.
 
-- :class:`InterpolationSampler`: the paper's sampling by interpolation (SI);
+- :class:`InterpolationSampler`: the paper's sampling by interpolation (SI), stepping
+  along the loss gradient (``objective="loss"``) or climbing the predictive variance
+  (``objective="variance"``);
 - :class:`PriorSampler`: the random-synthetic baseline (codes drawn from the
-  prior every round, no gradient step).
+  prior every round, no gradient step);
+- :class:`ScreenedPriorSampler`: the same-cost control of the variance ascent (prior
+  draws screened by the same variance).
 """
 
+from numbers import Integral, Real
+
 import numpy as np
+from sklearn.base import clone
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .._timing import Stopwatch
+from ..uncertainty import DeepEnsemble
+from ._ascent import ascend_variance
 from ._base import BaseSampler, Proposal
 from ._latent import LATENT_STEP_CONSTRAINTS, latent_step
+from .uncertainty import top_n
+
+#: Constraint of the ``uncertainty`` of the samplers that differentiate its draws.
+DIFFERENTIABLE_UNCERTAINTY = [HasMethods(["fit", "draws_tensor"]), None]
 
 
 def _check_generator(state, sampler):
@@ -80,7 +94,27 @@ class InterpolationSampler(BaseSampler):
         The paper's gradient step, or a same-length random direction (the control
         that keeps everything but the gradient). Only ``"gradient"`` needs the
         generator's differentiable decoder; every direction decodes the stepped codes
-        with ``inverse_transform``.
+        with ``inverse_transform``. ``objective="loss"`` only.
+    objective : {"loss", "variance"}, default="loss"
+        ``"loss"``: the paper's step along the gradient of the loss of the labeled
+        anchor (it needs the anchor's label). ``"variance"`` (regression only): climb
+        the predictive variance of ``uncertainty`` from the anchors' codes, no label
+        needed, in ``n_ascent_steps`` normalized gradient steps of
+        ``step_size / n_ascent_steps`` through the differentiable decoder, maximizing
+        ``log Var[f(G(z))] - prior_weight * ||z||^2 / 2`` (the prior's log density:
+        ``N(0, I)``, or the generator's aggregate Gaussian prior). A code moves at
+        most ``step_size`` (``j * step_size`` for an anchor's ``j``-th sample) from
+        its anchor: a trust region that keeps decodes near labeled samples. Its
+        same-cost control is :class:`ScreenedPriorSampler` (``"screened-prior"``).
+    uncertainty : DeepEnsemble, MCDropout or None, default=None
+        The draws whose variance ``objective="variance"`` climbs; ``None`` is
+        ``DeepEnsemble(n_members=5)``. Cloned and fitted every round; its training
+        is timed as ``"uncertainty_training"`` in ``history_[i]["mining_split"]``.
+    n_ascent_steps : int, default=10
+        Gradient steps of the variance ascent (each evaluates the draws on the
+        decoded codes, forward and backward).
+    prior_weight : float, default=1.0
+        Weight ``λ >= 0`` of the prior's log density in the ascent's objective.
 
     Examples
     --------
@@ -103,12 +137,40 @@ class InterpolationSampler(BaseSampler):
 
     uses_latent_space = True
     synthesizes = True
-    _parameter_constraints = dict(LATENT_STEP_CONSTRAINTS)
+    _parameter_constraints = {
+        **LATENT_STEP_CONSTRAINTS,
+        "objective": [StrOptions({"loss", "variance"})],
+        "uncertainty": DIFFERENTIABLE_UNCERTAINTY,
+        "n_ascent_steps": [Interval(Integral, 1, None, closed="left")],
+        "prior_weight": [Interval(Real, 0, np.inf, closed="left")],
+    }
 
-    def __init__(self, step_size=1.0, n_anchors=None, step_direction="gradient"):
+    def __init__(self, step_size=1.0, n_anchors=None, step_direction="gradient", *,
+                 objective="loss", uncertainty=None, n_ascent_steps=10, prior_weight=1.0):
         self.step_size = step_size
         self.n_anchors = n_anchors
         self.step_direction = step_direction
+        self.objective = objective
+        self.uncertainty = uncertainty
+        self.n_ascent_steps = n_ascent_steps
+        self.prior_weight = prior_weight
+
+    @property
+    def task(self):
+        return "regression" if self.objective == "variance" else None
+
+    def _validate_params(self):
+        super()._validate_params()
+        if self.objective == "variance" and self.step_direction != "gradient":
+            raise ValueError("step_direction applies to objective='loss'; the control of "
+                             "objective='variance' is ScreenedPriorSampler ('screened-prior').")
+        _validate_source(self)
+
+    def check_compatible(self, *, task, net, generator):
+        """Raise before any label is paid for: bad parameters, no generator, or the
+        variance objective on a classification run or with an unusable source."""
+        _check_compatible(self, InterpolationSampler, task=task, net=net, generator=generator,
+                          uses_source=self.objective == "variance")
 
     @property
     def needs_decoder(self):
@@ -121,12 +183,13 @@ class InterpolationSampler(BaseSampler):
 
     def _propose(self, state, n, random_state):
         generator = _check_generator(state, self)
+        if self.objective == "variance":
+            return self._propose_ascent(state, n, random_state, generator)
         watch = Stopwatch()
         step = latent_step(state, n, random_state, step_size=self.step_size,
                            n_anchors=self.n_anchors, direction=self.step_direction,
                            watch=watch, name=type(self).__name__)
-        # the j-th sample of an anchor (j = 1..count) lies j steps along its direction
-        multiples = np.concatenate([np.arange(1, c + 1) for c in step.counts]).astype(np.float32)
+        multiples = _multiples(step.counts)
         codes = (np.repeat(step.codes, step.counts, axis=0)
                  + np.float32(self.step_size) * multiples[:, None]
                  * np.repeat(step.direction, step.counts, axis=0)).astype(np.float32)
@@ -134,6 +197,67 @@ class InterpolationSampler(BaseSampler):
             X = _decode(generator, codes)
         return Proposal(X=X, latent_codes=codes, anchors=step.anchor_of_each,
                         timings=watch.seconds)
+
+    def _propose_ascent(self, state, n, random_state, generator):
+        # anchors drawn as for the loss step (direction "zero": no gradient computed)
+        step = latent_step(state, n, random_state, step_size=self.step_size,
+                           n_anchors=self.n_anchors, direction="zero",
+                           name=type(self).__name__)
+        watch = Stopwatch()
+        source = _fit_source(self, state, random_state, watch)
+        with watch("ascent"):
+            codes = ascend_variance(source, generator, np.repeat(step.codes, step.counts, axis=0),
+                                    self.step_size * _multiples(step.counts),
+                                    n_steps=self.n_ascent_steps, prior_weight=self.prior_weight)
+        with watch("decoding"):
+            X = _decode(generator, codes)
+        return Proposal(X=X, latent_codes=codes, anchors=step.anchor_of_each,
+                        timings=watch.seconds)
+
+
+def _multiples(counts):
+    """The j-th sample of an anchor (j = 1..count) lies j steps from it."""
+    return np.concatenate([np.arange(1, c + 1) for c in counts]).astype(np.float32)
+
+
+def _source(sampler):
+    return DeepEnsemble() if sampler.uncertainty is None else clone(sampler.uncertainty)
+
+
+def _validate_source(sampler):
+    if sampler.uncertainty is not None and callable(
+            getattr(sampler.uncertainty, "_validate_params", None)):
+        sampler.uncertainty._validate_params()
+
+
+def _check_compatible(sampler, defining_class, *, task, net, generator, uses_source):
+    # the base class's own checks, where it has them
+    base_check = getattr(super(defining_class, sampler), "check_compatible", None)
+    if base_check is not None:
+        base_check(task=task, net=net, generator=generator)
+    sampler._validate_params()
+    if generator is not None and not hasattr(generator, "inverse_transform"):
+        raise ValueError(f"{type(sampler).__name__} decodes latent codes: the generator needs "
+                         "inverse_transform and a differentiable decoder_.")
+    if not uses_source:
+        return
+    if task == "classification":
+        raise ValueError(f"{type(sampler).__name__} climbs or screens the predictive "
+                         "variance, which is for regression (LatentHardMiningRegressor); this "
+                         "run is classification.")
+    source = _source(sampler)
+    if callable(getattr(source, "check_net", None)):
+        source.check_net(net)
+
+
+def _fit_source(sampler, state, random_state, watch):
+    source = _source(sampler)
+    with watch("uncertainty_training"):
+        source.fit(state.net, state.X_labeled, state.y_labeled, random_state)
+    if getattr(source, "is_classifier_", False):
+        raise TypeError(f"{type(sampler).__name__} uses the predictive variance of a "
+                        "regression net; this net is a classifier.")
+    return source
 
 
 class PriorSampler(BaseSampler):
@@ -162,4 +286,71 @@ class PriorSampler(BaseSampler):
         return self.initial_proposal(state, n, random_state)
 
 
-__all__ = ["InterpolationSampler", "PriorSampler"]
+class ScreenedPriorSampler(BaseSampler):
+    """Prior draws screened by the predictive variance (registered as
+    ``"screened-prior"``; regression only).
+
+    The same-cost control of ``InterpolationSampler(objective="variance")``: every
+    round draws ``n * n_candidates`` codes from the generator's prior (as
+    :class:`PriorSampler`), decodes them, and proposes the ``n`` whose decodes have the
+    largest predictive variance under the same ``uncertainty`` — as many evaluations
+    of the draws as the ascent's ``n_ascent_steps`` per sample, spent on screening
+    instead of on the gradient. If the ascent does not beat it, the gradient adds
+    nothing over looking at more random samples. Round 1 draws from the prior.
+
+    Parameters
+    ----------
+    uncertainty : DeepEnsemble, MCDropout or None, default=None
+        ``None`` is ``DeepEnsemble(n_members=5)``; timed as ``"uncertainty_training"``.
+    n_candidates : int, default=10
+        Prior draws per proposed sample (the ascent's default ``n_ascent_steps``).
+
+    Examples
+    --------
+    >>> from hardsample.samplers import ScreenedPriorSampler
+    >>> ScreenedPriorSampler(n_candidates=20)
+    ScreenedPriorSampler(n_candidates=20)
+    """
+
+    uses_latent_space = True
+    synthesizes = True
+    needs_net = True
+    needs_decoder = True
+    task = "regression"
+    _parameter_constraints = {
+        "uncertainty": DIFFERENTIABLE_UNCERTAINTY,
+        "n_candidates": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, uncertainty=None, n_candidates=10):
+        self.uncertainty = uncertainty
+        self.n_candidates = n_candidates
+
+    def _validate_params(self):
+        super()._validate_params()
+        _validate_source(self)
+
+    def check_compatible(self, *, task, net, generator):
+        """Raise before any label is paid for (parameters, task, uncertainty source)."""
+        _check_compatible(self, ScreenedPriorSampler, task=task, net=net, generator=generator,
+                          uses_source=True)
+
+    def initial_proposal(self, state, n, random_state):
+        """Round 1: ``n`` codes drawn from the generator's prior, decoded."""
+        _check_generator(state, self)
+        return draw_prior(state, n, random_state)
+
+    def _propose(self, state, n, random_state):
+        _check_generator(state, self)
+        watch = Stopwatch()
+        with watch("decoding"):
+            candidates = draw_prior(state, n * self.n_candidates, random_state)
+        source = _fit_source(self, state, random_state, watch)
+        with watch("judging"):
+            variance = source.predict_mean_var(candidates.X)[1]
+        picks = np.sort(top_n(variance, n, random_state))
+        return Proposal(X=candidates.X[picks], latent_codes=candidates.latent_codes[picks],
+                        timings=watch.seconds)
+
+
+__all__ = ["InterpolationSampler", "PriorSampler", "ScreenedPriorSampler"]
