@@ -67,7 +67,7 @@ def compatible_samplers(*, task, net=None, generator=None):
     --------
     >>> from hardsample.samplers import compatible_samplers
     >>> compatible_samplers(task="regression")
-    ['random']
+    ['random', 'variance', 'subsampled-variance', 'igs']
     """
     names = []
     for name, sampler_class in SAMPLERS.items():

@@ -30,8 +30,6 @@ from ..uncertainty import DeepEnsemble
 from ._base import BaseSampler, Proposal
 from .uncertainty import entropy, top_n, uniform_subset
 
-TASKS = {"classification": "LatentHardMiningClassifier",
-         "regression": "LatentHardMiningRegressor"}
 
 
 def bald(proba_samples):
@@ -93,14 +91,8 @@ class _PosteriorSampler(BaseSampler):
         that the uncertainty source works with ``net`` (e.g. MC dropout needs dropout
         layers).
         """
-        base_check = getattr(super(), "check_compatible", None)
-        if base_check is not None:
-            base_check(task=task, net=net, generator=generator)
         self._validate_params()
-        if task is not None and task != self.task:
-            raise ValueError(
-                f"{type(self).__name__} is for {self.task} ({TASKS[self.task]}); this run "
-                f"is {task}.")
+        super().check_compatible(task=task, net=net, generator=generator)
         source = self._source()
         if callable(getattr(source, "check_net", None)):
             source.check_net(net)

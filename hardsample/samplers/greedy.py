@@ -14,7 +14,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._timing import Stopwatch
 from ._base import BaseSampler, Proposal
-from .bayesian import TASKS
 from .representative import PCA_FIT_MAX_SAMPLES, READ_BATCH
 from .uncertainty import BATCH_SIZE, uniform_subset
 
@@ -125,17 +124,12 @@ class ImprovedGreedySampler(BaseSampler):
     def check_compatible(self, *, task, net, generator):
         """Raise before any label is paid for: bad parameters, a classification run, or
         ``space="latent"`` without a generator."""
-        base_check = getattr(super(), "check_compatible", None)
-        if base_check is not None:
-            base_check(task=task, net=net, generator=generator)
         self._validate_params()
-        if task is not None and task != self.task:
-            raise ValueError(f"ImprovedGreedySampler is for regression ({TASKS['regression']}); "
-                             f"this run is {task}.")
         if self.space == "latent" and generator is None:
             raise ValueError("ImprovedGreedySampler(space='latent') measures input distances "
                              "in the generator's codes: pass a generator, or use "
                              "space='input' or 'pca'.")
+        super().check_compatible(task=task, net=net, generator=generator)
 
     def _features(self, state, rows, random_state):
         if self.space == "latent":

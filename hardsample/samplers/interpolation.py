@@ -231,23 +231,12 @@ def _validate_source(sampler):
 
 
 def _check_compatible(sampler, defining_class, *, task, net, generator, uses_source):
-    # the base class's own checks, where it has them
-    base_check = getattr(super(defining_class, sampler), "check_compatible", None)
-    if base_check is not None:
-        base_check(task=task, net=net, generator=generator)
     sampler._validate_params()
-    if generator is not None and not hasattr(generator, "inverse_transform"):
-        raise ValueError(f"{type(sampler).__name__} decodes latent codes: the generator needs "
-                         "inverse_transform and a differentiable decoder_.")
-    if not uses_source:
-        return
-    if task == "classification":
-        raise ValueError(f"{type(sampler).__name__} climbs or screens the predictive "
-                         "variance, which is for regression (LatentHardMiningRegressor); this "
-                         "run is classification.")
-    source = _source(sampler)
-    if callable(getattr(source, "check_net", None)):
-        source.check_net(net)
+    if uses_source:
+        source = _source(sampler)
+        if callable(getattr(source, "check_net", None)):
+            source.check_net(net)
+    super(defining_class, sampler).check_compatible(task=task, net=net, generator=generator)
 
 
 def _fit_source(sampler, state, random_state, watch):

@@ -205,8 +205,8 @@ def test_registered_and_clonable(name):
 
 
 @pytest.mark.parametrize("sampler, task, net, message", [
-    (BALDSampler(), "regression", make_regressor_net(), "is for classification"),
-    (VarianceSampler(), "classification", make_classifier_net(), "is for regression"),
+    (BALDSampler(), "regression", make_regressor_net(), "needs class probabilities"),
+    (VarianceSampler(), "classification", make_classifier_net(), "regression"),
     (VarianceSampler(uncertainty=MCDropout()), "regression", make_regressor_net(),
      "needs a net with dropout layers"),
     (BALDSampler(uncertainty=DeepEnsemble(n_members=1)), "classification",
@@ -214,7 +214,7 @@ def test_registered_and_clonable(name):
     (PowerBALDSampler(power=0), "classification", make_classifier_net(), "power"),
 ])
 def test_check_compatible_refuses(sampler, task, net, message):
-    with pytest.raises((ValueError, InvalidParameterError), match=message):
+    with pytest.raises((TypeError, ValueError, InvalidParameterError), match=message):
         sampler.check_compatible(task=task, net=net, generator=None)
 
 
@@ -236,8 +236,8 @@ def _regression_data(n=120):
      "needs a net with dropout layers"),
     (VarianceSampler(uncertainty=DeepEnsemble(n_members=1)), LatentHardMiningRegressor,
      "n_members"),
-    ("bald", LatentHardMiningRegressor, "is for classification"),
-    ("variance", LatentHardMiningClassifier, "is for regression"),
+    ("bald", LatentHardMiningRegressor, "needs class probabilities"),
+    ("variance", LatentHardMiningClassifier, "regression targets only"),
 ])
 def test_estimator_refuses_before_any_label(sampler, Estimator, message):
     X, y = _regression_data()
@@ -248,7 +248,7 @@ def test_estimator_refuses_before_any_label(sampler, Estimator, message):
     oracle = DatasetOracle(y)
     estimator = Estimator(net, sampler=sampler, initial_size=20, round_size=10, n_rounds=2,
                           random_state=0)
-    with pytest.raises((ValueError, InvalidParameterError), match=message):
+    with pytest.raises((TypeError, ValueError, InvalidParameterError), match=message):
         estimator.fit(X, oracle=oracle)
     assert oracle.n_queries_ == 0
 

@@ -87,13 +87,13 @@ def test_igs_refuses_a_classifier_net():
 
 
 @pytest.mark.parametrize("sampler, generator, task, message", [
-    (ImprovedGreedySampler(), None, "classification", "is for regression"),
+    (ImprovedGreedySampler(), None, "classification", "regression targets only"),
     (ImprovedGreedySampler(space="latent"), None, "regression", "pass a generator"),
     (ImprovedGreedySampler(space="codes"), None, "regression", "space"),
     (ImprovedGreedySampler(n_candidates=0), None, "regression", "n_candidates"),
 ])
 def test_igs_check_compatible_refuses(sampler, generator, task, message):
-    with pytest.raises((ValueError, InvalidParameterError), match=message):
+    with pytest.raises((TypeError, ValueError, InvalidParameterError), match=message):
         sampler.check_compatible(task=task, net=make_regressor_net(), generator=generator)
 
 
@@ -126,6 +126,6 @@ def test_classifier_refuses_igs_before_any_label():
     oracle = DatasetOracle((y > 0).astype(np.int64))
     clf = LatentHardMiningClassifier(make_classifier_net(), sampler="igs", initial_size=20,
                                      round_size=10, n_rounds=2, random_state=0)
-    with pytest.raises(ValueError, match="is for regression"):
+    with pytest.raises(TypeError, match="regression targets only"):
         clf.fit(X, oracle=oracle)
     assert oracle.n_queries_ == 0

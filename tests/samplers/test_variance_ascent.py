@@ -93,8 +93,8 @@ def test_screened_prior_labels_the_most_uncertain_prior_draws(one_sided):
 
 @pytest.mark.parametrize("sampler, task, net, message", [
     (InterpolationSampler(objective="variance"), "classification", make_classifier_net(),
-     "for regression"),
-    (ScreenedPriorSampler(), "classification", make_classifier_net(), "for regression"),
+     "regression targets only"),
+    (ScreenedPriorSampler(), "classification", make_classifier_net(), "regression targets only"),
     (InterpolationSampler(objective="variance", step_direction="random"), "regression",
      make_regressor_net(), "screened-prior"),
     (InterpolationSampler(objective="variance", uncertainty=MCDropout()), "regression",
@@ -106,14 +106,15 @@ def test_screened_prior_labels_the_most_uncertain_prior_draws(one_sided):
      "prior_weight"),
 ])
 def test_check_compatible_refuses(sampler, task, net, message):
-    with pytest.raises((ValueError, InvalidParameterError), match=message):
+    with pytest.raises((TypeError, ValueError, InvalidParameterError), match=message):
         sampler.check_compatible(task=task, net=net, generator=None)
 
 
 def test_loss_objective_is_unchanged_and_works_for_classes():
     sampler = InterpolationSampler()
     assert sampler.task is None and InterpolationSampler(objective="variance").task == "regression"
-    sampler.check_compatible(task="classification", net=make_classifier_net(), generator=None)
+    sampler.check_compatible(task="classification", net=make_classifier_net(),
+                             generator=PCAGenerator(n_components=2))
 
 
 @pytest.mark.parametrize("sampler", [InterpolationSampler(objective="variance"),
@@ -128,7 +129,7 @@ def test_refused_by_a_classifier_before_any_label(sampler):
 
     clf = LatentHardMiningClassifier(make_classifier_net(), PCAGenerator(2), sampler=sampler,
                                      initial_size=10, round_size=5, n_rounds=2, random_state=0)
-    with pytest.raises(ValueError, match="for regression"):
+    with pytest.raises(TypeError, match="regression targets only"):
         clf.fit(X, oracle=tool, classes=[0, 1])
     assert calls == []
 
