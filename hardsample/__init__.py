@@ -3,6 +3,7 @@
 from ._ledger import RoundRecord
 from ._pool import Pool
 from .estimators import LatentHardMiningClassifier, LatentHardMiningRegressor
+from .exceptions import LabelsPending
 from .oracles import DatasetOracle, LabelingError, LabelingToolOracle
 
 __version__ = "0.1.0.dev0"
@@ -11,6 +12,7 @@ __all__ = [
     "DatasetOracle",
     "LabelingError",
     "LabelingToolOracle",
+    "LabelsPending",
     "LatentHardMiningClassifier",
     "LatentHardMiningRegressor",
     "Pool",
