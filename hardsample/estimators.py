@@ -141,7 +141,8 @@ class _BaseLatentHardMining(BaseEstimator):
         at random by default); each later round adds
         ``round_size`` samples chosen by the sampler, so
         ``initial_size + (n_rounds - 1) * round_size`` labels are paid for in all
-        (fewer when ``stop_when`` ends the run early).
+        (fewer when ``stop_when`` ends the run early, or when a batch waits for
+        labels: ``fit`` then stops at it, see :meth:`partial_fit`).
 
         Parameters
         ----------
@@ -157,7 +158,11 @@ class _BaseLatentHardMining(BaseEstimator):
             type, classes) before round 1, but only the labels of queried samples
             reach training and selection, and none of ``y`` is kept by the fitted
             estimator. The one exception: a classifier given neither ``classes=``
-            nor a net with ``classes`` takes its classes from ``y``.
+            nor a net with ``classes`` takes its classes from ``y``. ``-1``
+            (classifier) or ``NaN`` (regressor) marks a sample not labeled yet: a
+            round that asks for one stops before training and ``fit`` returns with
+            ``pending_`` set and a :class:`~hardsample.LabelsPending` warning (see
+            :meth:`partial_fit`).
         oracle : callable or oracle object, default=None
             A labeling tool ``oracle(X_batch) -> y_batch``, instead of ``y``.
         classes : array-like, default=None
@@ -724,7 +729,9 @@ _PARAMETERS = """\
         cluster of the latent codes,
         :class:`~hardsample.samplers.RepresentativeSampler`), or any sampler that
         does not need the net (``needs_net = False``), e.g.
-        ``RepresentativeSampler(space="pca")``, its control without a generator.
+        ``RepresentativeSampler(space="pca")``, its control without a generator,
+        or ``"labeled"``: the samples ``y`` already labels (-1 or NaN marking the
+        others), with no draw; ``initial_size`` is then not used.
     initial_size : int or float, default=100
         Labels of round 1 (a float in (0, 1) is a fraction of the pool).
     round_size : int or float, default=100
@@ -742,9 +749,10 @@ _PARAMETERS = """\
         Objects with ``on_fit_begin``, ``on_round_begin``, ``on_round_end`` and
         ``on_fit_end`` hooks (:mod:`hardsample.callbacks`), called in order.
     stop_when : callable or None, default=None
-        ``stop_when(estimator, record) -> bool``, asked after each round of ``fit``,
-        e.g. :class:`~hardsample.callbacks.LabelBudget` or
-        :class:`~hardsample.callbacks.ScorePlateau`.
+        ``stop_when(estimator, record) -> bool``, asked after each trained round of
+        ``fit`` and ``partial_fit``, e.g. :class:`~hardsample.callbacks.LabelBudget`
+        or :class:`~hardsample.callbacks.ScorePlateau`; when it says stop,
+        ``stopped_`` is True and ``partial_fit`` requests nothing more.
     random_state : int, RandomState instance or None, default=None
         Seeds selections, the generator (when its own seed is None) and the net's
         initialisation and batch order: the same seed gives the same selections
@@ -776,13 +784,20 @@ _ATTRIBUTES = """\
         taken from a journal so far), train_seconds, mining_seconds,
         labeling_seconds, and mining_split: the sampler's stages in seconds (e.g.
         ``{"gradient": ..., "neighbors": ..., "judging": ...}``; the rest of
-        mining_seconds is building the round's state).
+        mining_seconds is building the round's state); with people labeling,
+        n_chosen (labels given outside the round's request) and n_pending
+        (requested samples still awaiting labels when the round trained).
+    pending_ : ndarray of int
+        Pool indices a round requested and that await labels, in request order
+        (empty when nothing waits). Saved with the estimator by ``joblib.dump``.
+    stopped_ : bool
+        Whether ``stop_when`` ended the run.
     setup_seconds_ : dict
         Seconds spent once per fit before round 1: ``generator_fit``, ``encoding``
         (the pool's latent codes) and ``index`` (the latent index); empty for
         samplers that do not use the latent space.
     n_oracle_calls_ : int
-        Samples sent to the oracle.
+        Samples sent to the oracle and answered (samples pending are not counted).
     failed_labels_ : list of dict
         Samples whose labeling failed: round, pool index (None for synthetic), error.
     n_features_in_ : int
