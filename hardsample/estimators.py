@@ -360,7 +360,7 @@ class _BaseLatentHardMining(BaseEstimator):
             y = codec.check_hidden_labels(y, n_pool, classes, net_classes)
             return self._oracle_of(y, codec)
         if isinstance(oracle, DatasetOracle):
-            markers = oracle.missing is not None
+            markers = getattr(oracle, "missing", None) is not None
             y = codec.check_hidden_labels(oracle.y, n_pool, classes, net_classes,
                                           markers=markers)
             known = ~codec.unlabeled_mask(y) if markers else np.ones(n_pool, dtype=bool)
@@ -474,7 +474,7 @@ class _BaseLatentHardMining(BaseEstimator):
         if not isinstance(oracle, DatasetOracle):
             run.tool_oracle = oracle
             return pool.samples, oracle, None
-        markers = oracle.missing is not None
+        markers = getattr(oracle, "missing", None) is not None
         known = ~codec.unlabeled_mask(np.asarray(oracle.y)) if markers \
             else np.ones(len(pool), dtype=bool)
         return pool.samples, oracle, known
