@@ -7,9 +7,8 @@ the generator on the unlabeled pool and encode it once) and hand each round to
 (:mod:`hardsample._targets`), the only difference between the two estimators.
 """
 
-from numbers import Integral, Real
-
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import skorch
