@@ -209,16 +209,13 @@ def _label(run, X, oracle, proposal, number):
     if proposal.indices is not None:
         return _label_pool(run, X, oracle, _check_proposed_indices(run, proposal.indices),
                            number)
-    else:
-        if not getattr(oracle, "can_label_synthetic", False):
-            raise TypeError(
-                f"{type(run.sampler).__name__} proposes synthetic samples, which only a "
-                "labeling tool can label: pass oracle=<callable> instead of y."
-            )
-        indices = None
-        batch = np.asarray(proposal.X, dtype=np.float32)
-        result = oracle.label(batch)
-    return _keep(run, result, batch, number, None, proposal.latent_codes)
+    if not getattr(oracle, "can_label_synthetic", False):
+        raise TypeError(
+            f"{type(run.sampler).__name__} proposes synthetic samples, which only a "
+            "labeling tool can label: pass oracle=<callable> instead of y."
+        )
+    batch = np.asarray(proposal.X, dtype=np.float32)
+    return _keep(run, oracle.label(batch), batch, number, None, proposal.latent_codes)
 
 
 def _label_pool(run, X, oracle, indices, number):

@@ -290,6 +290,7 @@ def _run_script(*args, die=False):
                           timeout=300)
 
 
+@pytest.mark.slow
 def test_three_sittings_in_separate_processes_match_a_one_shot_run(tmp_path, digits):
     _, y_full = digits
     state, labels = tmp_path / "clf.joblib", tmp_path / "labels.csv"
