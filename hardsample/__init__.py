@@ -3,6 +3,7 @@
 from ._ledger import RoundRecord
 from ._pool import Pool
 from .estimators import LatentHardMiningClassifier, LatentHardMiningRegressor
+from .exceptions import LabelsPending
 from .labeling import apply_labels, read_labels, write_labels
 from .oracles import DatasetOracle, LabelingError, LabelingToolOracle
 
@@ -12,6 +13,7 @@ __all__ = [
     "DatasetOracle",
     "LabelingError",
     "LabelingToolOracle",
+    "LabelsPending",
     "LatentHardMiningClassifier",
     "LatentHardMiningRegressor",
     "Pool",

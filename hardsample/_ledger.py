@@ -47,6 +47,12 @@ class RoundRecord(Mapping):
         set by :class:`~hardsample.callbacks.EvaluateEachRound`; None without one.
     score_name : str or None
         What ``score`` is (e.g. ``"accuracy"``, ``"r2"`` or the ``scoring`` name).
+    n_chosen : int, default=0
+        Of ``n_new``, labels a person gave for samples outside the round's request
+        (written into ``y`` by choice); the rest answered the request.
+    n_pending : int, default=0
+        Requested samples still awaiting labels when the round trained; they are
+        carried into the next round's request.
 
     Examples
     --------
@@ -70,6 +76,8 @@ class RoundRecord(Mapping):
     mining_split: dict
     score: Optional[float] = None
     score_name: Optional[str] = None
+    n_chosen: int = 0
+    n_pending: int = 0
 
     def __getitem__(self, key):
         if key not in _RECORD_FIELDS:
@@ -87,6 +95,26 @@ class RoundRecord(Mapping):
 
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(RoundRecord))
+
+
+@dataclasses.dataclass(eq=False)
+class RoundRequest:
+    """A round that has drawn its seeds and asked for labels, and not trained yet.
+
+    The state machine of a round: trained -> (propose) pending -> (answers arrive)
+    labeled -> (train) trained. While a request is open, ``pending`` holds the
+    requested pool indices still awaiting labels, in request order; the request is
+    pickled with the ledger, so a new process resumes the round where it stopped.
+    """
+
+    round: int
+    n_wanted: int
+    rng: np.random.RandomState
+    torch_seed: int
+    mining_seed: int
+    pending: np.ndarray
+    attempts: int = 0  # proposals made so far (each gets its own seed)
+    n_chosen: int = 0  # labels taken from outside the request
 
 
 class LabelLedger:
@@ -119,6 +147,8 @@ class LabelLedger:
         self.failures = []
         self.records = []
         self.n_oracle_calls = 0
+        self.request = None  # the open round (a RoundRequest), or None between rounds
+        self.carried = np.empty(0, dtype=np.int64)  # still pending when the last round trained
 
     @property
     def latent_dim(self):
@@ -137,6 +167,32 @@ class LabelLedger:
     def n_new_this_round(self):
         """Labels kept since the last completed round (from an interrupted attempt)."""
         return self.n_labeled - (self.records[-1].n_labeled if self.records else 0)
+
+    @property
+    def pending(self):
+        """Requested pool indices awaiting labels, in request order."""
+        if self.request is not None:
+            return self.request.pending.copy()
+        return self.carried.copy()
+
+    # --------------------------------------------------------------- requests
+    def open_request(self, number, n_wanted, rng, torch_seed, mining_seed):
+        """Open round ``number``; samples still pending from the last round stay pending."""
+        self.request = RoundRequest(number, n_wanted, rng, torch_seed, mining_seed,
+                                    pending=self.carried)
+        self.carried = np.empty(0, dtype=np.int64)
+        return self.request
+
+    def close_request(self, record):
+        """The open round trained: keep its record, carry what is still pending."""
+        self.records.append(record)
+        self.carried = self.request.pending
+        self.request = None
+
+    def drop_request(self):
+        """Forget an open round with nothing pending (a failed attempt is retried afresh)."""
+        if self.request is not None and not len(self.request.pending):
+            self.request = None
 
     # ------------------------------------------------------------- recording
     def count_unanswered(self, n):
@@ -159,14 +215,25 @@ class LabelLedger:
             Their pool indices (None for synthetic samples).
         latent_codes : ndarray or None
             Codes of synthetic samples, as proposed.
+
+        Samples in ``result.pending`` are neither labels nor failures: pool samples
+        join the open request's ``pending`` (and no sampler proposes them again), and
+        are not counted as oracle calls. A synthetic sample cannot wait (it exists
+        only in this batch): it is recorded as failed.
         """
-        self.n_oracle_calls += len(batch)
+        waiting = set(getattr(result, "pending", ()) or ())
+        self.n_oracle_calls += len(batch) - len(waiting)
         codec = self.codec
         codec.learn_shape([label for pos, label in enumerate(result.labels)
-                           if pos not in result.errors])
+                           if pos not in result.errors and pos not in waiting])
         accepted, targets = [], []
         for pos, label in enumerate(result.labels):
             error = result.errors.get(pos)
+            if pos in waiting:
+                if indices is not None:
+                    continue
+                error = ("the labeling tool answered 'not yet' for a synthetic sample; only "
+                         "pool samples can wait for labels")
             if error is None:
                 target, error = codec.encode(label)
             if error is not None:
@@ -182,6 +249,7 @@ class LabelLedger:
             targets.append(target)
         accepted = np.asarray(accepted, dtype=np.int64)
         if indices is not None:
+            self._update_pending(indices, accepted, waiting)
             self.indices = np.concatenate([self.indices, indices[accepted]])
             self.excluded[indices[accepted]] = True
             self.targets_real.extend(targets)
@@ -193,6 +261,20 @@ class LabelLedger:
                                                self._synthetic_codes(kept, latent_codes, accepted)])
             self.targets_synthetic.extend(targets)
         return len(accepted)
+
+    def _update_pending(self, indices, accepted, waiting):
+        waiting = np.asarray(sorted(waiting), dtype=np.int64)
+        if self.request is None:
+            if len(waiting):
+                raise RuntimeError("a sample is pending but no round is open")
+            return
+        # Answered or failed samples leave the request; waiting ones join it once.
+        answered = np.setdiff1d(indices, indices[waiting])
+        pending = self.request.pending
+        pending = pending[~np.isin(pending, answered)]
+        new = indices[waiting]
+        self.request.pending = np.concatenate([pending, new[~np.isin(new, pending)]])
+        self.excluded[new] = True
 
     def _synthetic_codes(self, kept, latent_codes, accepted):
         if self.latent_dim == 0:

@@ -16,6 +16,7 @@ from ._ledger import LabelLedger, RoundRecord
 from ._timing import Stopwatch
 from ._torch import seed_from, torch_seeded
 from .oracles import LabelingError
+from .samplers import Proposal
 
 #: Replacement proposals tried in one round after labeling failures, before giving up.
 MAX_REPLACEMENT_ATTEMPTS = 10
@@ -38,6 +39,8 @@ class MiningRun:
     setup_seconds: dict = field(default_factory=dict)
     tool_oracle: Any = None  # a labeling tool is kept between partial_fit calls
     initial_sampler: Any = None  # round 1's sampler; None: the sampler's initial_proposal
+    initial_from_labels: bool = False  # initial="labeled": round 1 is the labels in hand
+    stopped: bool = False  # stop_when said stop after the last round
     net: Any = None
     pool_fingerprint: Optional[str] = None
     labels_fingerprint: Optional[str] = None
@@ -47,35 +50,78 @@ class MiningRun:
         return len(self.ledger.records)
 
 
-def run_round(run, X, oracle):
-    """Run the next round on pool ``X`` with ``oracle``; return its :class:`RoundRecord`."""
+def run_round(run, X, oracle, known=None, may_train=True):
+    """Advance the run by one round, as far as it can go without waiting for labels.
+
+    A round is a small state machine kept in the ledger (``ledger.request``):
+    trained -> pending -> labeled -> trained. Without an open request, the next round
+    draws its seeds, proposes and asks the oracle; with one (a request that waited
+    for labels), the oracle is asked again for the pending samples only, and every
+    label in ``y`` that the run does not hold yet (``known``) is taken too.
+
+    Parameters
+    ----------
+    run : MiningRun
+    X : pool samples
+    oracle : oracle object
+    known : ndarray of bool or None
+        Where ``y`` holds a label (None: labels come from a tool).
+    may_train : bool, default=True
+        False: stop once the round has asked for its labels, even when all came back.
+
+    Returns
+    -------
+    RoundRecord or None
+        The round's record once it trained; None while it waits: requested samples
+        await labels (``run.ledger.pending``), or ``may_train`` is False. A round
+        that asked and then gets new labels trains on what came even if some
+        requested samples are still pending; those are carried into the next request.
+    """
     ledger = run.ledger
-    number = run.n_rounds_done + 1
-    round_rng = np.random.RandomState(seed_from(run.rng))
-    torch_seed, mining_seed = seed_from(round_rng), seed_from(round_rng)
-    n_wanted = run.initial_size if number == 1 else run.round_size
-    # Labels kept from an earlier attempt at this round that ended in a LabelingError
-    # count towards it: retrying the round completes it.
-    n_new = ledger.n_new_this_round
-    _check_pool_left(run, number, n_wanted - n_new)
     watch, mining_split = Stopwatch(), {}
-    for attempt in range(MAX_REPLACEMENT_ATTEMPTS + 1):
-        if n_new >= n_wanted:
-            break
-        if attempt > 0 and not _replacements_possible(run, n_wanted - n_new):
-            break
-        with watch("mining"):
-            proposal = _propose(run, X, number, n_wanted - n_new, round_rng,
-                                seed=mining_seed + attempt)
-        for stage, seconds in (proposal.timings or {}).items():
-            mining_split[stage] = mining_split.get(stage, 0.0) + seconds
+    fresh = ledger.request is None
+    if fresh:
+        request = _open_round(run, known)
+        n_arrived = 0
+    else:
+        request = ledger.request
+        n_before = ledger.n_labeled
         with watch("labeling"):
-            n_new += _label(run, X, oracle, proposal, number)
-    if n_new < n_wanted:
-        raise _labeling_failed(run, number, n_wanted, n_new)
+            _ask_again(run, X, oracle, request)
+            _take_chosen(run, X, oracle, known, request)
+        n_arrived = ledger.n_labeled - n_before
+    number = request.round
+    try:
+        n_new = ledger.n_new_this_round
+        if fresh:
+            _check_pool_left(run, number, request.n_wanted - n_new - len(request.pending))
+        for tries in range(MAX_REPLACEMENT_ATTEMPTS + 1):
+            n_missing = request.n_wanted - n_new - len(request.pending)
+            if n_missing <= 0:
+                break
+            if tries > 0 and not _replacements_possible(run, n_missing):
+                break
+            with watch("mining"):
+                proposal = _propose(run, X, number, n_missing, request, known)
+            request.attempts += 1
+            for stage, seconds in (proposal.timings or {}).items():
+                mining_split[stage] = mining_split.get(stage, 0.0) + seconds
+            with watch("labeling"):
+                n_new += _label(run, X, oracle, proposal, number)
+    except BaseException:
+        ledger.drop_request()  # nothing waits: a retry draws the round afresh, as before
+        raise
+    if len(request.pending):
+        if fresh or n_arrived == 0:
+            return None
+    elif n_new < request.n_wanted:
+        ledger.drop_request()
+        raise _labeling_failed(run, number, request.n_wanted, n_new)
+    if not may_train:
+        return None
 
     with watch("training"):
-        _train(run, X, torch_seed, first=number == 1)
+        _train(run, X, request.torch_seed, first=number == 1)
     record = RoundRecord(
         round=number,
         n_labeled=ledger.n_labeled,
@@ -87,8 +133,10 @@ def run_round(run, X, oracle):
         mining_seconds=watch.seconds.get("mining", 0.0),
         labeling_seconds=watch.seconds.get("labeling", 0.0),
         mining_split=mining_split,
+        n_chosen=request.n_chosen,
+        n_pending=len(request.pending),
     )
-    ledger.records.append(record)
+    ledger.close_request(record)
     return record
 
 
@@ -108,7 +156,42 @@ def make_net(template, codec):
 
 
 # ------------------------------------------------------------------ the steps
-def _propose(run, X, number, n, round_rng, seed):
+def _open_round(run, known):
+    """Draw the next round's seeds and open its request in the ledger."""
+    number = run.n_rounds_done + 1
+    # Drawn from run.rng in the same order as every round before pauses existed, so a
+    # run that waits for people selects what a one-shot run with the same seed does.
+    round_rng = np.random.RandomState(seed_from(run.rng))
+    torch_seed, mining_seed = seed_from(round_rng), seed_from(round_rng)
+    if number == 1 and run.initial_from_labels:
+        n_wanted = int((known & ~run.ledger.excluded).sum())
+    else:
+        n_wanted = run.initial_size if number == 1 else run.round_size
+    return run.ledger.open_request(number, n_wanted, round_rng, torch_seed, mining_seed)
+
+
+def _ask_again(run, X, oracle, request):
+    """Ask the oracle again for the samples of ``request`` that are still pending."""
+    indices = request.pending.copy()
+    if len(indices):
+        _label_pool(run, X, oracle, indices, request.round)
+
+
+def _take_chosen(run, X, oracle, known, request):
+    """Take the labels a person wrote into ``y`` for samples nobody requested."""
+    if known is None:
+        return
+    chosen = np.flatnonzero(known & ~run.ledger.excluded)
+    if len(chosen):
+        request.n_chosen += _label_pool(run, X, oracle, chosen, request.round)
+
+
+def _propose(run, X, number, n, request, known):
+    if number == 1 and run.initial_from_labels:
+        # initial="labeled": round 1 is the labels in hand, with no draw.
+        return Proposal(indices=np.flatnonzero(known & ~run.ledger.excluded)[:n])
+    seed = request.mining_seed + request.attempts
+    round_rng = request.rng
     state = run.ledger.mining_state(X, run.net, run.generator, run.latent_index)
     if number > 1:
         propose = run.sampler.propose
@@ -124,25 +207,30 @@ def _propose(run, X, number, n, round_rng, seed):
 def _label(run, X, oracle, proposal, number):
     """Send a proposal to the oracle; the ledger keeps every label that came back."""
     if proposal.indices is not None:
-        indices = _check_proposed_indices(run, proposal.indices)
-        batch = X[indices]
-        result = oracle.label(batch, indices=indices)
-    else:
-        if not getattr(oracle, "can_label_synthetic", False):
-            raise TypeError(
-                f"{type(run.sampler).__name__} proposes synthetic samples, which only a "
-                "labeling tool can label: pass oracle=<callable> instead of y."
-            )
-        indices = None
-        batch = np.asarray(proposal.X, dtype=np.float32)
-        result = oracle.label(batch)
+        return _label_pool(run, X, oracle, _check_proposed_indices(run, proposal.indices),
+                           number)
+    if not getattr(oracle, "can_label_synthetic", False):
+        raise TypeError(
+            f"{type(run.sampler).__name__} proposes synthetic samples, which only a "
+            "labeling tool can label: pass oracle=<callable> instead of y."
+        )
+    batch = np.asarray(proposal.X, dtype=np.float32)
+    return _keep(run, oracle.label(batch), batch, number, None, proposal.latent_codes)
+
+
+def _label_pool(run, X, oracle, indices, number):
+    """Ask the oracle for pool samples ``indices`` (checked); keep what came back."""
+    batch = X[indices]
+    return _keep(run, oracle.label(batch, indices=indices), batch, number, indices, None)
+
+
+def _keep(run, result, batch, number, indices, latent_codes):
     if len(result.labels) != len(batch):
         run.ledger.count_unanswered(len(batch))
         raise LabelingError(
             f"The oracle answered {len(result.labels)} labels for {len(batch)} samples."
         )
-    return run.ledger.record(result, batch, number, indices=indices,
-                             latent_codes=proposal.latent_codes)
+    return run.ledger.record(result, batch, number, indices=indices, latent_codes=latent_codes)
 
 
 def _check_proposed_indices(run, indices):
@@ -197,5 +285,14 @@ def _labeling_failed(run, number, n_wanted, n_new):
         f"Round {number} got {n_new} of the {n_wanted} labels it needs; the oracle failed "
         f"on {len(failed)} samples and the pool has no more candidates or the retries ran "
         f"out. Last errors: {reasons}. The {run.ledger.n_labeled} labels already paid for "
-        "are kept (labeled_indices_, y_synthetic_); failures are in failed_labels_."
+        f"are kept ({_kept_attributes(run)}); failures are in failed_labels_."
     )
+
+
+def _kept_attributes(run):
+    """Where the labels paid for can be read (only the regressor has y_synthetic_)."""
+    if not run.sampler.synthesizes:
+        return "labeled_indices_, y_labeled_"
+    if hasattr(run.codec, "classes_"):
+        return "labeled_indices_, y_labeled_, X_synthetic_"
+    return "labeled_indices_, y_labeled_, X_synthetic_, y_synthetic_"

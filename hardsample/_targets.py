@@ -7,6 +7,7 @@ only difference between the two meta-estimators.
 """
 
 import inspect
+import numbers
 
 import numpy as np
 import torch
@@ -21,29 +22,80 @@ class ClassTargets:
     Where the classes come from, first found wins: ``classes=`` of ``fit``, the
     skorch net's own ``classes``, else the hidden labels ``y`` (the one place where
     labels of samples that are never queried are read).
+
+    ``-1`` in ``y`` means "not labeled yet" (scikit-learn's semi-supervised
+    convention, as in ``SelfTrainingClassifier``), so -1 is never a class.
     """
 
     target_dtype = np.int64
+    #: The entry of ``y`` that marks a sample not labeled yet.
+    missing_label = -1
 
     def __init__(self):
         self.classes_ = None
 
     # ---------------------------------------------------------------- set up
-    def check_hidden_labels(self, y, n_pool, classes=None, net_classes=None):
-        """Validate the pool's hidden labels; set ``classes_``; return ``y`` as 1-D."""
+    def check_hidden_labels(self, y, n_pool, classes=None, net_classes=None, markers=True):
+        """Validate the pool's hidden labels; set ``classes_``; return ``y`` as 1-D.
+
+        With ``markers``, entries equal to -1 are "not labeled yet": the classes come
+        from the labeled entries (or ``classes=``), and -1 may not be a class.
+        """
+        y = self._as_1d(y, n_pool)
+        unlabeled = self.unlabeled_mask(y) if markers else np.zeros(len(y), dtype=bool)
+        labeled = y[~unlabeled]
+        labels = _unique_labels(labeled, "y")  # before sklearn's checks, which sort y too
+        if len(labeled):
+            check_classification_targets(labeled)
+        given = classes if classes is not None else net_classes
+        if given is None and unlabeled.any() and len(labels) < 2:
+            raise ValueError(
+                f"y labels {len(labeled)} of {len(y)} samples (-1 marks a sample not labeled "
+                f"yet) with the classes {labels.tolist()}: the classes cannot be read from y. "
+                "Pass classes= to fit or partial_fit (or classes= to the skorch net)."
+            )
+        self.classes_ = self._check_classes(labels if given is None else given)
+        if markers and self._has_marker(self.classes_):
+            raise ValueError(
+                "-1 marks a sample not labeled yet in y (scikit-learn's semi-supervised "
+                "convention), so it cannot be a class: recode the classes, or pass "
+                "oracle=DatasetOracle(y) to take every entry of y as a label."
+            )
+        self._check_known(labels)
+        return y
+
+    def check_more_labels(self, y, n_pool):
+        """Validate ``y`` handed in again (a later sitting): the classes stay fixed."""
+        y = self._as_1d(y, n_pool)
+        self._check_known(_unique_labels(y[~self.unlabeled_mask(y)], "y"))
+        return y
+
+    def unlabeled_mask(self, y):
+        """Where ``y`` (1-D, as checked) holds -1: samples not labeled yet."""
+        if y.dtype == object:
+            return np.fromiter((self._has_marker(np.asarray([v])) for v in y), bool, len(y))
+        if y.dtype.kind in "iuf":
+            return y == self.missing_label
+        return np.zeros(len(y), dtype=bool)
+
+    @staticmethod
+    def _has_marker(values):
+        return any(not isinstance(v, (bool, np.bool_, str, bytes)) and isinstance(v, numbers.Real)
+                   and v == -1 for v in values.tolist())
+
+    @staticmethod
+    def _as_1d(y, n_pool):
         y = column_or_1d(np.asarray(y, dtype=object) if _is_string_like(y) else y, warn=True)
         if len(y) != n_pool:
             raise ValueError(
                 f"X and y have different lengths: {n_pool} samples but {len(y)} labels."
             )
-        labels = _unique_labels(y, "y")  # before sklearn's checks, which sort y too
-        check_classification_targets(y)
-        given = classes if classes is not None else net_classes
-        self.classes_ = self._check_classes(labels if given is None else given)
+        return y
+
+    def _check_known(self, labels):
         unknown = labels[~np.isin(labels, self.classes_)]
         if len(unknown):
             raise ValueError(f"y holds labels not in classes: {unknown[:5].tolist()}.")
-        return y
 
     def set_up_for_tool(self, classes=None, net_classes=None):
         """Take the classes from ``classes=`` or the net when labels come from a tool."""
@@ -121,23 +173,57 @@ class ClassTargets:
 
 
 class RegressionTargets:
-    """Numeric targets of any fixed shape (a scalar, a vector, a stress map)."""
+    """Numeric targets of any fixed shape (a scalar, a vector, a stress map).
+
+    A target that is NaN throughout means "not labeled yet" in ``y``.
+    """
 
     target_dtype = np.float32
+    #: The entry of ``y`` that marks a sample not labeled yet.
+    missing_label = np.nan
 
     def __init__(self):
         self.target_shape_ = None
         self.net_output_shape_ = None
 
-    def check_hidden_labels(self, y, n_pool, classes=None, net_classes=None):
+    def check_hidden_labels(self, y, n_pool, classes=None, net_classes=None, markers=True):
+        """Validate the targets; with ``markers``, all-NaN targets mean not labeled yet."""
+        y = self._checked(y, n_pool, markers)
+        self.target_shape_ = tuple(y.shape[1:])
+        return y
+
+    def check_more_labels(self, y, n_pool):
+        """Validate ``y`` handed in again (a later sitting): the target shape stays fixed."""
+        y = self._checked(y, n_pool, markers=True)
+        if tuple(y.shape[1:]) != self.target_shape:
+            raise ValueError(f"y has targets of shape {y.shape[1:]}, but the run's targets "
+                             f"have shape {self.target_shape}.")
+        return y
+
+    def unlabeled_mask(self, y):
+        """Samples whose target is NaN throughout: not labeled yet."""
+        if y.size == 0:
+            return np.zeros(len(y), dtype=bool)
+        return np.isnan(y.reshape(len(y), -1)).all(axis=1)
+
+    @staticmethod
+    def _checked(y, n_pool, markers):
         y = check_array(y, dtype=np.float32, ensure_2d=False, allow_nd=True,
-                        ensure_all_finite=True, ensure_min_samples=0, input_name="y")
+                        ensure_all_finite="allow-nan" if markers else True,
+                        ensure_min_samples=0, input_name="y")
         if y.ndim == 0 or len(y) != n_pool:
             raise ValueError(
                 f"X and y have different lengths: {n_pool} samples but "
                 f"{0 if y.ndim == 0 else len(y)} targets."
             )
-        self.target_shape_ = tuple(y.shape[1:])
+        if markers and y.size:
+            nan = np.isnan(y.reshape(len(y), -1))
+            partly = np.flatnonzero(nan.any(axis=1) & ~nan.all(axis=1))
+            if len(partly):
+                raise ValueError(
+                    f"y holds targets that are partly NaN (sample {int(partly[0])}): NaN marks "
+                    "a sample not labeled yet, and must fill its whole target."
+                )
         return y
 
     def set_up_for_tool(self, classes=None, net_classes=None):

@@ -7,6 +7,7 @@ the generator on the unlabeled pool and encode it once) and hand each round to
 (:mod:`hardsample._targets`), the only difference between the two estimators.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -26,6 +27,7 @@ from ._timing import Stopwatch
 from ._torch import seed_from
 from ._validation import check_samples, fingerprint, resolve_size
 from .callbacks import ProgressBar, notify
+from .exceptions import LabelsPending
 from .neighbors import LatentIndex
 from .oracles import DatasetOracle, check_oracle
 from .samplers import SAMPLERS, compatible_samplers
@@ -84,7 +86,7 @@ class _BaseLatentHardMining(BaseEstimator):
         "net": "no_validation",  # checked by _check_net, with a skorch-specific message
         "generator": [None, HasMethods(["fit", "transform"])],
         "sampler": [StrOptions(set(SAMPLERS)), HasMethods(["propose"])],
-        "initial": [StrOptions(set(SAMPLERS)), HasMethods(["propose"])],
+        "initial": [StrOptions(set(SAMPLERS) | {"labeled"}), HasMethods(["propose"])],
         "initial_size": _SIZE,
         "round_size": _SIZE,
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
@@ -138,7 +140,8 @@ class _BaseLatentHardMining(BaseEstimator):
         at random by default); each later round adds
         ``round_size`` samples chosen by the sampler, so
         ``initial_size + (n_rounds - 1) * round_size`` labels are paid for in all
-        (fewer when ``stop_when`` ends the run early).
+        (fewer when ``stop_when`` ends the run early, or when a batch waits for
+        labels: ``fit`` then stops at it, see :meth:`partial_fit`).
 
         Parameters
         ----------
@@ -154,7 +157,11 @@ class _BaseLatentHardMining(BaseEstimator):
             type, classes) before round 1, but only the labels of queried samples
             reach training and selection, and none of ``y`` is kept by the fitted
             estimator. The one exception: a classifier given neither ``classes=``
-            nor a net with ``classes`` takes its classes from ``y``.
+            nor a net with ``classes`` takes its classes from ``y``. ``-1``
+            (classifier) or ``NaN`` (regressor) marks a sample not labeled yet: a
+            round that asks for one stops before training and ``fit`` returns with
+            ``pending_`` set and a :class:`~hardsample.LabelsPending` warning (see
+            :meth:`partial_fit`).
         oracle : callable or oracle object, default=None
             A labeling tool ``oracle(X_batch) -> y_batch``, instead of ``y``.
         classes : array-like, default=None
@@ -167,25 +174,71 @@ class _BaseLatentHardMining(BaseEstimator):
         """
         self._validate_params()
         self.__dict__.pop("_run", None)  # fit starts a new run
-        X, oracle = self._start(X, y, oracle, classes, n_planned_rounds=self.n_rounds)
+        X, oracle, known = self._start(X, y, oracle, classes, n_planned_rounds=self.n_rounds)
         callbacks = self._callbacks()
         notify(callbacks, "on_fit_begin", self)
         for _ in range(self.n_rounds):
-            record = self._round(X, oracle, callbacks)
-            if self.stop_when is not None and self.stop_when(self, record):
+            record = self._round(X, oracle, callbacks, known)
+            if record is None:
+                break  # the round waits for labels
+            if self._should_stop(record):
                 break
         notify(callbacks, "on_fit_end", self)
+        self._warn_pending(tool=known is None)
         return self
 
     def partial_fit(self, X, y=None, *, oracle=None, classes=None):
-        """Run one round.
+        """Run one round; with labels from people, train once and ask for the next batch.
 
         The first call labels ``initial_size`` samples (chosen by ``initial``) and
         trains the net;
         each later call mines ``round_size`` new samples, labels them and trains
         (continuing or from scratch, see ``retrain``). ``X`` must be the same pool
-        at every call, and so must ``y`` (pass it again: the estimator keeps none
-        of it); a labeling tool passed as ``oracle`` is kept between calls.
+        at every call; a labeling tool passed as ``oracle`` is kept between calls.
+        With hidden labels, pass ``y`` again at every call (the estimator keeps
+        none of it).
+
+        **Labeling with people.** ``-1`` in ``y`` (classes) or ``NaN`` (targets)
+        means "not labeled yet", as in scikit-learn's semi-supervised estimators.
+        When requested samples are not labeled yet, the call stops before training:
+        ``pending_`` holds their pool indices (the same ones in a re-run with the
+        same ``random_state``) and a :class:`~hardsample.LabelsPending` warning says
+        how many; nothing is counted as failed or paid twice. Write their labels
+        into ``y`` (all or some, plus any other samples you chose) and call
+        ``partial_fit(X, y)`` again: it takes every label of ``y`` the run does not
+        hold yet (``history_[-1]["n_chosen"]`` of them outside the request), trains
+        once, asks for the next batch and stops at it. Earlier rounds are never
+        retrained. Requested samples still unlabeled stay pending: the round trains
+        on what came (``history_[-1]["n_pending"]`` left) and the next request
+        proposes only the shortfall. A call that brings no new label changes
+        nothing. A labeling tool that answers "not yet"
+        (:class:`~hardsample.oracles.NotLabeledYet` or
+        :data:`~hardsample.oracles.PENDING`) pauses the run the same way; the next
+        ``partial_fit(X)`` asks it again for the pending samples only.
+
+        **Between sittings.** Save the estimator with ``joblib.dump(est, path)`` and
+        load it with ``joblib.load(path)`` in the next process: the run (its random
+        state, labels and pending request) is pickled with it. A process killed
+        after a request loses nothing: load the last dump, pass the same ``y`` and
+        the run resumes at the same pending batch.
+
+        **Stopping.** After each trained round ``stop_when(self, record)`` is asked;
+        when it says stop, ``stopped_`` becomes True, no further batch is requested,
+        and later calls return at once with a warning while ``stop_when`` still says
+        so (set ``stop_when=None`` to go on). A loop ``while not est.stopped_:
+        est.partial_fit(X, y)`` therefore ends.
+
+        Parameters
+        ----------
+        X : array-like, memmap, dask array or Pool of shape (n_pool, ...)
+            The unlabeled pool, the same at every call.
+        y : array-like of shape (n_pool, ...), default=None
+            The pool's labels, with -1 (classes) or NaN (targets) where not labeled yet.
+        oracle : callable or oracle object, default=None
+            A labeling tool, instead of ``y`` (kept between calls).
+        classes : array-like, default=None
+            All class labels (classifier), needed on the first call when ``y``
+            labels fewer than two classes and the net has no ``classes``.
 
         Returns
         -------
@@ -193,21 +246,57 @@ class _BaseLatentHardMining(BaseEstimator):
         """
         if not hasattr(self, "_run"):
             self._validate_params()
-            X, oracle = self._start(X, y, oracle, classes, n_planned_rounds=1)
+            X, oracle, known = self._start(X, y, oracle, classes, n_planned_rounds=1)
         else:
-            X, oracle = self._continue(X, y, oracle)
+            X, oracle, known = self._continue(X, y, oracle, classes)
+        run = self._run
+        if run.stopped:
+            if self.stop_when is not None:
+                warnings.warn(
+                    f"{type(self).__name__}: stop_when said stop after round "
+                    f"{run.n_rounds_done} (stopped_ is True); partial_fit did nothing. Set "
+                    "stop_when=None to go on, or call fit to start a new run.", UserWarning,
+                    stacklevel=2)
+                return self
+            run.stopped = False
+        waited = run.ledger.request is not None
         callbacks = self._callbacks(progress=False)  # a bar over one round tells nothing
         notify(callbacks, "on_fit_begin", self)
-        self._round(X, oracle, callbacks)
+        record = self._round(X, oracle, callbacks, known)
+        with_people = waited or (known is not None and not known.all())
+        if record is not None and not self._should_stop(record) and with_people:
+            # Ask for the next batch now, so that people can label it before the next call.
+            self._round(X, oracle, callbacks, known, may_train=False)
         notify(callbacks, "on_fit_end", self)
+        self._warn_pending(tool=known is None)
         return self
 
-    def _round(self, X, oracle, callbacks):
-        number = self._run.n_rounds_done + 1
+    def _round(self, X, oracle, callbacks, known=None, may_train=True):
+        run = self._run
+        request = run.ledger.request
+        number = run.n_rounds_done + 1 if request is None else request.round
         notify(callbacks, "on_round_begin", self, round_number=number)
-        record = run_round(self._run, X, oracle)
-        notify(callbacks, "on_round_end", self, record=record)
+        record = run_round(run, X, oracle, known=known, may_train=may_train)
+        if record is not None:
+            notify(callbacks, "on_round_end", self, record=record)
         return record
+
+    def _should_stop(self, record):
+        if self.stop_when is not None and self.stop_when(self, record):
+            self._run.stopped = True
+        return self._run.stopped
+
+    def _warn_pending(self, tool):
+        n = len(self._run.ledger.pending)
+        if not n:
+            return
+        todo = ("let the labeling tool answer and call partial_fit(X) again" if tool else
+                "write their labels into y (-1 for classes, NaN for targets marks 'not labeled "
+                "yet') and call partial_fit(X, y) again")
+        warnings.warn(
+            f"{n} requested sample{'s' if n != 1 else ''} await{'' if n != 1 else 's'} labels "
+            f"(their pool indices are in pending_): {todo}. Save the estimator with "
+            "joblib.dump between sittings.", LabelsPending, stacklevel=3)
 
     # ------------------------------------------------------------ set-up checks
     def _check_net(self):
@@ -237,8 +326,8 @@ class _BaseLatentHardMining(BaseEstimator):
         return sampler
 
     def _make_initial_sampler(self):
-        """The sampler of round 1, checked; None for uniform random labels."""
-        if isinstance(self.initial, str) and self.initial == "random":
+        """The sampler of round 1, checked; None for uniform random labels or the labels in hand."""
+        if isinstance(self.initial, str) and self.initial in ("random", "labeled"):
             return None
         initial = _fresh_sampler(self.initial)
         _check_sampler_params(initial)
@@ -283,7 +372,8 @@ class _BaseLatentHardMining(BaseEstimator):
         return callbacks
 
     def _resolve_oracle(self, y, oracle, n_pool, codec, classes):
-        """The oracle of this call: hidden labels are wrapped, never stored."""
+        """The oracle of this call (hidden labels are wrapped, never stored) and where
+        ``y`` holds a label (None for a labeling tool)."""
         oracle = check_oracle(y, oracle)
         if oracle is None:
             raise ValueError(
@@ -292,25 +382,41 @@ class _BaseLatentHardMining(BaseEstimator):
             )
         net_classes = getattr(self.net, "classes", None)
         if y is not None:
-            oracle = DatasetOracle(codec.check_hidden_labels(y, n_pool, classes, net_classes))
-        elif isinstance(oracle, DatasetOracle):
-            codec.check_hidden_labels(oracle.y, n_pool, classes, net_classes)
-        else:
-            codec.set_up_for_tool(classes, net_classes)
-        return oracle
+            y = codec.check_hidden_labels(y, n_pool, classes, net_classes)
+            return self._oracle_of(y, codec)
+        if isinstance(oracle, DatasetOracle):
+            markers = getattr(oracle, "missing", None) is not None
+            y = codec.check_hidden_labels(oracle.y, n_pool, classes, net_classes,
+                                          markers=markers)
+            known = ~codec.unlabeled_mask(y) if markers else np.ones(n_pool, dtype=bool)
+            return oracle, known
+        codec.set_up_for_tool(classes, net_classes)
+        return oracle, None
+
+    @staticmethod
+    def _oracle_of(y, codec):
+        """A DatasetOracle over checked labels ``y``, and where ``y`` holds a label."""
+        unlabeled = codec.unlabeled_mask(y)
+        # A y without "not labeled yet" entries is a benchmark's hidden labels, as before.
+        missing = codec.missing_label if unlabeled.any() else None
+        return DatasetOracle(y, missing=missing), ~unlabeled
 
     def _start(self, X, y, oracle, classes, n_planned_rounds):
         self._check_net()
         pool = as_pool(X)
         n_pool = len(pool)
         codec = self._codec_type()
-        oracle = self._resolve_oracle(y, oracle, n_pool, codec, classes)
+        oracle, known = self._resolve_oracle(y, oracle, n_pool, codec, classes)
         sampler = self._make_sampler()
         initial = self._make_initial_sampler()
         self._check_compatible(sampler, initial, oracle)
         uses_latent_space = sampler.uses_latent_space or (
             initial is not None and initial.uses_latent_space)
-        initial_size = resolve_size(self.initial_size, n_pool, "initial_size")
+        from_labels = isinstance(self.initial, str) and self.initial == "labeled"
+        if from_labels:
+            initial_size = self._labels_in_hand(known)
+        else:
+            initial_size = resolve_size(self.initial_size, n_pool, "initial_size")
         round_size = resolve_size(self.round_size, n_pool, "round_size")
         budget = initial_size + (n_planned_rounds - 1) * round_size
         if not sampler.synthesizes and budget > n_pool:
@@ -331,28 +437,61 @@ class _BaseLatentHardMining(BaseEstimator):
         self._run = MiningRun(
             sampler=sampler, initial_sampler=initial, codec=codec, ledger=ledger,
             net_template=self.net, retrain=self.retrain, initial_size=initial_size,
-            round_size=round_size, rng=rng,
+            round_size=round_size, rng=rng, initial_from_labels=from_labels,
             generator=generator, latent_index=index, setup_seconds=setup_seconds,
             tool_oracle=None if isinstance(oracle, DatasetOracle) else oracle,
             pool_fingerprint=pool.fingerprint(),
-            labels_fingerprint=None if y is None else fingerprint(np.asarray(y)),
+            # Labels written in by people change y between calls; hidden labels do not.
+            labels_fingerprint=None if y is None or not known.all()
+            else fingerprint(np.asarray(y)),
         )
-        return pool.samples, oracle
+        return pool.samples, oracle, known
 
-    def _continue(self, X, y, oracle):
-        """Check that a later ``partial_fit`` call gets the same pool; its oracle."""
+    def _labels_in_hand(self, known):
+        """Round 1's size with initial="labeled": the samples ``y`` labels (checked)."""
+        if known is None:
+            raise ValueError(
+                "initial='labeled' starts from the labels in y, but labels come from a "
+                "labeling tool: pass y (with -1, or NaN for targets, where not labeled yet), "
+                "or choose another initial."
+            )
+        n_known = int(known.sum())
+        if n_known == 0:
+            raise ValueError(
+                "initial='labeled' starts from the labels in y, but y labels no sample (all "
+                "entries are -1, or NaN for targets): label some samples, or use "
+                "initial='random' to have round 1 chosen for you."
+            )
+        return n_known
+
+    def _continue(self, X, y, oracle, classes=None):
+        """Check that a later ``partial_fit`` call gets the same pool; its oracle and
+        where ``y`` holds a label."""
         run = self._run
         pool = as_pool(X)
         self._check_sample_shape(pool)
         same_x = pool.fingerprint() == run.pool_fingerprint
-        same_y = y is None or fingerprint(np.asarray(y)) == run.labels_fingerprint
+        same_y = (y is None or run.labels_fingerprint is None
+                  or fingerprint(np.asarray(y)) == run.labels_fingerprint)
         if not (same_x and same_y):
             raise ValueError(
                 "The pool changed between partial_fit calls: X (and y) must be the same "
                 "samples in the same order at every call; call fit or use a fresh estimator "
                 "for a new pool."
             )
-        oracle = check_oracle(y, oracle) or run.tool_oracle
+        codec = run.codec
+        if classes is not None and hasattr(codec, "classes_") and not np.array_equal(
+                np.unique(np.asarray(classes)), codec.classes_):
+            raise ValueError(f"classes={list(classes)!r} differ from the run's classes_ "
+                             f"{codec.classes_.tolist()}; the classes are fixed by the first call.")
+        if y is not None:
+            if oracle is not None:
+                raise ValueError("Pass either y (the pool's hidden labels) or oracle, not both.")
+            if run.labels_fingerprint is not None:
+                return pool.samples, DatasetOracle(y), np.ones(len(pool), dtype=bool)
+            oracle, known = self._oracle_of(codec.check_more_labels(y, len(pool)), codec)
+            return pool.samples, oracle, known
+        oracle = check_oracle(None, oracle) or run.tool_oracle
         if oracle is None:
             raise ValueError(
                 "partial_fit needs the pool's hidden labels again (y=...): the estimator keeps "
@@ -360,7 +499,11 @@ class _BaseLatentHardMining(BaseEstimator):
             )
         if not isinstance(oracle, DatasetOracle):
             run.tool_oracle = oracle
-        return pool.samples, oracle
+            return pool.samples, oracle, None
+        markers = getattr(oracle, "missing", None) is not None
+        known = ~codec.unlabeled_mask(np.asarray(oracle.y)) if markers \
+            else np.ones(len(pool), dtype=bool)
+        return pool.samples, oracle, known
 
     def _fit_generator(self, pool, sampler, uses_latent_space, seed):
         """Stage 1: the fitted generator, the pool's codes and their index (or Nones)."""
@@ -444,6 +587,9 @@ class _BaseLatentHardMining(BaseEstimator):
                              "Seconds spent once per fit before round 1.")
     y_labeled_ = _fitted(lambda run: run.codec.decode(run.ledger.targets_real),
                          "Labels of ``labeled_indices_``, in the same order.")
+    pending_ = _fitted(lambda run: run.ledger.pending,
+                       "Pool indices requested and awaiting labels, in request order.")
+    stopped_ = _fitted(lambda run: run.stopped, "Whether stop_when ended the run.")
 
 
 class LatentHardMiningClassifier(ClassifierMixin, _BaseLatentHardMining):
@@ -677,7 +823,9 @@ SAMPLER_WHY
         cluster of the latent codes,
         :class:`~hardsample.samplers.RepresentativeSampler`), or any sampler that
         does not need the net (``needs_net = False``), e.g.
-        ``RepresentativeSampler(space="pca")``, its control without a generator.
+        ``RepresentativeSampler(space="pca")``, its control without a generator,
+        or ``"labeled"``: the samples ``y`` already labels (-1 or NaN marking the
+        others), with no draw; ``initial_size`` is then not used.
     initial_size : int or float, default=100
         Labels of round 1 (a float in (0, 1) is a fraction of the pool).
     round_size : int or float, default=100
@@ -695,9 +843,10 @@ SAMPLER_WHY
         Objects with ``on_fit_begin``, ``on_round_begin``, ``on_round_end`` and
         ``on_fit_end`` hooks (:mod:`hardsample.callbacks`), called in order.
     stop_when : callable or None, default=None
-        ``stop_when(estimator, record) -> bool``, asked after each round of ``fit``,
-        e.g. :class:`~hardsample.callbacks.LabelBudget` or
-        :class:`~hardsample.callbacks.ScorePlateau`.
+        ``stop_when(estimator, record) -> bool``, asked after each trained round of
+        ``fit`` and ``partial_fit``, e.g. :class:`~hardsample.callbacks.LabelBudget`
+        or :class:`~hardsample.callbacks.ScorePlateau`; when it says stop,
+        ``stopped_`` is True and ``partial_fit`` requests nothing more.
     random_state : int, RandomState instance or None, default=None
         Seeds selections, the generator (when its own seed is None) and the net's
         initialisation and batch order: the same seed gives the same selections
@@ -729,15 +878,22 @@ _ATTRIBUTES = """\
         taken from a journal so far), train_seconds, mining_seconds,
         labeling_seconds, and mining_split: the sampler's stages in seconds (e.g.
         ``{"gradient": ..., "neighbors": ..., "judging": ...}``; the rest of
-        mining_seconds is building the round's state), and score and score_name:
-        the score on a labeled validation set after the round, with
-        ``callbacks=[EvaluateEachRound(X_val, y_val)]`` (None without it).
+        mining_seconds is building the round's state), score and score_name: the
+        score on a labeled validation set after the round, with
+        ``callbacks=[EvaluateEachRound(X_val, y_val)]`` (None without it), and, with
+        people labeling, n_chosen (labels given outside the round's request) and
+        n_pending (requested samples still awaiting labels when the round trained).
+    pending_ : ndarray of int
+        Pool indices a round requested and that await labels, in request order
+        (empty when nothing waits). Saved with the estimator by ``joblib.dump``.
+    stopped_ : bool
+        Whether ``stop_when`` ended the run.
     setup_seconds_ : dict
         Seconds spent once per fit before round 1: ``generator_fit``, ``encoding``
         (the pool's latent codes) and ``index`` (the latent index); empty for
         samplers that do not use the latent space.
     n_oracle_calls_ : int
-        Samples sent to the oracle.
+        Samples sent to the oracle and answered (samples pending are not counted).
     failed_labels_ : list of dict
         Samples whose labeling failed: round, pool index (None for synthetic), error.
     n_features_in_ : int

@@ -29,6 +29,44 @@ from joblib import Parallel, delayed
 from .journal import AnnotationJournal, sample_key
 
 
+class NotLabeledYet(Exception):
+    """Raised by a labeling tool for a batch whose labels are not available yet.
+
+    The oracle reports the batch's samples in :attr:`LabelingResult.pending`: they
+    are neither labels nor failures, and the estimator asks for them again later.
+    """
+
+
+class _Pending:
+    """The type of :data:`PENDING` (one instance, kept across pickling)."""
+
+    def __repr__(self):
+        return "PENDING"
+
+    def __reduce__(self):
+        return "PENDING"
+
+
+#: What a labeling tool returns, in place of a label, for a sample not labeled yet.
+PENDING = _Pending()
+
+#: The error text :func:`_call_tool` gives for a call that raised NotLabeledYet.
+_NOT_YET = "NotLabeledYet"
+
+
+def _is_missing(label, missing):
+    """Whether ``label`` is the "not labeled yet" marker ``missing`` (NaN-aware)."""
+    if missing is None:
+        return False
+    if isinstance(missing, float) and np.isnan(missing):
+        array = np.asarray(label)
+        return array.dtype.kind in "fc" and array.size > 0 and bool(np.isnan(array).all())
+    try:
+        return bool(np.asarray(label).shape == () and label == missing)
+    except (TypeError, ValueError):
+        return False
+
+
 class LabelingError(ValueError):
     """The oracle could not provide the labels a round needs.
 
@@ -60,11 +98,15 @@ class LabelingResult:
         them into); None when the oracle labeled the batch as sent. A row whose
         canonicalization failed holds the input as sent (its position is in
         ``errors``). Store these, not the batch sent, with the labels.
+    pending : set of int, default=set()
+        Positions in the batch whose label is not available yet: neither labels nor
+        errors.
     """
 
     labels: list
     errors: dict = field(default_factory=dict)
     inputs: Optional[np.ndarray] = None
+    pending: set = field(default_factory=set)
 
     @property
     def succeeded(self):
@@ -111,11 +153,15 @@ class DatasetOracle(BaseOracle):
     ----------
     y : array-like of shape (n_pool, ...)
         The labels of every pool sample; only queried entries are ever read.
+    missing : object or None, default=None
+        The entry of ``y`` that means "not labeled yet" (``-1`` for classes,
+        ``np.nan`` for targets, NaN-aware): such samples are reported in
+        :attr:`LabelingResult.pending`. None: every entry is a label.
 
     Attributes
     ----------
     n_queries_ : int
-        Number of labels revealed so far.
+        Number of labels revealed so far (pending samples excluded).
 
     Examples
     --------
@@ -127,8 +173,9 @@ class DatasetOracle(BaseOracle):
     2
     """
 
-    def __init__(self, y):
+    def __init__(self, y, missing=None):
         self.y = y
+        self.missing = missing
         self.n_queries_ = 0
 
     def label(self, X, indices=None):
@@ -141,12 +188,13 @@ class DatasetOracle(BaseOracle):
         y = np.asarray(self.y)
         if len(indices) and (indices.min() < 0 or indices.max() >= len(y)):
             raise IndexError(f"Pool indices out of range for {len(y)} labels.")
-        self.n_queries_ += len(indices)
         labels = [y[i] for i in indices]
+        pending = {pos for pos, lab in enumerate(labels) if _is_missing(lab, self.missing)}
+        self.n_queries_ += len(indices) - len(pending)
         errors = {pos: problem for pos, lab in enumerate(labels)
-                  if (problem := _label_problem(lab)) is not None}
-        return LabelingResult([None if pos in errors else lab for pos, lab in enumerate(labels)],
-                              errors)
+                  if pos not in pending and (problem := _label_problem(lab)) is not None}
+        return LabelingResult([None if pos in errors or pos in pending else lab
+                               for pos, lab in enumerate(labels)], errors, pending=pending)
 
 
 #: Extra seconds joblib waits for a parallel worker past ``timeout`` before aborting.
@@ -159,6 +207,8 @@ def _call_tool(func, X):
     """Call the tool on a batch; exceptions come back as values (they may cross processes)."""
     try:
         return func(X), None
+    except NotLabeledYet:
+        return None, _NOT_YET
     except Exception as exc:  # noqa: BLE001 - any failure of a user tool is recorded
         return None, f"{type(exc).__name__}: {exc}"
 
@@ -487,19 +537,20 @@ default=None
         self.n_calls_ += 1
         self.n_queries_ += len(batch)
 
-    def _results(self, batches):
+    def _results(self, batches, funcs=None):
         """Yield ``(answer, error)`` per batch, in order, as soon as each is ready."""
         from joblib import effective_n_jobs
 
+        funcs = funcs or [self.func] * len(batches)
         if not batches:
             return
         if len(batches) == 1 or effective_n_jobs(self.n_jobs) == 1:
-            for batch in batches:
+            for func, batch in zip(funcs, batches):
                 self._count(batch)
                 if self.timeout is None:
-                    yield _call_tool(self.func, batch)
+                    yield _call_tool(func, batch)
                 else:
-                    yield _call_tool_with_timeout(self.func, batch, self.timeout)
+                    yield _call_tool_with_timeout(func, batch, self.timeout)
             return
         if self.timeout is None:
             task, extra, backstop = _call_tool, (), None
@@ -515,7 +566,7 @@ default=None
             parallel = Parallel(n_jobs=self.n_jobs, timeout=backstop, batch_size=1,
                                 return_as="generator")
             try:
-                for result in parallel(delayed(task)(self.func, batches[i], *extra)
+                for result in parallel(delayed(task)(funcs[i], batches[i], *extra)
                                        for i in pending):
                     self._count(batches[pending[done]])
                     done += 1
@@ -535,8 +586,22 @@ default=None
             pending = pending[done:]
 
     # ----------------------------------------------------------------- labeling
+    def _bound(self, indices, positions_list):
+        """The callable per chunk: the tool, given its pool ``indices`` when it takes them."""
+        if indices is None or not _takes_indices(self.func):
+            return None
+        indices = np.asarray(indices, dtype=np.int64)
+        return [functools.partial(self.func, indices=indices[np.asarray(positions, dtype=np.int64)])
+                for positions in positions_list]
+
     def label(self, X, indices=None):
-        """Label samples ``X`` (``indices`` is accepted and ignored).
+        """Label samples ``X`` (pool rows ``indices``, passed on to a tool that takes them).
+
+        A tool whose signature has an ``indices`` keyword is called as
+        ``func(X_chunk, indices=pool_indices_of_the_chunk)``. A tool that raises
+        :class:`NotLabeledYet` for a chunk, or returns :data:`PENDING` for a sample,
+        has those samples reported in :attr:`LabelingResult.pending` (not retried,
+        not failed, not journaled).
 
         Returns
         -------
@@ -567,8 +632,12 @@ default=None
             todo = np.array([pos for pos in todo if pos not in stored], dtype=np.int64)
 
         chunks = self._chunks(todo)
-        retry = []
-        for chunk, (answer, error) in zip(chunks, self._results([X[c] for c in chunks])):
+        retry, pending = [], set()
+        answers = self._results([X[c] for c in chunks], self._bound(indices, chunks))
+        for chunk, (answer, error) in zip(chunks, answers):
+            if error == _NOT_YET:
+                pending.update(int(pos) for pos in chunk)
+                continue
             if error is None:
                 error = self._batch_problem(answer, len(chunk))
             if error is not None:
@@ -576,16 +645,24 @@ default=None
                 errors.update({int(pos): error for pos in chunk})
                 continue
             for pos, lab in zip(chunk, answer):
-                self._accept(int(pos), lab, labels, errors)
-            self._persist(journal, X, keys, chunk, labels, errors)
+                if lab is PENDING:
+                    pending.add(int(pos))
+                else:
+                    self._accept(int(pos), lab, labels, errors)
+            self._persist(journal, X, keys, [p for p in chunk if int(p) not in pending],
+                          labels, errors)
         for _ in range(self.max_retries):
             retry = [pos for pos in retry if pos in errors]
             if not retry:
                 break
-            answers = self._results([X[pos:pos + 1] for pos in retry])
+            answers = self._results([X[pos:pos + 1] for pos in retry],
+                                    self._bound(indices, [[pos] for pos in retry]))
             for pos, (answer, error) in zip(retry, answers):
                 error = error or self._batch_problem(answer, 1)
-                if error is None:
+                if error == _NOT_YET or (error is None and answer[0] is PENDING):
+                    errors.pop(pos, None)
+                    pending.add(pos)
+                elif error is None:
                     errors.pop(pos, None)
                     self._accept(pos, answer[0], labels, errors)
                     self._persist(journal, X, keys, [pos], labels, errors)
@@ -596,7 +673,7 @@ default=None
             journal.put_failures([(X[pos], errors[pos]) for pos in failed],
                                  keys=[keys[pos] for pos in failed])
         self.failures_.extend({"sample": pos, "error": err} for pos, err in sorted(errors.items()))
-        return LabelingResult(labels, errors, inputs)
+        return LabelingResult(labels, errors, inputs, pending)
 
     @staticmethod
     def _persist(journal, X, keys, positions, labels, errors):
@@ -629,6 +706,15 @@ default=None
             errors.pop(pos, None)
         else:
             errors[pos] = problem
+
+
+def _takes_indices(func):
+    """Whether a labeling tool's signature has an ``indices`` keyword."""
+    try:
+        parameters = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return "indices" in parameters
 
 
 def check_oracle(y, oracle):
