@@ -21,7 +21,8 @@ and pynndescent beyond.
 
 An approximate index meets a recall target (``recall=0.95`` by default): at ``fit``
 it measures recall@:data:`RECALL_K` on :data:`RECALL_QUERIES` queries drawn from the
-indexed codes themselves (so each query's own code is one of its true neighbours),
+indexed codes themselves, each query's own code left out of both its found and its
+true neighbours (so it scores as a new code from the same distribution would),
 against exact search, and widens its search (faiss IVF's ``n_probe``, faiss HNSW's
 ``efSearch``, pynndescent's ``epsilon``) until the target is met, or falls back to
 exact search. With faiss, the fastest measured candidate that meets the target
@@ -67,7 +68,7 @@ RECALL_K = 10
 RECALL_QUERIES = 300
 #: faiss HNSW: links per node (``M``); ``efSearch`` tried in this order.
 HNSW_M = 32
-HNSW_EF_SEARCH = (16, 32, 64, 128, 256, 512, 1024)
+HNSW_EF_SEARCH = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 #: faiss "auto": HNSW is built only when IVF, to meet the target, scans more points than
 #: this per query (an HNSW query with ``efSearch`` ~128 computes about as many distances).
 HNSW_WHEN_IVF_SCANS = 20_000
@@ -187,12 +188,14 @@ class LatentIndex(BaseEstimator):
         ``random_state``.
     n_probe : int, default=32
         faiss IVF: cells visited per query (the first value tried when ``recall``
-        is set, raised until the target is met). More cells: higher recall,
-        slower queries (measure with :func:`recall_at_k`).
+        is None. With ``recall`` set, IVF tries 1, 2, 4, ... cells until the target
+        is met). More cells: higher recall, slower queries (measure with
+        :func:`recall_at_k`).
     recall : float in (0, 1] or None, default=0.95
         Recall@:data:`RECALL_K` an approximate index must reach, measured at
         ``fit`` on :data:`RECALL_QUERIES` queries drawn from the indexed codes
-        (seeded by ``random_state``) against exact search. The search is widened
+        (seeded by ``random_state``; each query's own code left out) against exact
+        search. The search is widened
         until the target is met, or exact search is used. With faiss beyond
         ``exact_max_points`` points, the fastest measured candidate that meets it
         is kept (exact flat search, IVF, and HNSW where IVF must scan more than
@@ -217,7 +220,8 @@ class LatentIndex(BaseEstimator):
         Whether the backend may miss true neighbours (pynndescent, faiss IVF or
         HNSW).
     recall_ : float or None
-        Recall@k measured at ``fit`` (k = ``min(RECALL_K, n_points)``); 1.0 for an
+        Recall@k measured at ``fit`` (k = ``min(RECALL_K, n_points - 1)``, each
+        query's own code left out); 1.0 for an
         exact backend (not measured); None for an approximate one fitted with
         ``recall=None``.
     query_seconds_ : float or None
@@ -284,18 +288,24 @@ class LatentIndex(BaseEstimator):
         return self
 
     def _recall_queries(self, Z):
-        """Queries drawn from the codes (seeded) and their exact ``k`` nearest codes."""
+        """Codes drawn as queries (seeded), their positions, and k + 1 (k plus themselves)."""
         rng = np.random.RandomState(self.random_state)
         n = len(Z)
-        queries = Z[np.sort(rng.choice(n, min(n, RECALL_QUERIES), replace=False))]
-        return queries, int(min(RECALL_K, n))
+        rows = np.sort(rng.choice(n, min(n, RECALL_QUERIES), replace=False))
+        return Z[rows], rows, int(min(RECALL_K, n - 1)) + 1
 
     def _measure(self, search, queries, truth, k, **record):
-        """Time ``search(queries, k)`` and score it against ``truth``; append a candidate."""
+        """Time ``search(queries, k)`` and score it against ``truth``; append a candidate.
+
+        ``truth`` is ``(rows, exact)``: the queries' own positions, left out of both
+        the found and the exact neighbours before counting.
+        """
         start = time.perf_counter()
         found = search(queries, k)
         seconds = (time.perf_counter() - start) * 1000 / len(queries)
-        record.update(recall=_recall(found, truth), query_seconds=seconds)
+        rows, exact = truth
+        record.update(recall=_recall(_without(found, rows), _without(exact, rows)),
+                      query_seconds=seconds)
         self.candidates_.append(record)
         return record
 
@@ -308,8 +318,8 @@ class LatentIndex(BaseEstimator):
         self.search_params_ = {"epsilon": NNDESCENT_EPSILON[0]}
         if self.recall is None:
             return
-        queries, k = self._recall_queries(Z)
-        truth = _exact_knn(Z, queries, k)
+        queries, rows, k = self._recall_queries(Z)
+        truth = rows, _exact_knn(Z, queries, k)
         for epsilon in NNDESCENT_EPSILON:
             record = self._measure(
                 lambda q, k: self._graph.query(q, k=k, epsilon=epsilon)[0], queries, truth, k,
@@ -358,10 +368,10 @@ class LatentIndex(BaseEstimator):
 
     def _tune_faiss(self, faiss, Z, n_lists, kind):
         """Measure flat, IVF and HNSW candidates; keep the fastest that meets ``recall``."""
-        queries, k = self._recall_queries(Z)
+        queries, rows, k = self._recall_queries(Z)
         flat = _flat(faiss, Z)
         start = time.perf_counter()
-        truth = flat.search(queries, k)[1]
+        truth = rows, flat.search(queries, k)[1]
         flat_seconds = (time.perf_counter() - start) * 1000 / len(queries)
         self.candidates_.append(dict(index="flat", recall=1.0, query_seconds=flat_seconds))
         best = dict(index="flat", params={}, query_seconds=flat_seconds, recall=1.0, obj=flat)
@@ -369,7 +379,7 @@ class LatentIndex(BaseEstimator):
         scanned = None
         if kind in ("auto", "ivf"):
             ivf = _ivf(faiss, Z, n_lists, self.random_state)
-            for n_probe in _doubling(min(self.n_probe, n_lists), n_lists):
+            for n_probe in _doubling(1, n_lists):
                 ivf.nprobe = n_probe
                 record = self._measure(lambda q, k: ivf.search(q, k)[1], queries, truth, k,
                                        index="ivf", n_probe=n_probe)
@@ -556,9 +566,17 @@ def _check_recall(recall):
         raise ValueError(f"recall must be a number in (0, 1] or None, got {recall!r}.")
 
 
+def _without(ids, rows):
+    """Each row of ``ids`` without ``rows[i]`` (its query's own code), cut to one fewer column."""
+    keep = np.argsort(ids == np.asarray(rows)[:, None], axis=1, kind="stable")[:, :-1]
+    return np.take_along_axis(ids, keep, 1)
+
+
 def _recall(found, truth):
     """Mean fraction of each row of ``truth`` found in the same row of ``found``."""
     k = truth.shape[1]
+    if k == 0:
+        return 1.0
     hits = sum(len(np.intersect1d(a[a >= 0], b)) for a, b in zip(found, truth))
     return float(hits / (k * len(truth))) if len(truth) else 1.0
 
