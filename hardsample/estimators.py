@@ -307,7 +307,7 @@ class _BaseLatentHardMining(BaseEstimator):
             round_size=round_size, rng=rng,
             generator=generator, latent_index=index, setup_seconds=setup_seconds,
             tool_oracle=None if isinstance(oracle, DatasetOracle) else oracle,
-            pool_fingerprint=pool.fingerprint(),
+            pool_fingerprint=pool.fingerprint(reuse_last_pass=True),  # encode/validate hashed it
             labels_fingerprint=None if y is None else fingerprint(np.asarray(y)),
         )
         return pool.samples, oracle
@@ -317,13 +317,15 @@ class _BaseLatentHardMining(BaseEstimator):
         run = self._run
         pool = as_pool(X)
         self._check_sample_shape(pool)
-        same_x = pool.fingerprint() == run.pool_fingerprint
-        same_y = y is None or fingerprint(np.asarray(y)) == run.labels_fingerprint
-        if not (same_x and same_y):
+        change = pool.fingerprint().change_from(run.pool_fingerprint)
+        if change is None and y is not None \
+                and fingerprint(np.asarray(y)) != run.labels_fingerprint:
+            change = "y holds other labels, or the same labels in another order"
+        if change is not None:
             raise ValueError(
-                "The pool changed between partial_fit calls: X (and y) must be the same "
-                "samples in the same order at every call; call fit or use a fresh estimator "
-                "for a new pool."
+                f"The pool changed between partial_fit calls: {change}. X (and y) must be "
+                "the same samples in the same order at every call; call fit or use a fresh "
+                "estimator for a new pool."
             )
         oracle = check_oracle(y, oracle) or run.tool_oracle
         if oracle is None:
