@@ -131,6 +131,9 @@ class PoolFingerprint:
         """
         if self == before:
             return None
+        if not isinstance(before, PoolFingerprint):
+            return (f"the first call recorded {name} with an older version of hardsample, "
+                    "whose fingerprint cannot be compared")
         if (self.shape, self.dtype) != (before.shape, before.dtype):
             return (f"{name} holds {_describe(self.shape, self.dtype)} now, "
                     f"{_describe(before.shape, before.dtype)} at the first call")

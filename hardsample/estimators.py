@@ -307,7 +307,8 @@ class _BaseLatentHardMining(BaseEstimator):
             round_size=round_size, rng=rng,
             generator=generator, latent_index=index, setup_seconds=setup_seconds,
             tool_oracle=None if isinstance(oracle, DatasetOracle) else oracle,
-            pool_fingerprint=pool.fingerprint(reuse_last_pass=True),  # encode/validate hashed it
+            # encode or validate (lazy pools) hashed the rows just now, as they read them
+            pool_fingerprint=pool.fingerprint(reuse_last_pass=True),
             labels_fingerprint=None if y is None else fingerprint(np.asarray(y)),
         )
         return pool.samples, oracle

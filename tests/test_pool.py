@@ -95,6 +95,7 @@ def test_lazy_fingerprint_hashes_every_row_in_order(tmp_path, digits_u8):
         Pool(mm[:-1], to_unit).fingerprint().change_from(before)  # truncated
     assert "transform gives other samples" in \
         Pool(mm, lambda b: b / 8.0).fingerprint().change_from(before)
+    assert "older version" in before.change_from("0123abcd")  # a fingerprint saved before
     assert "stored as <f4 now" in Pool(np.asarray(mm, np.float32), to_unit).fingerprint(
     ).change_from(before)
 
