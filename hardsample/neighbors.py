@@ -27,7 +27,10 @@ against exact search, and widens its search (faiss IVF's ``n_probe``, faiss HNSW
 ``efSearch``, pynndescent's ``epsilon``) until the target is met, or falls back to
 exact search. With faiss, the fastest measured candidate that meets the target
 (exact flat search, IVF, HNSW) is kept; ``recall_``, ``query_seconds_`` and
-``candidates_`` say what was measured. Queries far from the codes (e.g. after a
+``candidates_`` say what was measured. Building HNSW is the costly part of such a fit
+(1M x 32 Gaussian codes: 772 s on one shared core, ``benchmarks/results/
+neighbors_recall.md``; faiss uses every core it is given), so it is built only where
+IVF would scan many points per query. Queries far from the codes (e.g. after a
 long latent step) may see a lower recall than the one measured.
 
 Whatever the backend, :meth:`LatentIndex.nearest_available` never returns an
