@@ -42,7 +42,7 @@ class MiningRun:
     initial_from_labels: bool = False  # initial="labeled": round 1 is the labels in hand
     stopped: bool = False  # stop_when said stop after the last round
     net: Any = None
-    pool_fingerprint: Optional[str] = None
+    pool_fingerprint: Any = None  # a _pool.PoolFingerprint
     labels_fingerprint: Optional[str] = None
 
     @property

@@ -18,13 +18,17 @@ as float32, plus whatever the caller keeps (the latent codes).
 import hashlib
 import sys
 import uuid
+from dataclasses import dataclass
 
 import numpy as np
 
 from ._validation import check_int, check_samples, fingerprint as _full_fingerprint
 
-#: Rows read by :meth:`Pool.fingerprint` for a lazy pool (evenly spaced, first and last included).
+#: Rows read after ``transform`` by :meth:`Pool.fingerprint` of a lazy pool (evenly spaced,
+#: first and last included): they tell a changed transform from changed stored rows.
 FINGERPRINT_ROWS = 64
+#: Bytes of stored rows per leaf of a lazy pool's content hash (whole rows, from row 0).
+HASH_LEAF_BYTES = 1 << 22
 #: Default rows per batch of :meth:`Pool.iter_batches` and :meth:`Pool.encode`.
 BATCH_SIZE = 8192
 
@@ -90,6 +94,136 @@ def _check_codes(codes, n, latent_dim=None):
         raise ValueError("The generator produced NaN or infinite latent codes for the pool; "
                          "check its training (learning rate, input scaling).")
     return codes
+
+
+@dataclass(frozen=True)
+class PoolFingerprint:
+    """What :meth:`Pool.fingerprint` records of a pool, to tell whether it changed.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        Shape of the stored array (before ``transform``).
+    dtype : str
+        Its dtype.
+    content : str
+        Hex digest of every stored value in row order (see :meth:`Pool.fingerprint`).
+    transformed : str or None
+        Lazy pools: hex digest of :data:`FINGERPRINT_ROWS` rows after ``transform``.
+    """
+
+    shape: tuple
+    dtype: str
+    content: str
+    transformed: object = None
+
+    def change_from(self, before, name="X"):
+        """How the pool differs from ``before`` (a sentence), or None if it does not.
+
+        Parameters
+        ----------
+        before : PoolFingerprint
+        name : str, default="X"
+
+        Returns
+        -------
+        change : str or None
+        """
+        if self == before:
+            return None
+        if not isinstance(before, PoolFingerprint):
+            return (f"the first call recorded {name} with an older version of hardsample, "
+                    "whose fingerprint cannot be compared")
+        if (self.shape, self.dtype) != (before.shape, before.dtype):
+            return (f"{name} holds {_describe(self.shape, self.dtype)} now, "
+                    f"{_describe(before.shape, before.dtype)} at the first call")
+        if self.content != before.content:
+            return (f"{name} holds other values, or the same rows in another order: its "
+                    f"content hash differs (same {_describe(self.shape, self.dtype)})")
+        return (f"{name}'s transform gives other samples from the same stored rows (a "
+                "different transform)")
+
+
+def _describe(shape, dtype):
+    rows = "row" if shape[0] == 1 else "rows"
+    return f"{shape[0]:,} {rows} of shape {tuple(shape[1:])} stored as {dtype}"
+
+
+def _leaf_rows(shape, dtype):
+    """Rows per leaf of the content hash: about HASH_LEAF_BYTES, at least one row."""
+    row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * np.dtype(dtype).itemsize
+    return max(1, HASH_LEAF_BYTES // max(1, row_bytes))
+
+
+def _leaf_digest(rows):
+    return hashlib.blake2b(np.ascontiguousarray(rows).view(np.uint8).reshape(-1).data,
+                           digest_size=16).digest()
+
+
+class _ContentHash:
+    """Digest of stored rows fed in order, in any batches.
+
+    Rows are cut into leaves of :func:`_leaf_rows` rows counted from row 0, each leaf
+    hashed with blake2b, and the leaf digests hashed in order with the shape and
+    dtype: batch boundaries do not matter, row order does, and dask workers can hash
+    leaves in parallel (:func:`_dask_leaf_digests`) to the same result.
+    """
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = tuple(int(n) for n in shape), np.dtype(dtype)
+        self.leaf_rows = _leaf_rows(self.shape, self.dtype)
+        self.leaves = []
+        self._pending = []
+        self._n_pending = 0
+        self.next_row = 0
+
+    def update(self, start, raw):
+        if start != self.next_row:
+            raise RuntimeError(f"rows must be hashed in order: got row {start}, expected "
+                               f"{self.next_row}")
+        raw = np.ascontiguousarray(raw)
+        self.next_row += len(raw)
+        while len(raw):
+            take = min(len(raw), self.leaf_rows - self._n_pending)
+            self._pending.append(raw[:take])
+            self._n_pending += take
+            raw = raw[take:]
+            if self._n_pending == self.leaf_rows:
+                self._close_leaf()
+
+    def _close_leaf(self):
+        rows = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+        self.leaves.append(_leaf_digest(rows))
+        self._pending, self._n_pending = [], 0
+
+    def hexdigest(self):
+        if self.next_row != self.shape[0]:
+            raise RuntimeError(f"hashed {self.next_row} of {self.shape[0]} rows")
+        if self._n_pending:
+            self._close_leaf()
+        return _combine(self.shape, self.dtype, self.leaves)
+
+
+def _combine(shape, dtype, leaves):
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr((tuple(shape), np.dtype(dtype).str)).encode())
+    for leaf in leaves:
+        digest.update(leaf)
+    return digest.hexdigest()
+
+
+def _dask_leaf_digests(X, leaf_rows):
+    """A dask array of the leaf digests of ``X`` (one uint8 row of 16 per leaf)."""
+    X = X.rechunk({0: leaf_rows, **{axis: -1 for axis in range(1, X.ndim)}})
+    return X.map_blocks(
+        _leaf_block, dtype=np.uint8, chunks=((1,) * len(X.chunks[0]), (16,)),
+        drop_axis=list(range(2, X.ndim)) if X.ndim > 2 else None,
+        meta=np.empty((0, 16), dtype=np.uint8),
+    )
+
+
+def _leaf_block(block):
+    return np.frombuffer(_leaf_digest(block), dtype=np.uint8).reshape(1, 16)
 
 
 class Pool:
@@ -216,10 +350,14 @@ class Pool:
                 + (", transform" if self.transform is not None else "") + ")")
 
     # ---------------------------------------------------------------- reading
-    def _read(self, start, stop):
+    def _raw(self, start, stop):
         raw = self._data[start:stop]
-        if self.kind == "dask":
-            raw = raw.compute()
+        return raw.compute() if self.kind == "dask" else raw
+
+    def _read(self, start, stop, hasher=None):
+        raw = self._raw(start, stop)
+        if hasher is not None:
+            hasher.update(start, raw)
         return _convert(raw, self.transform, self.sample_shape, self.name,
                         f"[{start}:{stop}]")
 
@@ -301,58 +439,104 @@ class Pool:
             Position of the batch's first row.
         batch : ndarray of shape (at most batch_size, ...), float32
         """
+        return self._batches(batch_size)
+
+    def _batches(self, batch_size=BATCH_SIZE, hasher=None):
         batch_size = check_int(batch_size, "batch_size")
         for start in range(0, len(self), batch_size):
             stop = min(len(self), start + batch_size)
-            yield start, (self._data[start:stop] if not self.lazy else self._read(start, stop))
+            yield start, (self._data[start:stop] if not self.lazy
+                          else self._read(start, stop, hasher))
 
     def validate(self, batch_size=BATCH_SIZE):
         """Read the whole pool once, batch by batch, and raise on the first bad batch.
 
         :meth:`encode` does this as it goes; call it when the pool is not encoded
-        (samplers without a latent space) to fail before any label is paid for.
+        (samplers without a latent space) to fail before any label is paid for. The
+        pool's content hash is computed on the way (see :meth:`fingerprint`).
 
         Returns
         -------
         self
         """
-        for _ in self.iter_batches(batch_size):
+        hasher = self._hasher()
+        for _ in self._batches(batch_size, hasher):
             pass
+        self._record_pass(hasher)
         return self
 
     # ------------------------------------------------------------ fingerprint
-    def fingerprint(self):
-        """A digest to detect that the pool changed between calls.
+    def fingerprint(self, *, reuse_last_pass=False):
+        """What the pool holds, to tell that it changed between calls.
 
         - in-memory pool: :func:`hardsample._validation.fingerprint` of the whole
-          float32 array, as for an ndarray ``X`` today (every value counts);
-        - lazy pool: the kind, stored shape and dtype, the sample shape, and the
-          float32 samples (after ``transform``) of :data:`FINGERPRINT_ROWS` rows
-          evenly spaced from the first to the last. It reads those rows only, so it
-          is cheap for a pool on disk, and it does not notice a change confined to
-          other rows.
+          float32 array (every value counts);
+        - lazy pool: a content hash of every stored row, in order (blake2b over
+          leaves of about :data:`HASH_LEAF_BYTES` bytes of rows, then over the leaf
+          digests with the stored shape and dtype), plus a digest of
+          :data:`FINGERPRINT_ROWS` evenly spaced rows after ``transform`` (which
+          tells a changed transform). A reordered, truncated or rewritten pool
+          gives another fingerprint. :meth:`encode` and :meth:`validate` compute it
+          while they read every row anyway; otherwise it costs one pass over the
+          stored bytes (no ``transform``): about 0.05 s for a 60,000 x 784 uint8
+          memmap in the page cache, plus the disk read when it is not (see
+          ``tests/test_pool.py``). A dask pool with an active ``dask.distributed``
+          client is hashed on the workers.
+
+        Parameters
+        ----------
+        reuse_last_pass : bool, default=False
+            Return the fingerprint computed by the last :meth:`encode` or
+            :meth:`validate` of this pool, if any, instead of reading it again.
+            Only right when nothing can have changed the rows since then.
 
         Returns
         -------
-        digest : str
-            32 hex digits.
+        fingerprint : PoolFingerprint
+            Compare with ``==``; :meth:`PoolFingerprint.change_from` says what changed.
         """
         if not self.lazy:
-            return _full_fingerprint(self._data)
+            return PoolFingerprint(tuple(self._data.shape), self._data.dtype.str,
+                                   _full_fingerprint(self._data))
+        if reuse_last_pass and getattr(self, "_last_pass", None) is not None:
+            return self._last_pass
+        client = _active_client() if self.kind == "dask" else None
+        if client is not None:
+            content = self._distributed_content(client.compute(
+                _dask_leaf_digests(self._data, self._hasher().leaf_rows)).result())
+        else:
+            hasher = self._hasher()
+            for start in range(0, len(self), BATCH_SIZE):
+                hasher.update(start, self._raw(start, min(len(self), start + BATCH_SIZE)))
+            content = hasher.hexdigest()
+        return self._fingerprint_of(content)
+
+    def _hasher(self):
+        return _ContentHash(self._data.shape, self._data.dtype)
+
+    def _distributed_content(self, leaves):
+        return _combine(self._data.shape, self._data.dtype,
+                        [bytes(row) for row in np.asarray(leaves, dtype=np.uint8)])
+
+    def _fingerprint_of(self, content):
         n = len(self)
         rows = np.unique(np.linspace(0, n - 1, min(n, FINGERPRINT_ROWS)).round().astype(np.int64))
         digest = hashlib.blake2b(digest_size=16)
-        digest.update(repr((self.kind, tuple(self._data.shape), np.dtype(self._data.dtype).str,
-                            self.sample_shape)).encode())
+        digest.update(repr(self.sample_shape).encode())
         digest.update(self.take(rows).reshape(-1).view(np.uint8).data)
-        return digest.hexdigest()
+        return PoolFingerprint(tuple(int(d) for d in self._data.shape),
+                               np.dtype(self._data.dtype).str, content, digest.hexdigest())
+
+    def _record_pass(self, hasher):
+        self._last_pass = self._fingerprint_of(hasher.hexdigest())
 
     # --------------------------------------------------------------- encoding
     def encode(self, generator, batch_size=BATCH_SIZE):
         """Latent codes of every sample: ``generator.transform`` streamed over batches.
 
         Only the codes (``n_samples x latent_dim`` float32) and one batch are in
-        memory. An in-memory pool is encoded by one ``generator.transform`` call
+        memory. A lazy pool's content hash (:meth:`fingerprint`) is computed on the
+        way. An in-memory pool is encoded by one ``generator.transform`` call
         (which batches internally), as before. A dask pool with an active
         ``dask.distributed`` client is encoded on the workers: ``map_blocks`` over
         the row blocks (other axes in one chunk), the generator and ``transform``
@@ -377,12 +561,14 @@ class Pool:
             if client is not None:
                 return self._encode_distributed(generator, client)
         codes = None
-        for start, batch in self.iter_batches(batch_size):
+        hasher = self._hasher()
+        for start, batch in self._batches(batch_size, hasher):
             z = _check_codes(generator.transform(batch), len(batch),
                              None if codes is None else codes.shape[1])
             if codes is None:
                 codes = np.empty((len(self), z.shape[1]), dtype=np.float32)
             codes[start:start + len(z)] = z
+        self._record_pass(hasher)
         return codes
 
     def _encode_distributed(self, generator, client):
@@ -400,7 +586,11 @@ class Pool:
             drop_axis=list(range(2, X.ndim)) if X.ndim > 2 else None,
             meta=np.empty((0, latent_dim), dtype=np.float32),
         )
-        return np.ascontiguousarray(client.compute(codes).result(), dtype=np.float32)
+        # The content hash's leaves are computed in the same graph, on the workers.
+        leaves = _dask_leaf_digests(self._data, self._hasher().leaf_rows)
+        codes, leaves = client.compute([codes, leaves], sync=True)
+        self._last_pass = self._fingerprint_of(self._distributed_content(leaves))
+        return np.ascontiguousarray(codes, dtype=np.float32)
 
 
 def _encode_shipped(block, shipped, sample_shape, latent_dim):

@@ -440,7 +440,8 @@ class _BaseLatentHardMining(BaseEstimator):
             round_size=round_size, rng=rng, initial_from_labels=from_labels,
             generator=generator, latent_index=index, setup_seconds=setup_seconds,
             tool_oracle=None if isinstance(oracle, DatasetOracle) else oracle,
-            pool_fingerprint=pool.fingerprint(),
+            # encode or validate (lazy pools) hashed the rows just now, as they read them
+            pool_fingerprint=pool.fingerprint(reuse_last_pass=True),
             # Labels written in by people change y between calls; hidden labels do not.
             labels_fingerprint=None if y is None or not known.all()
             else fingerprint(np.asarray(y)),
@@ -470,14 +471,15 @@ class _BaseLatentHardMining(BaseEstimator):
         run = self._run
         pool = as_pool(X)
         self._check_sample_shape(pool)
-        same_x = pool.fingerprint() == run.pool_fingerprint
-        same_y = (y is None or run.labels_fingerprint is None
-                  or fingerprint(np.asarray(y)) == run.labels_fingerprint)
-        if not (same_x and same_y):
+        change = pool.fingerprint().change_from(run.pool_fingerprint)
+        if change is None and y is not None and run.labels_fingerprint is not None \
+                and fingerprint(np.asarray(y)) != run.labels_fingerprint:
+            change = "y holds other labels, or the same labels in another order"
+        if change is not None:
             raise ValueError(
-                "The pool changed between partial_fit calls: X (and y) must be the same "
-                "samples in the same order at every call; call fit or use a fresh estimator "
-                "for a new pool."
+                f"The pool changed between partial_fit calls: {change}. X (and y) must be "
+                "the same samples in the same order at every call; call fit or use a fresh "
+                "estimator for a new pool."
             )
         codec = run.codec
         if classes is not None and hasattr(codec, "classes_") and not np.array_equal(

@@ -19,13 +19,29 @@ Four backends, all queried the same way:
 faiss when it is installed, else brute force up to :data:`BRUTE_MAX_POINTS` points
 and pynndescent beyond.
 
+An approximate index meets a recall target (``recall=0.95`` by default): at ``fit``
+it measures recall@:data:`RECALL_K` on :data:`RECALL_QUERIES` queries drawn from the
+indexed codes themselves, each query's own code left out of both its found and its
+true neighbours (so it scores as a new code from the same distribution would),
+against exact search, and widens its search (faiss IVF's ``n_probe``, faiss HNSW's
+``efSearch``, pynndescent's ``epsilon``) until the target is met, or falls back to
+exact search. With faiss, the fastest measured candidate that meets the target
+(exact flat search, IVF, HNSW) is kept; ``recall_``, ``query_seconds_`` and
+``candidates_`` say what was measured. Building HNSW is the costly part of such a fit
+(1M x 32 Gaussian codes: 772 s on one shared core, ``benchmarks/results/
+neighbors_recall.md``; faiss uses every core it is given), so it is built only where
+IVF would scan many points per query. Queries far from the codes (e.g. after a
+long latent step) may see a lower recall than the one measured.
+
 Whatever the backend, :meth:`LatentIndex.nearest_available` never returns an
 excluded point: it over-fetches neighbours and filters, and falls back to an exact
 ranking of the available points when over-fetching does not serve every query.
 """
 
 import importlib.util
+import math
 import numbers
+import time
 
 import numpy as np
 import torch
@@ -48,6 +64,19 @@ MAX_OVERFETCH = 65_536
 #: Distance entries per block of the exact ranking of available points.
 RANK_BLOCK_ENTRIES = 2 ** 25
 METHODS = ("auto", "kdtree", "brute", "nndescent", "faiss")
+FAISS_INDEXES = ("auto", "flat", "ivf", "hnsw")
+#: Recall tuning: neighbours per query (the k of recall@k).
+RECALL_K = 10
+#: Recall tuning: queries drawn from the indexed codes (fewer when there are fewer codes).
+RECALL_QUERIES = 300
+#: faiss HNSW: links per node (``M``); ``efSearch`` tried in this order.
+HNSW_M = 32
+HNSW_EF_SEARCH = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+#: faiss "auto": HNSW is built only when IVF, to meet the target, scans more points than
+#: this per query (an HNSW query with ``efSearch`` ~128 computes about as many distances).
+HNSW_WHEN_IVF_SCANS = 20_000
+#: pynndescent: query ``epsilon`` tried in this order.
+NNDESCENT_EPSILON = (0.1, 0.2, 0.4, 0.8)
 
 
 def faiss_available():
@@ -161,15 +190,50 @@ class LatentIndex(BaseEstimator):
         k-means is trained on at most ``64 * n_lists`` codes drawn with
         ``random_state``.
     n_probe : int, default=32
-        faiss IVF: cells visited per query. More cells: higher recall, slower
-        queries (measure with :func:`recall_at_k`).
+        faiss IVF: cells visited per query (the first value tried when ``recall``
+        is None. With ``recall`` set, IVF tries 1, 2, 4, ... cells until the target
+        is met). More cells: higher recall, slower queries (measure with
+        :func:`recall_at_k`).
+    recall : float in (0, 1] or None, default=0.95
+        Recall@:data:`RECALL_K` an approximate index must reach, measured at
+        ``fit`` on :data:`RECALL_QUERIES` queries drawn from the indexed codes
+        (seeded by ``random_state``; each query's own code left out) against exact
+        search. The search is widened
+        until the target is met, or exact search is used. With faiss beyond
+        ``exact_max_points`` points, the fastest measured candidate that meets it
+        is kept (exact flat search, IVF, and HNSW where IVF must scan more than
+        :data:`HNSW_WHEN_IVF_SCANS` points per query), so the choice can differ
+        between machines. None: no measurement, the index as configured
+        (``n_probe``, pynndescent's defaults).
+    faiss_index : {"auto", "flat", "ivf", "hnsw"}, default="auto"
+        faiss beyond ``exact_max_points`` points: ``"auto"`` chooses as ``recall``
+        says (IVF when ``recall`` is None); the others force that index (its
+        search widened to meet ``recall``; exact flat search where it cannot).
 
     Attributes
     ----------
     method_ : str
         The backend in use.
+    faiss_index_ : {"flat", "ivf", "hnsw"} or None
+        The faiss index in use (None for the other backends).
+    search_params_ : dict
+        The search parameters in use: ``{"n_probe": ...}`` (IVF),
+        ``{"ef_search": ...}`` (HNSW), ``{"epsilon": ...}`` (pynndescent), or ``{}``.
     approximate_ : bool
-        Whether the backend may miss true neighbours (pynndescent, faiss IVF).
+        Whether the backend may miss true neighbours (pynndescent, faiss IVF or
+        HNSW).
+    recall_ : float or None
+        Recall@k measured at ``fit`` (k = ``min(RECALL_K, n_points - 1)``, each
+        query's own code left out); 1.0 for an
+        exact backend (not measured); None for an approximate one fitted with
+        ``recall=None``.
+    query_seconds_ : float or None
+        Measured seconds per 1,000 queries of the index in use (None where nothing
+        was measured: exact backends other than faiss's tuned fallback, or
+        ``recall=None``).
+    candidates_ : list of dict
+        Every configuration measured at ``fit``: ``index``, its parameters,
+        ``recall`` and ``query_seconds`` (per 1,000 queries), in the order tried.
     n_points_ : int
     dim_ : int
 
@@ -183,7 +247,8 @@ class LatentIndex(BaseEstimator):
     """
 
     def __init__(self, method="auto", *, device="cpu", batch_size=1024, random_state=None,
-                 exact_max_points=FAISS_EXACT_MAX_POINTS, n_lists=None, n_probe=32):
+                 exact_max_points=FAISS_EXACT_MAX_POINTS, n_lists=None, n_probe=32,
+                 recall=0.95, faiss_index="auto"):
         self.method = method
         self.device = device
         self.batch_size = batch_size
@@ -191,6 +256,8 @@ class LatentIndex(BaseEstimator):
         self.exact_max_points = exact_max_points
         self.n_lists = n_lists
         self.n_probe = n_probe
+        self.recall = recall
+        self.faiss_index = faiss_index
 
     def fit(self, Z):
         """Index the latent codes ``Z`` of shape (n_points, latent_dim)."""
@@ -201,9 +268,15 @@ class LatentIndex(BaseEstimator):
             raise ValueError(f"Z must be a non-empty 2-D array, got shape {Z.shape}.")
         if not np.isfinite(Z).all():
             raise ValueError("Z holds NaN or infinite latent codes.")
+        _check_recall(self.recall)
+        if self.faiss_index not in FAISS_INDEXES:
+            raise ValueError(f"faiss_index must be one of {FAISS_INDEXES}, got "
+                             f"{self.faiss_index!r}.")
         self.method_ = self._choose(Z.shape) if self.method == "auto" else self.method
         self.n_points_, self.dim_ = Z.shape
-        self.approximate_ = self.method_ == "nndescent"
+        self.approximate_ = False
+        self.faiss_index_, self.search_params_, self.candidates_ = None, {}, []
+        self.recall_, self.query_seconds_ = 1.0, None
         for name in ("_tree", "_points", "_graph", "_faiss", "_codes", "_quantizer"):
             self.__dict__.pop(name, None)
         if self.method_ == "kdtree":
@@ -211,14 +284,58 @@ class LatentIndex(BaseEstimator):
         elif self.method_ == "brute":
             self._points = torch.as_tensor(Z, device=resolve_device(self.device))
         elif self.method_ == "faiss":
-            self._faiss = self._build_faiss(Z)
             self._codes = Z
+            self._fit_faiss(Z)
         else:
-            from pynndescent import NNDescent  # numba compiles on first import
-
-            self._graph = NNDescent(Z, n_neighbors=30, random_state=self.random_state)
-            self._graph.prepare()
+            self._fit_nndescent(Z)
         return self
+
+    def _recall_queries(self, Z):
+        """Codes drawn as queries (seeded), their positions, and k + 1 (k plus themselves)."""
+        rng = np.random.RandomState(self.random_state)
+        n = len(Z)
+        rows = np.sort(rng.choice(n, min(n, RECALL_QUERIES), replace=False))
+        return Z[rows], rows, int(min(RECALL_K, n - 1)) + 1
+
+    def _measure(self, search, queries, truth, k, **record):
+        """Time ``search(queries, k)`` and score it against ``truth``; append a candidate.
+
+        ``truth`` is ``(rows, exact)``: the queries' own positions, left out of both
+        the found and the exact neighbours before counting.
+        """
+        start = time.perf_counter()
+        found = search(queries, k)
+        seconds = (time.perf_counter() - start) * 1000 / len(queries)
+        rows, exact = truth
+        record.update(recall=_recall(_without(found, rows), _without(exact, rows)),
+                      query_seconds=seconds)
+        self.candidates_.append(record)
+        return record
+
+    def _fit_nndescent(self, Z):
+        from pynndescent import NNDescent  # numba compiles on first import
+
+        self._graph = NNDescent(Z, n_neighbors=30, random_state=self.random_state)
+        self._graph.prepare()
+        self.approximate_, self.recall_ = True, None
+        self.search_params_ = {"epsilon": NNDESCENT_EPSILON[0]}
+        if self.recall is None:
+            return
+        queries, rows, k = self._recall_queries(Z)
+        truth = rows, _exact_knn(Z, queries, k)
+        for epsilon in NNDESCENT_EPSILON:
+            record = self._measure(
+                lambda q, k: self._graph.query(q, k=k, epsilon=epsilon)[0], queries, truth, k,
+                index="nndescent", epsilon=epsilon)
+            if record["recall"] >= self.recall:
+                self.search_params_ = {"epsilon": epsilon}
+                self.recall_, self.query_seconds_ = record["recall"], record["query_seconds"]
+                return
+        # pynndescent cannot meet the target: exact brute force instead.
+        del self._graph
+        self.method_, self.approximate_, self.search_params_ = "brute", False, {}
+        self.recall_ = 1.0
+        self._points = torch.as_tensor(Z, device=resolve_device(self.device))
 
     @staticmethod
     def _choose(shape):
@@ -229,34 +346,83 @@ class LatentIndex(BaseEstimator):
             return "faiss"
         return "brute" if n_points <= BRUTE_MAX_POINTS else "nndescent"
 
-    def _build_faiss(self, Z):
+    def _fit_faiss(self, Z):
         faiss = _import_faiss()
         n, dim = Z.shape
         for name in ("exact_max_points", "n_probe"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}.")
-        if n <= self.exact_max_points:
-            index = faiss.IndexFlatL2(dim)
-            index.add(Z)
-            return index
         n_lists = self.n_lists if self.n_lists is not None else int(round(np.sqrt(n)))
         if isinstance(n_lists, bool) or not isinstance(n_lists, numbers.Integral) \
                 or not 1 <= n_lists <= n:
             raise ValueError(f"n_lists must be an int in [1, n_points={n}], got {n_lists!r}.")
-        self.approximate_ = True
-        quantizer = faiss.IndexFlatL2(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, int(n_lists))
-        n_train = min(n, IVF_TRAIN_PER_LIST * int(n_lists))
-        rng = np.random.RandomState(self.random_state)
-        train = Z if n_train == n else Z[np.sort(rng.choice(n, n_train, replace=False))]
-        index.cp.seed = int(rng.randint(2 ** 31 - 1))
-        index.cp.min_points_per_centroid = 1  # no warning for small training samples
-        index.train(train)
-        index.add(Z)
-        index.nprobe = int(min(self.n_probe, n_lists))
-        self._quantizer = quantizer  # the IVF index does not own it: keep it alive
-        return index
+        kind = self.faiss_index
+        if kind == "flat" or (kind == "auto" and n <= self.exact_max_points):
+            return self._use_faiss(_flat(faiss, Z), "flat", {})
+        if self.recall is None:
+            if kind == "hnsw":
+                return self._use_faiss(_hnsw(faiss, Z), "hnsw",
+                                       {"ef_search": HNSW_EF_SEARCH[3]}, approximate=True)
+            ivf = _ivf(faiss, Z, int(n_lists), self.random_state)
+            return self._use_faiss(ivf, "ivf", {"n_probe": int(min(self.n_probe, n_lists))},
+                                   approximate=True)
+        self._tune_faiss(faiss, Z, int(n_lists), kind)
+
+    def _tune_faiss(self, faiss, Z, n_lists, kind):
+        """Measure flat, IVF and HNSW candidates; keep the fastest that meets ``recall``."""
+        queries, rows, k = self._recall_queries(Z)
+        flat = _flat(faiss, Z)
+        start = time.perf_counter()
+        truth = rows, flat.search(queries, k)[1]
+        flat_seconds = (time.perf_counter() - start) * 1000 / len(queries)
+        self.candidates_.append(dict(index="flat", recall=1.0, query_seconds=flat_seconds))
+        best = dict(index="flat", params={}, query_seconds=flat_seconds, recall=1.0, obj=flat)
+        forced = kind != "auto"
+        scanned = None
+        if kind in ("auto", "ivf"):
+            ivf = _ivf(faiss, Z, n_lists, self.random_state)
+            for n_probe in _doubling(1, n_lists):
+                ivf.nprobe = n_probe
+                record = self._measure(lambda q, k: ivf.search(q, k)[1], queries, truth, k,
+                                       index="ivf", n_probe=n_probe)
+                too_slow = record["query_seconds"] >= best["query_seconds"] and not forced
+                if record["recall"] >= self.recall:
+                    scanned = n_probe / n_lists * len(Z)
+                    if not too_slow:
+                        best = dict(index="ivf", params={"n_probe": n_probe}, obj=ivf,
+                                    recall=record["recall"],
+                                    query_seconds=record["query_seconds"])
+                    break
+                if too_slow:
+                    break
+        if kind == "hnsw" or (kind == "auto" and (scanned is None
+                                                  or scanned > HNSW_WHEN_IVF_SCANS)):
+            hnsw = _hnsw(faiss, Z)
+            for ef in (ef for ef in HNSW_EF_SEARCH if ef >= k):
+                hnsw.hnsw.efSearch = ef
+                record = self._measure(lambda q, k: hnsw.search(q, k)[1], queries, truth, k,
+                                       index="hnsw", ef_search=ef)
+                too_slow = record["query_seconds"] >= best["query_seconds"] and not forced
+                if record["recall"] >= self.recall:
+                    if not too_slow:
+                        best = dict(index="hnsw", params={"ef_search": ef}, obj=hnsw,
+                                    recall=record["recall"],
+                                    query_seconds=record["query_seconds"])
+                    break
+                if too_slow:
+                    break
+        self._use_faiss(best["obj"], best["index"], best["params"],
+                        approximate=best["index"] != "flat")
+        self.recall_, self.query_seconds_ = best["recall"], best["query_seconds"]
+
+    def _use_faiss(self, index, kind, params, approximate=False):
+        self._faiss, self.faiss_index_ = index, kind
+        self.search_params_ = dict(params)
+        self.approximate_ = approximate
+        _apply_search_params(index, kind, params)
+        if approximate:
+            self.recall_ = None
 
     def kneighbors(self, Q, k):
         """Indices and distances of the ``k`` nearest indexed points of each query.
@@ -283,7 +449,7 @@ class LatentIndex(BaseEstimator):
             sq, idx = self._faiss.search(Q, k)
             dist = np.where(idx >= 0, np.sqrt(np.maximum(sq, 0.0)), np.inf)
         else:
-            idx, dist = self._graph.query(Q, k=k)
+            idx, dist = self._graph.query(Q, k=k, **self.search_params_)
         return idx.astype(np.int64), dist.astype(np.float32)
 
     def _brute(self, Q, k):
@@ -390,4 +556,74 @@ class LatentIndex(BaseEstimator):
     def __setstate__(self, state):
         if "_faiss" in state:
             state["_faiss"] = _import_faiss().deserialize_index(state["_faiss"])
+            _apply_search_params(state["_faiss"], state.get("faiss_index_"),
+                                 state.get("search_params_", {}))
         self.__dict__.update(state)
+
+
+def _check_recall(recall):
+    if recall is None:
+        return
+    if isinstance(recall, (bool, np.bool_)) or not isinstance(recall, numbers.Real) \
+            or math.isnan(recall) or not 0.0 < recall <= 1.0:
+        raise ValueError(f"recall must be a number in (0, 1] or None, got {recall!r}.")
+
+
+def _without(ids, rows):
+    """Each row of ``ids`` without ``rows[i]`` (its query's own code), cut to one fewer column."""
+    keep = np.argsort(ids == np.asarray(rows)[:, None], axis=1, kind="stable")[:, :-1]
+    return np.take_along_axis(ids, keep, 1)
+
+
+def _recall(found, truth):
+    """Mean fraction of each row of ``truth`` found in the same row of ``found``."""
+    k = truth.shape[1]
+    if k == 0:
+        return 1.0
+    hits = sum(len(np.intersect1d(a[a >= 0], b)) for a, b in zip(found, truth))
+    return float(hits / (k * len(truth))) if len(truth) else 1.0
+
+
+def _doubling(first, last):
+    """first, 2 first, 4 first, ... capped at (and ending with) last."""
+    value = max(1, int(first))
+    while value < last:
+        yield value
+        value *= 2
+    yield int(last)
+
+
+def _flat(faiss, Z):
+    index = faiss.IndexFlatL2(Z.shape[1])
+    index.add(Z)
+    return index
+
+
+def _ivf(faiss, Z, n_lists, random_state):
+    """IndexIVFFlat: k-means (seeded) on at most IVF_TRAIN_PER_LIST * n_lists codes."""
+    n, dim = Z.shape
+    quantizer = faiss.IndexFlatL2(dim)
+    index = faiss.IndexIVFFlat(quantizer, dim, n_lists)
+    quantizer.this.disown()  # the index owns (and frees) its quantizer
+    index.own_fields = True
+    n_train = min(n, IVF_TRAIN_PER_LIST * n_lists)
+    rng = np.random.RandomState(random_state)
+    train = Z if n_train == n else Z[np.sort(rng.choice(n, n_train, replace=False))]
+    index.cp.seed = int(rng.randint(2 ** 31 - 1))
+    index.cp.min_points_per_centroid = 1  # no warning for small training samples
+    index.train(train)
+    index.add(Z)
+    return index
+
+
+def _hnsw(faiss, Z):
+    index = faiss.IndexHNSWFlat(Z.shape[1], HNSW_M)
+    index.add(Z)
+    return index
+
+
+def _apply_search_params(index, kind, params):
+    if kind == "ivf":
+        index.nprobe = int(params["n_probe"])
+    elif kind == "hnsw":
+        index.hnsw.efSearch = int(params["ef_search"])

@@ -589,6 +589,56 @@ def test_uint8_memmap_pool_gives_the_same_run_as_the_array(digits, tmp_path):
     assert from_disk.partial_fit(pool, y).history_[-1]["round"] == 4
 
 
+@pytest.mark.parametrize("sampler", ["latent-margin", "margin"])  # encoded / validated pool
+def test_partial_fit_catches_a_changed_memmap_pool(digits, tmp_path, sampler):
+    from hardsample import Pool
+
+    X, y = digits
+    raw = np.round(X * 16).astype(np.uint8)
+    path = tmp_path / "pool.u8"
+    mm = np.memmap(path, dtype=np.uint8, mode="w+", shape=raw.shape)
+    mm[:] = raw
+    mm.flush()
+
+    def pool(rows=None):
+        data = np.memmap(path, dtype=np.uint8, mode="r", shape=raw.shape)
+        return Pool(data if rows is None else data[:rows], transform=lambda b: b / 16.0)
+
+    clf = _clf(sampler=sampler, n_rounds=1).fit(pool(), y)
+    clf.partial_fit(pool(), y)  # the same pool: fine
+    paid = clf.n_oracle_calls_
+    mm[1:28] = raw[1:28][::-1]  # rows 1-27 reversed
+    mm.flush()
+    with pytest.raises(ValueError, match="pool changed between partial_fit calls: X holds "
+                                         "other values, or the same rows in another order"):
+        clf.partial_fit(pool(), y)
+    mm[:] = raw
+    mm[900, 7] = 0 if raw[900, 7] else 1  # one value rewritten
+    mm.flush()
+    with pytest.raises(ValueError, match="X holds other values"):
+        clf.partial_fit(pool(), y)
+    mm[:] = raw
+    mm.flush()
+    with pytest.raises(ValueError, match="X holds 1,796 rows of shape \\(64,\\) stored as "
+                                         "\\|u1 now, 1,797 rows"):
+        clf.partial_fit(pool(len(raw) - 1), y[:-1])  # truncated
+    with pytest.raises(ValueError, match="y holds other labels"):
+        clf.partial_fit(pool(), np.roll(y, 1))
+    assert clf.n_oracle_calls_ == paid  # nothing paid for on a changed pool
+    assert clf.partial_fit(pool(), y).n_oracle_calls_ > paid  # restored: fine
+
+
+def test_partial_fit_catches_a_reordered_dask_pool(digits):
+    da = pytest.importorskip("dask.array")
+    X, y = digits
+    clf = _clf(sampler="margin", n_rounds=1).fit(da.from_array(X, chunks=500), y)
+    clf.partial_fit(da.from_array(X, chunks=300), y)  # other chunks, same rows: fine
+    order = np.arange(len(X))
+    order[1:28] = order[1:28][::-1]
+    with pytest.raises(ValueError, match="X holds other values, or the same rows in another"):
+        clf.partial_fit(da.from_array(X, chunks=500)[order], y[order])
+
+
 def test_dask_array_pool(digits):
     da = pytest.importorskip("dask.array")
     X, y = digits

@@ -151,18 +151,18 @@ def test_faiss_ivf_recall_and_exact_exclusion(codes32):
     pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
     queries = codes32[:50] + 0.05
     index = LatentIndex("faiss", exact_max_points=1000, n_lists=40, n_probe=8,
-                        random_state=0).fit(codes32)
+                        random_state=0, recall=None).fit(codes32)
     assert index.approximate_
     assert recall_at_k(index, codes32, queries, k=10) >= 0.9
     # Visiting every cell is exhaustive: exact again.
     full = LatentIndex("faiss", exact_max_points=1000, n_lists=40, n_probe=40,
-                       random_state=0).fit(codes32)
+                       random_state=0, recall=None).fit(codes32)
     assert recall_at_k(full, codes32, queries, k=10) == 1.0
     # Exclusion stays exact even where the probed cells run out of points.
     excluded = np.ones(len(codes32), dtype=bool)
     excluded[[5, 17, 3999]] = False
     tiny = LatentIndex("faiss", exact_max_points=1000, n_lists=40, n_probe=1,
-                       random_state=0).fit(codes32)
+                       random_state=0, recall=None).fit(codes32)
     picks = tiny.nearest_available(queries[:3], excluded)
     assert sorted(picks) == [5, 17, 3999]
 
@@ -171,7 +171,7 @@ def test_faiss_ivf_is_reproducible_and_picklable(codes32):
     pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
     import pickle
 
-    params = dict(exact_max_points=1000, n_lists=30, n_probe=4, random_state=3)
+    params = dict(exact_max_points=1000, n_lists=30, n_probe=4, random_state=3, recall=None)
     a = LatentIndex("faiss", **params).fit(codes32)
     b = LatentIndex("faiss", **params).fit(codes32)
     queries = codes32[100:120] + 0.1
@@ -189,3 +189,91 @@ def test_faiss_bad_parameters(codes32):
         LatentIndex("faiss", n_probe=0).fit(codes32)
     with pytest.raises(ValueError, match="n_lists"):
         LatentIndex("faiss", exact_max_points=10, n_lists=0).fit(codes32)
+
+
+@pytest.fixture(scope="module")
+def gaussian16():
+    # Codes like a VAE's: N(0, I), no clusters to help an approximate index.
+    return np.random.RandomState(2).standard_normal((20_000, 16)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind, param, target", [("ivf", "n_probe", 0.95),
+                                                  ("hnsw", "ef_search", 0.995)])
+def test_forced_approximate_index_meets_its_recall_target(gaussian16, kind, param, target):
+    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    index = LatentIndex("faiss", faiss_index=kind, exact_max_points=1000, n_probe=1,
+                        recall=target, random_state=0).fit(gaussian16)
+    assert index.approximate_ and index.faiss_index_ == kind
+    assert index.recall_ >= target and index.query_seconds_ > 0
+    tried = [c for c in index.candidates_ if c["index"] == kind]
+    # The search was widened step by step and stopped at the first setting that met it.
+    assert len(tried) >= 2
+    assert [c["recall"] >= target for c in tried] == [False] * (len(tried) - 1) + [True]
+    assert [c[param] for c in tried] == sorted({c[param] for c in tried})
+    assert index.search_params_ == {param: tried[-1][param]}
+    assert index.recall_ == tried[-1]["recall"]
+    # Measured on codes drawn from the index: other codes see about the same recall.
+    others = gaussian16[np.random.RandomState(5).choice(len(gaussian16), 300, replace=False)]
+    assert recall_at_k(index, gaussian16, others, k=10) >= target - 0.03
+
+
+def test_auto_keeps_the_fastest_candidate_that_meets_the_target(gaussian16):
+    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    index = LatentIndex("faiss", exact_max_points=1000, n_probe=1, recall=0.9,
+                        random_state=0).fit(gaussian16)
+    meeting = [c for c in index.candidates_ if c["recall"] >= 0.9]
+    fastest = min(meeting, key=lambda c: c["query_seconds"])
+    assert index.faiss_index_ == fastest["index"]
+    assert index.query_seconds_ == fastest["query_seconds"] and index.recall_ >= 0.9
+    assert index.candidates_[0]["index"] == "flat" and index.candidates_[0]["recall"] == 1.0
+    assert index.approximate_ == (index.faiss_index_ != "flat")
+
+
+def test_recall_none_keeps_the_index_as_configured(gaussian16):
+    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    index = LatentIndex("faiss", exact_max_points=1000, n_lists=100, n_probe=2, recall=None,
+                        random_state=0).fit(gaussian16)
+    assert index.faiss_index_ == "ivf" and index.search_params_ == {"n_probe": 2}
+    assert index.recall_ is None and index.query_seconds_ is None and index.candidates_ == []
+    assert recall_at_k(index, gaussian16, gaussian16[:200], k=10) < 0.9  # not widened
+
+
+def test_tuned_index_pickles_with_its_search_parameters(gaussian16):
+    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    import pickle
+
+    index = LatentIndex("faiss", faiss_index="ivf", exact_max_points=1000, n_probe=1,
+                        random_state=0).fit(gaussian16)
+    copy = pickle.loads(pickle.dumps(index))
+    assert copy.search_params_ == index.search_params_ and copy.recall_ == index.recall_
+    queries = gaussian16[:50] + 0.01
+    np.testing.assert_array_equal(copy.kneighbors(queries, 10)[0], index.kneighbors(queries, 10)[0])
+
+
+def test_exact_backends_report_full_recall(codes):
+    index = LatentIndex("kdtree").fit(codes)
+    assert index.recall_ == 1.0 and not index.approximate_ and index.candidates_ == []
+
+
+def test_nndescent_meets_its_target_or_falls_back_to_exact(codes):
+    index = LatentIndex("nndescent", recall=1.0, random_state=0).fit(codes)
+    assert index.recall_ == 1.0 and index.candidates_
+    assert index.method_ in ("nndescent", "brute")
+    queries = codes[:40] + 0.01
+    if index.method_ == "brute":
+        assert not index.approximate_
+    assert recall_at_k(index, codes, codes[:40], k=10) >= (1.0 if index.method_ == "brute"
+                                                             else 0.9)
+    assert index.kneighbors(queries, 3)[0].shape == (40, 3)
+
+
+@pytest.mark.parametrize("recall", [0, 0.0, -0.5, 1.01, float("nan"), True, np.bool_(False),
+                                    "0.9"])
+def test_bad_recall_is_a_value_error(recall):
+    with pytest.raises(ValueError, match="recall must be a number in \\(0, 1\\] or None"):
+        LatentIndex(recall=recall).fit(np.zeros((5, 2)))
+
+
+def test_bad_faiss_index_is_a_value_error():
+    with pytest.raises(ValueError, match="faiss_index must be one of"):
+        LatentIndex(faiss_index="lsh").fit(np.zeros((5, 2)))

@@ -37,7 +37,7 @@ def test_ndarray_pool_is_check_samples(digits_u8):
     assert not pool.lazy and len(pool) == len(X) and pool.sample_shape == (8, 8)
     np.testing.assert_array_equal(pool.take(np.arange(len(X))), expected)
     assert pool.take([3]).dtype == np.float32 and pool.take([3]).flags.c_contiguous
-    assert pool.fingerprint() == fingerprint(expected)
+    assert pool.fingerprint().content == fingerprint(expected)
     assert isinstance(pool.samples, np.ndarray) and pool.samples.dtype == np.float32
     with pytest.raises(ValueError, match="NaN"):
         Pool(np.array([[np.nan, 1.0], [0.0, 1.0]]))
@@ -70,19 +70,71 @@ def test_memmap_without_transform_is_cast(memmap, digits_u8):
         as_pool(pool, transform=to_unit)
 
 
-def test_lazy_fingerprint_reads_sampled_rows(tmp_path, digits_u8):
-    path = tmp_path / "fp.u8"
-    mm = np.memmap(path, dtype=np.uint8, mode="w+", shape=digits_u8.shape)
+def _writable(tmp_path, digits_u8, name="fp.u8"):
+    mm = np.memmap(tmp_path / name, dtype=np.uint8, mode="w+", shape=digits_u8.shape)
     mm[:] = digits_u8
+    return mm
+
+
+def test_lazy_fingerprint_hashes_every_row_in_order(tmp_path, digits_u8):
+    mm = _writable(tmp_path, digits_u8)
     before = Pool(mm, to_unit).fingerprint()
     assert Pool(mm, to_unit).fingerprint() == before
-    rows = np.unique(np.linspace(0, len(mm) - 1, FINGERPRINT_ROWS).round().astype(int))
-    mm[rows[5], 0, 0] += 1  # a sampled row changed: detected
-    assert Pool(mm, to_unit).fingerprint() != before
-    mm[rows[5], 0, 0] -= 1
+    assert before.change_from(before) is None
+    sampled = set(np.linspace(0, len(mm) - 1, FINGERPRINT_ROWS).round().astype(int))
+    row = next(r for r in range(1, len(mm)) if r not in sampled)
+    mm[row, 3, 3] += 1  # one value, in a row the transform check does not read
+    change = Pool(mm, to_unit).fingerprint().change_from(before)
+    assert "other values, or the same rows in another order" in change
+    mm[row, 3, 3] -= 1
+    mm[1:28] = mm[1:28][::-1].copy()  # rows 1-27 reversed
+    assert Pool(mm, to_unit).fingerprint().change_from(before).startswith("X holds other values")
+    mm[1:28] = mm[1:28][::-1].copy()
     assert Pool(mm, to_unit).fingerprint() == before
-    assert Pool(mm, lambda b: b / 8.0).fingerprint() != before  # another transform
-    assert Pool(mm[:-1], to_unit).fingerprint() != before  # another shape
+    assert "1,796 rows of shape (8, 8) stored as |u1 now, 1,797 rows" in \
+        Pool(mm[:-1], to_unit).fingerprint().change_from(before)  # truncated
+    assert "transform gives other samples" in \
+        Pool(mm, lambda b: b / 8.0).fingerprint().change_from(before)
+    assert "older version" in before.change_from("0123abcd")  # a fingerprint saved before
+    assert "stored as <f4 now" in Pool(np.asarray(mm, np.float32), to_unit).fingerprint(
+    ).change_from(before)
+
+
+def test_fingerprint_does_not_depend_on_batches(tmp_path, digits_u8, generator, monkeypatch):
+    import hardsample._pool as pool_module
+
+    monkeypatch.setattr(pool_module, "HASH_LEAF_BYTES", 64 * 7)  # 7 rows a leaf: many leaves
+    mm = _writable(tmp_path, digits_u8)
+    expected = Pool(mm, to_unit).fingerprint()
+    for batch_size in (1, 5, 7, 500, 4096):
+        pool = Pool(mm, to_unit)
+        pool.encode(generator, batch_size=batch_size)
+        assert pool.fingerprint(reuse_last_pass=True) == expected
+        assert Pool(mm, to_unit).validate(batch_size).fingerprint(reuse_last_pass=True) \
+            == expected
+
+
+def test_reuse_last_pass_without_a_pass_reads_the_pool(tmp_path, digits_u8):
+    mm = _writable(tmp_path, digits_u8)
+    pool = Pool(mm, to_unit)
+    assert pool.fingerprint(reuse_last_pass=True) == pool.fingerprint()
+    pool.validate()
+    mm[5, 0, 0] += 1
+    # The recorded pass is returned as is; a fresh fingerprint sees the change.
+    assert pool.fingerprint(reuse_last_pass=True) != pool.fingerprint()
+
+
+def test_fingerprint_of_a_60000_x_784_memmap_is_fast(tmp_path):
+    import time
+
+    mm = np.memmap(tmp_path / "big.u8", dtype=np.uint8, mode="w+", shape=(60_000, 28, 28))
+    mm[:] = np.random.RandomState(0).randint(0, 256, size=(28, 28), dtype=np.uint8)
+    mm.flush()
+    pool = Pool(np.memmap(tmp_path / "big.u8", dtype=np.uint8, mode="r",
+                          shape=(60_000, 28, 28)), to_unit)
+    start = time.process_time()
+    pool.fingerprint()
+    assert time.process_time() - start < 2.0  # one core's work; measured ~0.1 s
 
 
 def test_errors(tmp_path):
@@ -142,7 +194,10 @@ class InfiniteCodes:
         return np.full((len(X), 1), np.inf)
 
 
-def test_dask_distributed_encoding_on_two_workers(digits_u8, generator):
+def test_dask_distributed_encoding_on_two_workers(digits_u8, generator, monkeypatch):
+    import hardsample._pool as pool_module
+
+    monkeypatch.setattr(pool_module, "HASH_LEAF_BYTES", 64 * 250)  # 250-row leaves
     pytest.importorskip("dask.array", reason="dask is not installed (extra 'dask')")
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
     import dask.array as da
@@ -155,8 +210,13 @@ def test_dask_distributed_encoding_on_two_workers(digits_u8, generator):
         pool = Pool(X, to_unit_recording_worker)
         codes = pool.encode(generator)
         assert len(WORKERS_SEEN) == 2  # the 6 blocks were encoded on both workers
+        hashed_on_workers = pool.fingerprint(reuse_last_pass=True)
+        assert pool.fingerprint() == hashed_on_workers
         with pytest.raises(ValueError, match="NaN or infinite latent codes"):
             Pool(X, to_unit).encode(InfiniteCodes())
         client.cancel(list(client.futures))
     np.testing.assert_allclose(codes, generator.transform(to_unit(digits_u8)), atol=1e-5)
     assert codes.shape == (1797, 4) and codes.dtype == np.float32
+    # The leaves hashed in parallel on the workers give the in-process digest.
+    assert Pool(X, to_unit).fingerprint().content == hashed_on_workers.content
+    assert Pool(digits_u8, to_unit).fingerprint().content == hashed_on_workers.content

@@ -35,6 +35,53 @@ _LOSS_NAMES = ("reconstruction", "encoder_generator", "image_discriminator",
                "code_discriminator")
 
 
+_CHECKPOINT_KEYS = ("settings", "epoch", "nets", "optimizers", "rng", "losses")
+
+
+def _plain(value):
+    """``value`` as plain data that ``torch.load(weights_only=True)`` reads back.
+
+    NumPy scalars become Python numbers; anything else that is not a str, int,
+    float, bool or None is recorded by its ``repr`` (compared, never rebuilt).
+    """
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return repr(value)
+
+
+def _read_checkpoint(path, device):
+    """The state a checkpoint holds, read without running any code from the file.
+
+    ``torch.load(weights_only=True)`` rebuilds tensors and plain containers only; a
+    file that asks for anything else (a pickle built to call a function, an object
+    of another class) is refused before it is unpickled.
+    """
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError (not a zip), EOFError, ...
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        raise ValueError(
+            f"The checkpoint {path} is not a safe, valid AlphaGANTransformer checkpoint: "
+            "torch.load(weights_only=True), which rebuilds tensors and plain data only, "
+            f"refused it ({type(exc).__name__}: {detail}). Nothing in it was run. Delete "
+            "it, or pass another checkpoint path to train from scratch."
+        ) from exc
+    if not isinstance(state, dict) or not set(_CHECKPOINT_KEYS) <= set(state):
+        found = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise ValueError(
+            f"The checkpoint {path} is not an AlphaGANTransformer checkpoint: expected a "
+            f"dict with {', '.join(_CHECKPOINT_KEYS)}, found {found}. Delete it, or pass "
+            "another checkpoint path to train from scratch."
+        )
+    return state
+
+
 class ResidualBlock(nn.Module):
     """``x + (conv3 - BN - LeakyReLU - conv3 - BN - LeakyReLU)(x)``, channels kept."""
 
@@ -204,7 +251,10 @@ class AlphaGANTransformer(BaseGenerator):
         the training state; the batch-norm statistics of the fitted ``encoder_`` and
         ``decoder_`` are recomputed from ``X`` at the end of every ``fit``. A checkpoint with other
         settings, other data or more epochs than ``max_epochs`` raises a
-        ``ValueError``; delete it to start over.
+        ``ValueError``; delete it to start over. The file holds tensors and plain
+        data only (the settings as str, int, float, bool or None) and is read with
+        ``torch.load(weights_only=True)``: a file that would run code when
+        unpickled is refused with a ``ValueError`` naming it, and nothing in it runs.
 
     Attributes
     ----------
@@ -313,7 +363,7 @@ class AlphaGANTransformer(BaseGenerator):
         rs = params["random_state"]
         if not (rs is None or isinstance(rs, (int, np.integer))):
             params["random_state"] = "<RandomState>"
-        params = {k: (int(v) if isinstance(v, np.integer) else v) for k, v in params.items()}
+        params = {k: _plain(v) for k, v in params.items()}
         return dict(params=params, data=fingerprint(X))
 
     # ------------------------------------------------------------------ fit
@@ -337,11 +387,11 @@ class AlphaGANTransformer(BaseGenerator):
         optimizers = dict(
             encoder_generator=torch.optim.Adam(
                 [*nets["encoder"].parameters(), *nets["generator"].parameters()],
-                lr=self.lr, betas=betas),
+                lr=float(self.lr), betas=betas),
             image_discriminator=torch.optim.Adam(
-                nets["image_discriminator"].parameters(), lr=self.lr, betas=betas),
+                nets["image_discriminator"].parameters(), lr=float(self.lr), betas=betas),
             code_discriminator=torch.optim.Adam(
-                nets["code_discriminator"].parameters(), lr=self.lr, betas=betas),
+                nets["code_discriminator"].parameters(), lr=float(self.lr), betas=betas),
         )
         generator = torch.Generator().manual_seed(seed + 1)
         losses = {name: [] for name in _LOSS_NAMES}
@@ -397,7 +447,7 @@ class AlphaGANTransformer(BaseGenerator):
             m.momentum = momentum
 
     def _load_checkpoint(self, path, settings, nets, optimizers, generator, losses):
-        state = torch.load(path, map_location=self.device_, weights_only=False)
+        state = _read_checkpoint(path, self.device_)
         if state.get("settings") != settings:
             raise ValueError(
                 f"The checkpoint {path} was written with other settings or data "
@@ -421,10 +471,11 @@ class AlphaGANTransformer(BaseGenerator):
 
     def _save_checkpoint(self, path, settings, nets, optimizers, generator, losses, epoch):
         state = dict(
-            settings=settings, epoch=epoch,
+            settings=settings, epoch=int(epoch),
             nets={name: net.state_dict() for name, net in nets.items()},
             optimizers={name: opt.state_dict() for name, opt in optimizers.items()},
-            rng=generator.get_state(), losses={k: list(v) for k, v in losses.items()},
+            rng=generator.get_state(),
+            losses={k: [float(x) for x in v] for k, v in losses.items()},
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

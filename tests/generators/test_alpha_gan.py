@@ -154,3 +154,48 @@ def test_fits_cifar10_and_mines_two_snn_rounds(cifar_home):
     # The score is the accuracy of the net's most probable class, computed here anew.
     predicted = clf.classes_[clf.net_.predict_proba(X[:50]).argmax(axis=1)]
     assert clf.score(X[:50], y[:50]) == pytest.approx(np.mean(predicted == y[:50]))
+
+
+class _RunsCode:
+    """Unpickling this calls ``open(marker, "w")``: a stand-in for any code a file could run."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("how", ["torch.save", "pickle"])
+def test_checkpoint_that_runs_code_is_refused_with_no_side_effect(images, tmp_path, how):
+    import pickle
+
+    path, marker = tmp_path / "gan.pt", tmp_path / "ran"
+    _gan(max_epochs=1, checkpoint=path).fit(images)
+    if how == "torch.save":  # a real checkpoint with one object slipped in
+        state = torch.load(path, weights_only=True)
+        state["settings"] = _RunsCode(marker)
+        torch.save(state, path)
+    else:  # a bare pickle stream (torch.load's legacy format)
+        path.write_bytes(pickle.dumps({"settings": _RunsCode(marker)}, protocol=2))
+    with pytest.raises(ValueError, match=r"gan\.pt is not a safe, valid AlphaGANTransformer "
+                                         r"checkpoint.*weights_only=True.*Nothing in it was run"):
+        _gan(max_epochs=2, checkpoint=path).fit(images)
+    assert not marker.exists()
+
+
+def test_checkpoint_of_another_structure_is_refused(images, tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, path)
+    with pytest.raises(ValueError, match=r"other\.pt is not an AlphaGANTransformer checkpoint"):
+        _gan(checkpoint=path).fit(images)
+
+
+def test_checkpoint_settings_are_plain_data(images, tmp_path):
+    path = tmp_path / "gan.pt"
+    _gan(max_epochs=1, lr=np.float64(2e-4), latent_dim=np.int64(3),
+         random_state=np.random.RandomState(0), checkpoint=path).fit(images)
+    state = torch.load(path, weights_only=True)  # would raise on anything but plain data
+    params = state["settings"]["params"]
+    assert type(params["lr"]) is float and type(params["latent_dim"]) is int
+    assert params["random_state"] == "<RandomState>"
