@@ -1,6 +1,6 @@
 """One labeling sitting of tests/test_pending.py, run in its own process.
 
-``python _sittings_run.py sitting STATE LABELS OUT [--die]``: the five lines between
+``python _sittings_run.py sitting STATE LABELS OUT [--die]``: the four lines between
 the ``glue`` markers are all a person's script needs beyond building the estimator
 (load the last dump or start, read the labels file into y, partial_fit, dump).
 ``--die`` kills the process with SIGKILL after partial_fit, before the dump.
@@ -15,13 +15,12 @@ import time
 
 import joblib
 import numpy as np
-import pandas as pd
 import torch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
 from sklearn.datasets import load_digits
 
-from hardsample import LatentHardMiningClassifier
+from hardsample import LatentHardMiningClassifier, apply_labels
 from hardsample.nets import MLP
 
 N_FITS = 0
@@ -54,8 +53,7 @@ def main(argv):
         path, labels_file, out = argv[1:4]
         # glue begin
         clf = joblib.load(path) if os.path.exists(path) else make_estimator()
-        y = np.full(len(X), -1)
-        np.put(y, *pd.read_csv(labels_file, dtype=int).to_numpy().T)  # index,label rows
+        y = apply_labels(np.full(len(X), -1), labels_file)  # the page's index,label rows
         clf.partial_fit(X, y, classes=range(10))
         joblib.dump(clf, path)
         # glue end
