@@ -100,10 +100,11 @@ class _BaseUncertainty(BaseEstimator):
                              "random_state) first.")
 
     def draws_tensor(self, x, position=0):
-        """The draws on a torch batch ``x``: a tensor of shape (n_draws, n, *output_shape).
+        """The draws on a torch batch ``x``, as one tensor.
 
-        Differentiable with respect to ``x`` where gradients are enabled (e.g. to ascend
-        the predictive variance through a decoder); ``position`` seeds MC dropout's masks.
+        Its shape is ``(n_draws, n) + output_shape``. Differentiable with respect to
+        ``x`` where gradients are enabled (e.g. to ascend the predictive variance through
+        a decoder); ``position`` seeds MC dropout's masks.
         """
         raise NotImplementedError
 
@@ -115,7 +116,7 @@ class _BaseUncertainty(BaseEstimator):
         return draws.detach().cpu().numpy().astype(np.float64)
 
     def predict_samples(self, X, rows=None):
-        """Raw draws of the outputs: ndarray of shape (n_draws, n_samples, *output_shape).
+        """Raw draws of the outputs: an ndarray of shape ``(n_draws, n_samples) + output_shape``.
 
         ``X`` is read ``batch_size`` rows at a time (as ``X[rows[i:i + batch_size]]``
         with ``rows``, so a pool on disk is never loaded whole).
