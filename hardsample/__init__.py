@@ -3,16 +3,26 @@
 from ._ledger import RoundRecord
 from ._pool import Pool
 from .estimators import LatentHardMiningClassifier, LatentHardMiningRegressor
-from .oracles import DatasetOracle, LabelingError, LabelingToolOracle
+from .journal import JournalError
+from .oracles import (
+    PENDING,
+    DatasetOracle,
+    LabelingError,
+    LabelingToolOracle,
+    NotLabeledYet,
+)
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "PENDING",
     "DatasetOracle",
+    "JournalError",
     "LabelingError",
     "LabelingToolOracle",
     "LatentHardMiningClassifier",
     "LatentHardMiningRegressor",
+    "NotLabeledYet",
     "Pool",
     "RoundRecord",
     "__version__",

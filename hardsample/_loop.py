@@ -15,6 +15,7 @@ from sklearn.base import clone
 from ._ledger import LabelLedger, RoundRecord
 from ._timing import Stopwatch
 from ._torch import seed_from, torch_seeded
+from .journal import JournalError
 from .oracles import LabelingError
 
 #: Replacement proposals tried in one round after labeling failures, before giving up.
@@ -59,6 +60,9 @@ def run_round(run, X, oracle):
     n_new = ledger.n_new_this_round
     _check_pool_left(run, number, n_wanted - n_new)
     watch, mining_split = Stopwatch(), {}
+    # The oracle's failure budget spans the round's replacement proposals.
+    if callable(getattr(oracle, "begin_round", None)):
+        oracle.begin_round(n_wanted - n_new)
     for attempt in range(MAX_REPLACEMENT_ATTEMPTS + 1):
         if n_new >= n_wanted:
             break
@@ -71,6 +75,8 @@ def run_round(run, X, oracle):
             mining_split[stage] = mining_split.get(stage, 0.0) + seconds
         with watch("labeling"):
             n_new += _label(run, X, oracle, proposal, number)
+    if callable(getattr(oracle, "end_round", None)):
+        oracle.end_round()
     if n_new < n_wanted:
         raise _labeling_failed(run, number, n_wanted, n_new)
 
@@ -126,7 +132,7 @@ def _label(run, X, oracle, proposal, number):
     if proposal.indices is not None:
         indices = _check_proposed_indices(run, proposal.indices)
         batch = X[indices]
-        result = oracle.label(batch, indices=indices)
+        result = _ask(run, oracle, batch, number, indices, None)
     else:
         if not getattr(oracle, "can_label_synthetic", False):
             raise TypeError(
@@ -135,7 +141,7 @@ def _label(run, X, oracle, proposal, number):
             )
         indices = None
         batch = np.asarray(proposal.X, dtype=np.float32)
-        result = oracle.label(batch)
+        result = _ask(run, oracle, batch, number, None, proposal.latent_codes)
     if len(result.labels) != len(batch):
         run.ledger.count_unanswered(len(batch))
         raise LabelingError(
@@ -143,6 +149,19 @@ def _label(run, X, oracle, proposal, number):
         )
     return run.ledger.record(result, batch, number, indices=indices,
                              latent_codes=proposal.latent_codes)
+
+
+def _ask(run, oracle, batch, number, indices, latent_codes):
+    """``oracle.label``; labels paid before a LabelingError/JournalError are kept."""
+    try:
+        if indices is None:
+            return oracle.label(batch)
+        return oracle.label(batch, indices=indices)
+    except (LabelingError, JournalError) as exc:
+        result = getattr(exc, "result", None)
+        if result is not None and len(result.labels) == len(batch):
+            run.ledger.record(result, batch, number, indices=indices, latent_codes=latent_codes)
+        raise
 
 
 def _check_proposed_indices(run, indices):

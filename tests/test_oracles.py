@@ -62,7 +62,8 @@ def test_sequential_labels_and_counts(X):
     result = oracle.label(X)
     np.testing.assert_allclose(result.labels, X.sum(axis=1))
     assert result.errors == {} and result.succeeded.all()
-    assert (oracle.n_calls_, oracle.n_queries_, oracle.n_reused_) == (1, 12, 0)
+    # one sample per call by default: each label is stored before the next is paid
+    assert (oracle.n_calls_, oracle.n_queries_, oracle.n_reused_) == (12, 12, 0)
 
 
 def test_parallel_labels_equal_sequential(X):
@@ -70,14 +71,14 @@ def test_parallel_labels_equal_sequential(X):
     oracle = LabelingToolOracle(make_sum_tool(), n_jobs=2)
     parallel = oracle.label(X).labels
     np.testing.assert_array_equal(parallel, sequential)
-    assert oracle.n_calls_ == 2 and oracle.n_queries_ == 12
+    assert oracle.n_calls_ == 12 and oracle.n_queries_ == 12
 
 
 def test_chunk_size_splits_calls(X):
     tool = make_counting_tool()
     oracle = LabelingToolOracle(tool, chunk_size=5)
     np.testing.assert_allclose(oracle.label(X).labels, X.sum(axis=1))
-    assert tool.calls == [4, 4, 4] and oracle.n_calls_ == 3
+    assert tool.calls == [5, 5, 2] and oracle.n_calls_ == 3
 
 
 @pytest.mark.parametrize("n_jobs", [None, 2])
@@ -114,12 +115,10 @@ def test_hanging_tool_times_out(n_jobs):
     elapsed = time.perf_counter() - start
     assert elapsed < 8, elapsed  # the run did not wait for the hung call
     assert 1 in result.errors and "TimeoutError" in result.errors[1]
-    # with one chunk (sequential) every sample of it fails; with two chunks,
-    # the other chunk is labeled
+    # one sample per call: only the hung sample fails
     labeled = [i for i in range(4) if i not in result.errors]
     np.testing.assert_allclose([result.labels[i] for i in labeled], X[labeled].sum(axis=1))
-    if n_jobs == 2:
-        assert labeled == [2, 3]
+    assert labeled == [0, 2, 3]
 
 
 def test_timeout_retry_labels_the_others():
@@ -152,12 +151,12 @@ def test_bad_func_and_journal():
 def test_journal_resume_makes_no_tool_calls(tmp_path, X):
     path = tmp_path / "labels.sqlite"
     tool = make_counting_tool()
-    first = LabelingToolOracle(tool, journal=path)
+    first = LabelingToolOracle(tool, journal=path, journal_key="sum", chunk_size=12)
     labels = first.label(X).labels
     assert first.n_calls_ == 1 and len(first.journal_) == len(X)
     first.journal_.close()
 
-    again = LabelingToolOracle(tool, journal=str(path))
+    again = LabelingToolOracle(tool, journal=str(path), journal_key="sum", chunk_size=12)
     result = again.label(X[::-1])
     assert tool.calls == [12]  # no new call
     assert again.n_calls_ == 0 and again.n_queries_ == 0 and again.n_reused_ == 12
@@ -182,8 +181,12 @@ def test_journal_persists_each_chunk_before_the_next(tmp_path):
         return X.sum(axis=1)
 
     X = np.random.RandomState(0).rand(6, 2)
-    LabelingToolOracle(tool, journal=path, chunk_size=2).label(X)
+    LabelingToolOracle(tool, journal=path, chunk_size=2, journal_key="sum").label(X)
     assert seen == [0, 2, 4]
+    seen.clear()
+    # the default (one sample per call): each label is stored before the next is paid
+    LabelingToolOracle(tool, journal=path, journal_key="sum").label(X + 1)
+    assert seen == [6, 7, 8, 9, 10, 11]
 
 
 def test_journal_other_signature_refused(tmp_path, X):
@@ -193,7 +196,7 @@ def test_journal_other_signature_refused(tmp_path, X):
                                          r"'solver\(mesh=0.2\)'"):
         LabelingToolOracle(make_sum_tool(), journal=path, journal_key="solver(mesh=0.2)").label(X)
     with pytest.raises(ValueError, match="was written by"):
-        LabelingToolOracle(make_faulty_tool(), journal=path).label(X)
+        LabelingToolOracle(make_faulty_tool(), journal=path, journal_key="faulty").label(X)
 
 
 def test_journal_records_failures_without_reusing_them(tmp_path):
@@ -216,9 +219,9 @@ def test_journal_object_and_array_labels(tmp_path):
         return X * 2.0
 
     X = np.random.RandomState(0).rand(3, 4, 4).astype(np.float32)
-    first = LabelingToolOracle(to_maps, journal=journal).label(X).labels
-    assert journal.signature_ == tool_signature(to_maps)
-    again = LabelingToolOracle(to_maps, journal=journal)
+    first = LabelingToolOracle(to_maps, journal=journal, journal_key="maps").label(X).labels
+    assert journal.signature_ == "maps"
+    again = LabelingToolOracle(to_maps, journal=journal, journal_key="maps")
     second = again.label(X).labels
     assert again.n_reused_ == 3
     for a, b in zip(first, second):
@@ -233,14 +236,15 @@ def test_journal_file_that_is_not_sqlite(tmp_path):
         AnnotationJournal(path)
 
 
-def test_tool_signature():
-    def solver(X, mesh=0.1):
-        return X
+def module_solver(X, mesh=0.1):
+    return X
 
-    assert tool_signature(solver).endswith("test_tool_signature.<locals>.solver")
-    assert "'mesh': 0.2" in tool_signature(functools.partial(solver, mesh=0.2))
+
+def test_tool_signature():
+    assert tool_signature(module_solver) == "tests.test_oracles.module_solver"
+    assert "'mesh': 0.2" in tool_signature(functools.partial(module_solver, mesh=0.2))
     with pytest.raises(TypeError, match="journal_key"):
-        tool_signature(solver, journal_key=3)
+        tool_signature(module_solver, journal_key=3)
 
 
 # -------------------------------------------------------------- with the estimator
@@ -251,7 +255,7 @@ def test_estimator_rerun_with_journal_makes_no_tool_calls(tmp_path):
     tool = make_counting_tool()
 
     def fit():
-        oracle = LabelingToolOracle(tool, journal=path)
+        oracle = LabelingToolOracle(tool, journal=path, journal_key="sum", chunk_size=10)
         reg = LatentHardMiningRegressor(make_regressor_net(max_epochs=2), sampler="random",
                                         initial_size=10, round_size=5, n_rounds=3,
                                         random_state=0)
@@ -290,7 +294,7 @@ def test_dask_backend_gives_the_sequential_labels(X):
             oracle = LabelingToolOracle(make_sum_tool())
             labels = oracle.label(X).labels
     np.testing.assert_array_equal(labels, sequential)
-    assert oracle.n_calls_ == 2  # one chunk per dask worker thread
+    assert oracle.n_calls_ == 12  # one sample per call
 
 
 @pytest.mark.parametrize("answer", [
@@ -305,29 +309,36 @@ def test_mappings_and_sets_are_not_label_sequences(answer):
 
 
 # ------------------------------------------------------------------ canonicalize
-class RoundingTool:
-    """Labels the rounded input; declares the rounding as its canonicalize step.
+def _rounding_tool_class():
+    # defined locally so that cloudpickle sends it by value: the worker processes
+    # then do not import this test module (and torch)
+    class RoundingTool:
+        """Labels the rounded input; declares the rounding as its canonicalize step.
 
-    Fails to canonicalize negative samples, returns a wrong shape for samples whose
-    first value is 7 and NaN for samples whose first value is 8.
-    """
+        Fails to canonicalize negative samples, returns a wrong shape for samples whose
+        first value is 7 and NaN for samples whose first value is 8.
+        """
 
-    def __init__(self):
-        self.seen = []
+        def __init__(self):
+            self.seen = []
 
-    def canonicalize(self, X):
-        X = np.asarray(X, dtype=np.float64)
-        if (X < 0).any():
-            raise ValueError("negative input")
-        if (X[:, 0] == 7).any():
-            return np.round(X)[:, :1]
-        out = np.round(X)
-        out[X[:, 0] == 8] = np.nan
-        return out
+        def canonicalize(self, X):
+            X = np.asarray(X, dtype=np.float64)
+            if (X < 0).any():
+                raise ValueError("negative input")
+            if (X[:, 0] == 7).any():
+                return np.round(X)[:, :1]
+            out = np.round(X)
+            out[X[:, 0] == 8] = np.nan
+            return out
 
-    def __call__(self, X):
-        self.seen.append(np.array(X))
-        return np.asarray(X).reshape(len(X), -1).sum(axis=1)
+        def __call__(self, X):
+            self.seen.append(np.array(X))
+            return np.asarray(X).reshape(len(X), -1).sum(axis=1)
+    return RoundingTool
+
+
+RoundingTool = _rounding_tool_class()
 
 
 def test_canonical_inputs_are_labeled_and_returned():
