@@ -74,7 +74,13 @@ def run_round(run, X, oracle):
         for stage, seconds in (proposal.timings or {}).items():
             mining_split[stage] = mining_split.get(stage, 0.0) + seconds
         with watch("labeling"):
-            n_new += _label(run, X, oracle, proposal, number)
+            try:
+                n_new += _label(run, X, oracle, proposal, number)
+            except LabelingError as exc:  # the oracle's failure budget is spent
+                if not hasattr(exc, "n_new"):
+                    raise
+                raise _labeling_failed(run, number, n_wanted, n_new + exc.n_new,
+                                       budget_spent=True) from exc
     if callable(getattr(oracle, "end_round", None)):
         oracle.end_round()
     if n_new < n_wanted:
@@ -132,7 +138,7 @@ def _label(run, X, oracle, proposal, number):
     if proposal.indices is not None:
         indices = _check_proposed_indices(run, proposal.indices)
         batch = X[indices]
-        result = _ask(run, oracle, batch, number, indices, None)
+        result, stopped = _ask(oracle, batch, indices)
     else:
         if not getattr(oracle, "can_label_synthetic", False):
             raise TypeError(
@@ -141,27 +147,32 @@ def _label(run, X, oracle, proposal, number):
             )
         indices = None
         batch = np.asarray(proposal.X, dtype=np.float32)
-        result = _ask(run, oracle, batch, number, None, proposal.latent_codes)
+        result, stopped = _ask(oracle, batch, None)
     if len(result.labels) != len(batch):
         run.ledger.count_unanswered(len(batch))
         raise LabelingError(
             f"The oracle answered {len(result.labels)} labels for {len(batch)} samples."
         )
-    return run.ledger.record(result, batch, number, indices=indices,
-                             latent_codes=proposal.latent_codes)
+    n_new = run.ledger.record(result, batch, number, indices=indices,
+                              latent_codes=proposal.latent_codes)
+    if stopped is not None:  # the labels it paid for are kept in the ledger first
+        stopped.n_new = n_new
+        raise stopped
+    return n_new
 
 
-def _ask(run, oracle, batch, number, indices, latent_codes):
-    """``oracle.label``; labels paid before a LabelingError/JournalError are kept."""
+def _ask(oracle, batch, indices):
+    """``oracle.label``: ``(result, None)``, or ``(the result so far, the error)`` when
+    the oracle stopped (failure budget spent, journal error) after paying for labels."""
     try:
         if indices is None:
-            return oracle.label(batch)
-        return oracle.label(batch, indices=indices)
+            return oracle.label(batch), None
+        return oracle.label(batch, indices=indices), None
     except (LabelingError, JournalError) as exc:
         result = getattr(exc, "result", None)
-        if result is not None and len(result.labels) == len(batch):
-            run.ledger.record(result, batch, number, indices=indices, latent_codes=latent_codes)
-        raise
+        if result is None or len(result.labels) != len(batch):
+            raise
+        return result, exc
 
 
 def _check_proposed_indices(run, indices):
@@ -209,12 +220,14 @@ def _replacements_possible(run, n_missing):
     return run.sampler.synthesizes or n_missing <= run.ledger.n_available
 
 
-def _labeling_failed(run, number, n_wanted, n_new):
+def _labeling_failed(run, number, n_wanted, n_new, budget_spent=False):
     failed = run.ledger.failures_in_round(number)
     reasons = "; ".join(f["error"] for f in failed[-3:]) or "no reason recorded"
+    why = ("its failure budget (max_failures) is spent, so nothing more was sent"
+           if budget_spent else "the pool has no more candidates or the retries ran out")
     return LabelingError(
         f"Round {number} got {n_new} of the {n_wanted} labels it needs; the oracle failed "
-        f"on {len(failed)} samples and the pool has no more candidates or the retries ran "
-        f"out. Last errors: {reasons}. The {run.ledger.n_labeled} labels already paid for "
-        "are kept (labeled_indices_, y_synthetic_); failures are in failed_labels_."
+        f"on {len(failed)} samples and {why}. Last errors: {reasons}. The "
+        f"{run.ledger.n_labeled} labels already paid for are kept (labeled_indices_, "
+        "y_synthetic_); failures are in failed_labels_."
     )

@@ -28,11 +28,14 @@ worker and timeout guarantees are then joblib's backend's.
 """
 
 import inspect
-import multiprocessing
 import os
+import socket
+import subprocess
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_for_objects
 from pathlib import Path
 
@@ -103,21 +106,42 @@ class InProcess:
 
 
 class _Worker:
-    def __init__(self, context):
-        self.conn, child = context.Pipe()
-        namespace = {"conn": child, "parent_pid": os.getpid(), "__name__": "hardsample_worker"}
-        self.process = context.Process(target=exec, args=(_worker_source(), namespace),
-                                       name="hardsample-labeling", daemon=True)
-        self.process.start()
-        child.close()
+    """One worker: a fresh Python (``python -c``) running :mod:`hardsample._tool_worker`.
+
+    Started with ``subprocess`` rather than multiprocessing's spawn, so that it
+    imports neither the parent's ``__main__`` nor hardsample (only what the tool
+    itself needs); it talks over a socket pair.
+    """
+
+    def __init__(self):
+        parent_end, child_end = socket.socketpair()
+        bootstrap = ("import sys; from multiprocessing.connection import Connection; "
+                     "source = sys.stdin.read(); "
+                     "exec(compile(source, 'hardsample/_tool_worker.py', 'exec'), "
+                     "{'__name__': 'hardsample_worker', "
+                     "'conn': Connection(int(sys.argv[1])), 'parent_pid': int(sys.argv[2])})")
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", bootstrap, str(child_end.fileno()), str(os.getpid())],
+            stdin=subprocess.PIPE, pass_fds=(child_end.fileno(),))
+        self.process.stdin.write(_worker_source().encode())
+        self.process.stdin.close()
+        child_end.close()
+        self.conn = Connection(parent_end.detach())
         self.ready = False
         self.task = None
         self.deadline = None
 
+    @property
+    def exitcode(self):
+        return self.process.poll()
+
     def kill(self):
-        if self.process.is_alive():
+        if self.process.poll() is None:
             self.process.kill()
-        self.process.join(5)
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
         self.conn.close()
 
 
@@ -136,7 +160,6 @@ class WorkerPool:
         self.func = func
         self.n_workers = n_workers
         self.timeout = timeout
-        self._context = multiprocessing.get_context("spawn")
         self._workers = []
         self._queue = deque()
         self._start_failures = 0
@@ -156,7 +179,7 @@ class WorkerPool:
         while self._queue and len(self._workers) < self.n_workers and \
                 len(self._workers) < len(self._queue) + sum(w.task is not None
                                                             for w in self._workers):
-            self._workers.append(_Worker(self._context))
+            self._workers.append(_Worker())
         for worker in self._workers:
             if not self._queue:
                 return None
@@ -171,7 +194,7 @@ class WorkerPool:
                 try:
                     worker.conn.send_bytes(payload)
                 except OSError:
-                    pass  # it died: its sentinel says so below
+                    pass  # it died: reading its connection says so
         return None
 
     def _retire(self, worker):
@@ -190,45 +213,44 @@ class WorkerPool:
             now = time.monotonic()
             deadlines = [w.deadline for w in self._workers if w.deadline is not None]
             wait_s = None if not deadlines else max(0.0, min(deadlines) - now)
-            objects = {}
-            for worker in self._workers:
-                objects[worker.conn] = worker
-                objects[worker.process.sentinel] = worker
+            objects = {worker.conn: worker for worker in self._workers}
             ready = wait_for_objects(list(objects), timeout=wait_s)
             for obj in ready:
                 worker = objects[obj]
-                if worker not in self._workers:
-                    continue
-                if obj is worker.conn or worker.conn.poll():
-                    try:
-                        message = worker.conn.recv_bytes()
-                    except (EOFError, OSError):
-                        message = None
-                    if message == b"ready":
-                        worker.ready = True
-                        self._start_failures = 0
-                        continue
-                    if message is not None:
-                        task_id, worker.task, worker.deadline = worker.task, None, None
-                        try:
-                            status, value = cloudpickle.loads(message)
-                        except Exception as exc:  # noqa: BLE001
-                            status, value = "error", f"unreadable answer: {exc}"
-                        return task_id, status, value
-                # the worker died
-                task_id = worker.task
-                self._retire(worker)
-                if not worker.ready:
-                    self._start_failures += 1
-                if task_id is not None:
-                    return task_id, "error", ("the worker process died while labeling (exit "
-                                              f"code {worker.process.exitcode})")
+                if worker in self._workers:
+                    answer = self._receive(worker)
+                    if answer is not None:
+                        return answer
             now = time.monotonic()
             for worker in list(self._workers):
                 if worker.deadline is not None and now >= worker.deadline:
                     task_id = worker.task
                     self._retire(worker)
                     return task_id, "error", _timeout_message(self.timeout)
+
+    def _receive(self, worker):
+        """Read the worker's message: None, or ``(task_id, status, value)`` of its task."""
+        try:
+            message = worker.conn.recv_bytes()
+        except (EOFError, OSError):  # the worker died
+            task_id = worker.task
+            self._retire(worker)
+            if not worker.ready:
+                self._start_failures += 1
+            if task_id is None:
+                return None
+            return task_id, "error", ("the worker process died while labeling (exit code "
+                                      f"{worker.exitcode})")
+        if message == b"ready":
+            worker.ready = True
+            self._start_failures = 0
+            return None
+        task_id, worker.task, worker.deadline = worker.task, None, None
+        try:
+            status, value = cloudpickle.loads(message)
+        except Exception as exc:  # noqa: BLE001 - e.g. a label class this process lacks
+            status, value = "error", f"the answer cannot be read: {type(exc).__name__}: {exc}"
+        return task_id, status, value
 
     def close(self):
         """Kill every worker (SIGKILL) and wait for them."""

@@ -140,8 +140,13 @@ def _log(path):
 
 def _journal_keys(path):
     """Keys of the labels in the journal (the tool logs the same keys)."""
-    with sqlite3.connect(path) as db:
+    # read-only: a read-write connection closing last would merge and delete the -wal
+    # file of the killed run, which the resumed run would then refuse as an unclean copy
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
         rows = db.execute("SELECT sample_key FROM labels WHERE label IS NOT NULL").fetchall()
+    finally:
+        db.close()
     return {key for (key,) in rows}
 
 
