@@ -49,6 +49,8 @@ from .oracles import PENDING, NotLabeledYet, label_problem, batch_problem
 MAX_BACKOFF = 10.0
 #: Seconds between two looks at the journal while waiting for another process.
 CLAIM_POLL = 0.05
+#: Seconds a worker may take to load the tool (imports) before the call is timed.
+LOAD_TIMEOUT = 300.0
 #: Worker processes that fail to start in a row before the runner gives up.
 MAX_START_FAILURES = 3
 
@@ -128,6 +130,7 @@ class _Worker:
         child_end.close()
         self.conn = Connection(parent_end.detach())
         self.ready = False
+        self.started = False  # the current task's call has begun
         self.task = None
         self.deadline = None
 
@@ -189,8 +192,8 @@ class WorkerPool:
                     return task_id, "error", (f"the tool cannot be sent to a worker process "
                                               f"({type(payload).__name__}: {payload})")
                 worker.task = task_id
-                worker.deadline = (None if self.timeout is None
-                                   else time.monotonic() + self.timeout)
+                # until the worker has loaded the tool (imports may be slow)
+                worker.deadline = time.monotonic() + LOAD_TIMEOUT
                 try:
                     worker.conn.send_bytes(payload)
                 except OSError:
@@ -224,8 +227,11 @@ class WorkerPool:
             now = time.monotonic()
             for worker in list(self._workers):
                 if worker.deadline is not None and now >= worker.deadline:
-                    task_id = worker.task
+                    task_id, started = worker.task, worker.started
                     self._retire(worker)
+                    if not started:
+                        return task_id, "error", ("the worker process could not load the "
+                                                  f"tool within {LOAD_TIMEOUT:g} s")
                     return task_id, "error", _timeout_message(self.timeout)
 
     def _receive(self, worker):
@@ -245,7 +251,12 @@ class WorkerPool:
             worker.ready = True
             self._start_failures = 0
             return None
+        if message == b"start":
+            worker.started = True
+            worker.deadline = None if self.timeout is None else time.monotonic() + self.timeout
+            return None
         task_id, worker.task, worker.deadline = worker.task, None, None
+        worker.started = False
         try:
             status, value = cloudpickle.loads(message)
         except Exception as exc:  # noqa: BLE001 - e.g. a label class this process lacks

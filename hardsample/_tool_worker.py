@@ -56,6 +56,7 @@ def serve(conn, parent_pid):
             os._exit(0)
         try:
             func, X, kwargs = cloudpickle.loads(payload)
+            conn.send_bytes(b"start")  # the timeout counts from here, not the imports
             out = ("ok", func(X, **kwargs))
         except Exception as exc:  # noqa: BLE001 - any failure of a user tool is recorded
             status = "pending" if is_not_labeled_yet(exc) else "error"

@@ -66,8 +66,12 @@ class _ForkServer:
     """``_mining_run.py --serve``: imports torch once, forks a fresh process per run."""
 
     def __init__(self):
+        # the checkout's hardsample, not an installed copy (the script's folder, not
+        # the repository root, heads sys.path)
+        root = str(Path(__file__).resolve().parents[2])
+        path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
         env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1",
-                   OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+                   OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=path)
         self.process = subprocess.Popen([sys.executable, str(SCRIPT), "--serve"], env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True)
