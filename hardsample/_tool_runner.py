@@ -103,8 +103,11 @@ class InProcess:
         except Exception as exc:  # noqa: BLE001 - any failure of a user tool is recorded
             return task_id, "error", f"{type(exc).__name__}: {exc}"
 
-    def close(self):
+    def cancel(self):
+        """Drop the calls not started yet."""
         self._queue.clear()
+
+    close = cancel
 
 
 class _Worker:
@@ -263,6 +266,10 @@ class WorkerPool:
             status, value = "error", f"the answer cannot be read: {type(exc).__name__}: {exc}"
         return task_id, status, value
 
+    def cancel(self):
+        """Drop the calls not sent yet (those in flight are still answered)."""
+        self._queue.clear()
+
     def close(self):
         """Kill every worker (SIGKILL) and wait for them."""
         self._queue.clear()
@@ -317,6 +324,10 @@ class JoblibTasks:
             return task_id, "error", message
         self._left.discard(task_id)
         return task_id, status, value
+
+    def cancel(self):
+        """Drop the calls not handed to joblib yet."""
+        self._queue = []
 
     def close(self):
         self._queue, self._left, self._running = [], set(), None
@@ -458,8 +469,9 @@ class ToolRunner:
                 if budget.exceeded:
                     out.budget_exceeded = True
                     stopping = True
-                if stopping:
+                if stopping:  # nothing more is sent; the calls in flight are awaited
                     later.clear()
+                    executor.cancel()
         finally:
             executor.close()
 
