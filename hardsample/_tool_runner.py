@@ -409,18 +409,33 @@ class ToolRunner:
         if journal is None:
             self._send(X, positions, budget, out, None, keys, indices)
             return out
+        # a sample twice in one batch is sent once
+        first = {}
+        copies = {p: first.setdefault(keys[p], p) for p in positions}
+        positions = list(first.values())
+        if positions:
+            self._run_claimed(X, positions, budget, out, journal, keys, indices)
+        for pos, source in copies.items():
+            if pos != source:
+                for found in (out.labels, out.errors, out.reused, out.skipped):
+                    if source in found:
+                        found[pos] = found[source]
+                if source in out.pending:
+                    out.pending.add(pos)
+        return out
+
+    def _run_claimed(self, X, positions, budget, out, journal, keys, indices):
         try:
             claimed, others = journal.claim([keys[p] for p in positions])
         except JournalError as exc:  # nothing paid yet: nothing to keep
             out.journal_error = exc
-            return out
+            return
         mine = [p for p in positions if keys[p] in claimed]
         waiting = [p for p in positions if keys[p] in others]
         done_meanwhile = [p for p in positions if keys[p] not in claimed and keys[p] not in others]
         self._collect(journal, keys, done_meanwhile, out)
         self._send(X, mine, budget, out, journal, keys, indices)
         self._wait_for_others(X, waiting, others, budget, out, journal, keys, indices)
-        return out
 
     # -------------------------------------------------------------- sending
     def _send(self, X, positions, budget, out, journal, keys, indices):

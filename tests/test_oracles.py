@@ -599,7 +599,9 @@ def make_pending_tool():
     return tool
 
 
-@pytest.mark.parametrize("settings", [{}, {"n_jobs": 2}, {"timeout": 10.0}])
+# In worker processes (n_jobs=2 with a timeout), the tool's NotLabeledYet and PENDING
+# cross the process boundary.
+@pytest.mark.parametrize("settings", [{}, {"n_jobs": 2, "timeout": 30.0}])
 def test_pending_samples_are_neither_labels_nor_errors(tmp_path, settings):
     X = np.array([[1.0, 1.0], [-1.0, 0.0], [99.0, 0.0], [2.0, 2.0]] * 3)
     oracle = LabelingToolOracle(make_pending_tool(), journal=tmp_path / "j.sqlite",
@@ -610,7 +612,8 @@ def test_pending_samples_are_neither_labels_nor_errors(tmp_path, settings):
     assert [result.labels[i] for i in (0, 3)] == [2.0, 4.0]
     assert all(result.labels[i] is None for i in result.pending)
     assert not result.succeeded[1] and result.succeeded[0]
-    assert oracle.n_queries_ == 12  # one call each: pending samples are not retried
+    # 4 distinct samples, one call each (repeats are sent once): pending ones are not retried
+    assert oracle.n_queries_ == 4
     assert len(oracle.journal_) == 2 and oracle.journal_.n_failed == 0
     assert oracle.journal_.claims() == {}  # claims released
 
@@ -638,3 +641,10 @@ def test_dataset_oracle_missing_entries_are_pending():
     result = oracle.label(None, indices=[0, 1, 2])
     assert result.pending == {1} and list(result.errors) == [2]
     assert DatasetOracle([np.nan]).label(None, indices=[0]).pending == set()
+
+
+def test_a_sample_twice_in_a_batch_is_paid_once(tmp_path):
+    tool = make_counting_tool()
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0]])
+    result = LabelingToolOracle(tool, journal=tmp_path / "j.sqlite", journal_key="sum").label(X)
+    assert result.labels == [3.0, 7.0, 3.0] and sum(tool.calls) == 2
