@@ -22,9 +22,12 @@ sample).
 """
 
 import hashlib
+import sys
+import tempfile
 import time
 from collections import Counter
 
+import cloudpickle
 import numpy as np
 import pytest
 import torch
@@ -33,6 +36,10 @@ from skorch import NeuralNetRegressor
 from hardsample import LabelingError, LabelingToolOracle, LatentHardMiningRegressor
 from hardsample.generators import PCAGenerator
 from hardsample.nets import MLP
+
+# The tool is sent to worker processes (timeouts) by value: a fresh worker, started
+# after each timeout, then loads numpy only, not this module (and torch).
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 N_FEATURES = 6
 WEIGHTS = np.arange(1, N_FEATURES + 1, dtype=np.float64)
@@ -58,11 +65,19 @@ class FaultyTool:
     Records asks per sample and the good labels it computed.
     """
 
-    def __init__(self, mode, fraction, fail_all_after=None):
+    def __init__(self, mode, fraction, fail_all_after=None, log=None):
         self.mode, self.fraction, self.fail_all_after = mode, fraction, fail_all_after
-        self.asked = Counter()
+        self._asked = Counter()
         self.n_good_computed = 0
         self.n_delivered_ok = 0
+        self.log = log  # with a timeout the tool runs in worker processes: asks go here
+
+    @property
+    def asked(self):
+        if self.log is None:
+            return self._asked
+        with open(self.log) as f:
+            return Counter(bytes.fromhex(line) for line in f.read().split())
 
     def is_bad(self, x):
         if self.fail_all_after is not None and self.n_delivered_ok >= self.fail_all_after:
@@ -73,7 +88,10 @@ class FaultyTool:
         X = np.asarray(X)
         bad = [self.is_bad(x) for x in X]
         for x in X:
-            self.asked[x.tobytes()] += 1
+            self._asked[x.tobytes()] += 1
+        if self.log is not None:
+            with open(self.log, "a") as f:
+                f.write("".join(x.tobytes().hex() + "\n" for x in X))
         labels = [float(x.astype(np.float64) @ WEIGHTS) for x in X]
         self.n_good_computed += len(X) - sum(bad)
         if any(bad):
@@ -105,7 +123,10 @@ def run_scenario(mode, fraction, *, n_pool=200, initial_size=20, round_size=10, 
                  fail_all_after=None, max_failures=None):
     """One mining run against a faulty tool; returns (estimator, tool, oracle, error, stats)."""
     X = _pool(n_pool)
-    tool = FaultyTool(mode, fraction, fail_all_after)
+    log = None
+    if mode == "hang":
+        log = tempfile.NamedTemporaryFile(suffix=".asked", delete=False).name
+    tool = FaultyTool(mode, fraction, fail_all_after, log=log)
     oracle = LabelingToolOracle(tool, chunk_size=5, max_retries=1, max_failures=max_failures,
                                 timeout=TIMEOUT if mode == "hang" else None)
     reg = LatentHardMiningRegressor(_net(), PCAGenerator(n_components=2), sampler="nearest",
