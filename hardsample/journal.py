@@ -585,4 +585,4 @@ class AnnotationJournal:
                           "SELECT COUNT(*) FROM labels WHERE label IS NULL")[0][0]
 
 
-__all__ = ["AnnotationJournal", "JournalError", "sample_key"]
+__all__ = ["AnnotationJournal", "sample_key"]
