@@ -15,6 +15,7 @@ from sklearn.base import clone
 from ._ledger import LabelLedger, RoundRecord
 from ._timing import Stopwatch
 from ._torch import seed_from, torch_seeded
+from .journal import JournalError
 from .oracles import LabelingError
 from .samplers import Proposal
 
@@ -95,6 +96,9 @@ def run_round(run, X, oracle, known=None, may_train=True):
         n_new = ledger.n_new_this_round
         if fresh:
             _check_pool_left(run, number, request.n_wanted - n_new - len(request.pending))
+        # The oracle's failure budget spans the round's replacement proposals.
+        if callable(getattr(oracle, "begin_round", None)):
+            oracle.begin_round(request.n_wanted - n_new)
         for tries in range(MAX_REPLACEMENT_ATTEMPTS + 1):
             n_missing = request.n_wanted - n_new - len(request.pending)
             if n_missing <= 0:
@@ -107,7 +111,15 @@ def run_round(run, X, oracle, known=None, may_train=True):
             for stage, seconds in (proposal.timings or {}).items():
                 mining_split[stage] = mining_split.get(stage, 0.0) + seconds
             with watch("labeling"):
-                n_new += _label(run, X, oracle, proposal, number)
+                try:
+                    n_new += _label(run, X, oracle, proposal, number)
+                except LabelingError as exc:  # the oracle's failure budget is spent
+                    if not hasattr(exc, "n_new"):
+                        raise
+                    raise _labeling_failed(run, number, request.n_wanted, n_new + exc.n_new,
+                                           budget_spent=True) from exc
+        if callable(getattr(oracle, "end_round", None)):
+            oracle.end_round()
     except BaseException:
         ledger.drop_request()  # nothing waits: a retry draws the round afresh, as before
         raise
@@ -215,22 +227,43 @@ def _label(run, X, oracle, proposal, number):
             "labeling tool can label: pass oracle=<callable> instead of y."
         )
     batch = np.asarray(proposal.X, dtype=np.float32)
-    return _keep(run, oracle.label(batch), batch, number, None, proposal.latent_codes)
+    return _keep(run, oracle, batch, number, None, proposal.latent_codes)
 
 
 def _label_pool(run, X, oracle, indices, number):
     """Ask the oracle for pool samples ``indices`` (checked); keep what came back."""
     batch = X[indices]
-    return _keep(run, oracle.label(batch, indices=indices), batch, number, indices, None)
+    return _keep(run, oracle, batch, number, indices, None)
 
 
-def _keep(run, result, batch, number, indices, latent_codes):
+def _keep(run, oracle, batch, number, indices, latent_codes):
+    """Ask ``oracle`` for ``batch``; the ledger keeps every label that came back."""
+    result, stopped = _ask(oracle, batch, indices)
     if len(result.labels) != len(batch):
         run.ledger.count_unanswered(len(batch))
         raise LabelingError(
             f"The oracle answered {len(result.labels)} labels for {len(batch)} samples."
         )
-    return run.ledger.record(result, batch, number, indices=indices, latent_codes=latent_codes)
+    n_new = run.ledger.record(result, batch, number, indices=indices,
+                              latent_codes=latent_codes)
+    if stopped is not None:  # the labels it paid for are kept in the ledger first
+        stopped.n_new = n_new
+        raise stopped
+    return n_new
+
+
+def _ask(oracle, batch, indices):
+    """``oracle.label``: ``(result, None)``, or ``(the result so far, the error)`` when
+    the oracle stopped (failure budget spent, journal error) after paying for labels."""
+    try:
+        if indices is None:
+            return oracle.label(batch), None
+        return oracle.label(batch, indices=indices), None
+    except (LabelingError, JournalError) as exc:
+        result = getattr(exc, "result", None)
+        if result is None or len(result.labels) != len(batch):
+            raise
+        return result, exc
 
 
 def _check_proposed_indices(run, indices):
@@ -278,14 +311,16 @@ def _replacements_possible(run, n_missing):
     return run.sampler.synthesizes or n_missing <= run.ledger.n_available
 
 
-def _labeling_failed(run, number, n_wanted, n_new):
+def _labeling_failed(run, number, n_wanted, n_new, budget_spent=False):
     failed = run.ledger.failures_in_round(number)
     reasons = "; ".join(f["error"] for f in failed[-3:]) or "no reason recorded"
+    why = ("its failure budget (max_failures) is spent, so nothing more was sent"
+           if budget_spent else "the pool has no more candidates or the retries ran out")
     return LabelingError(
         f"Round {number} got {n_new} of the {n_wanted} labels it needs; the oracle failed "
-        f"on {len(failed)} samples and the pool has no more candidates or the retries ran "
-        f"out. Last errors: {reasons}. The {run.ledger.n_labeled} labels already paid for "
-        f"are kept ({_kept_attributes(run)}); failures are in failed_labels_."
+        f"on {len(failed)} samples and {why}. Last errors: {reasons}. The "
+        f"{run.ledger.n_labeled} labels already paid for are kept ({_kept_attributes(run)}); "
+        "failures are in failed_labels_."
     )
 
 

@@ -1,44 +1,82 @@
-"""Oracles: where labels come from.
+"""Oracles: where labels come from (the protocol of a label request and its answer).
 
 An oracle never chooses what to label; it answers for what it is given and says,
-sample by sample, which answers succeeded. Two kinds:
+sample by sample, which answers succeeded, which failed and which are not
+available yet. Two kinds:
 
 - :class:`DatasetOracle`: the hidden labels of a pool (a data set whose labels are
   revealed only when queried);
 - :class:`LabelingToolOracle`: any callable labeling tool ``f(X_batch) -> y_batch``
-  (a physics solver, a human-in-the-loop service), called in parallel through
-  joblib (any joblib backend, dask included), with retries and a timeout; a
-  sample whose labeling keeps failing is recorded and skipped. Labels can be
-  persisted in an :class:`~hardsample.journal.AnnotationJournal` the moment they
-  are paid for, and are reused from it by later runs.
+  (a physics solver, a human-in-the-loop service). Running the tool (worker
+  processes, timeouts, retries, the failure budget, claims) is
+  :mod:`hardsample._tool_runner`'s job; storing labels is
+  :class:`~hardsample.journal.AnnotationJournal`'s.
+
+A tool that cannot answer yet (a person has not labeled the sample) raises
+:class:`NotLabeledYet`, or returns :data:`PENDING` in place of one label: those
+samples are *pending*, neither labeled nor failed.
 """
 
 import functools
 import inspect
-import multiprocessing
 import numbers
 import os
-import threading
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
-from joblib import Parallel, delayed
 
-from .journal import AnnotationJournal, sample_key
+from .journal import AnnotationJournal, JournalError, sample_key
+
+
+class LabelingError(ValueError):
+    """The oracle could not provide the labels a round needs.
+
+    Raised by the meta-estimators when labeling failures (an oracle that raises,
+    returns the wrong shape, NaN, or hangs) leave a round short of its budget, and
+    by :class:`LabelingToolOracle` when its failure budget (``max_failures``) is
+    spent; the message lists the failures, and the labels already paid for are
+    kept (``result``).
+
+    Attributes
+    ----------
+    result : LabelingResult or None
+        The answers of the batch so far, when raised by an oracle: its labels
+        are already stored in the journal.
+
+    Examples
+    --------
+    >>> from hardsample import LabelingError
+    >>> issubclass(LabelingError, ValueError)
+    True
+    """
+
+    def __init__(self, message, result=None):
+        super().__init__(message)
+        self.result = result
 
 
 class NotLabeledYet(Exception):
-    """Raised by a labeling tool for a batch whose labels are not available yet.
+    """Raised by a labeling tool: the samples of this call have no label yet.
 
-    The oracle reports the batch's samples in :attr:`LabelingResult.pending`: they
-    are neither labels nor failures, and the estimator asks for them again later.
+    They are *pending* (:attr:`LabelingResult.pending`): not retried, not counted
+    as failures, not journaled, their claims released. With ``chunk_size=1``
+    (the default) this is per sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hardsample.oracles import LabelingToolOracle, NotLabeledYet
+    >>> def ask_a_person(X):
+    ...     raise NotLabeledYet("the annotator has not answered")
+    >>> LabelingToolOracle(ask_a_person).label(np.zeros((2, 3))).pending
+    {0, 1}
     """
 
 
 class _Pending:
-    """The type of :data:`PENDING` (one instance, kept across pickling)."""
+    """The type of :data:`PENDING` (one instance; pickles to itself)."""
 
     def __repr__(self):
         return "PENDING"
@@ -47,39 +85,8 @@ class _Pending:
         return "PENDING"
 
 
-#: What a labeling tool returns, in place of a label, for a sample not labeled yet.
+#: Returned by a labeling tool in place of one label: that sample has no label yet.
 PENDING = _Pending()
-
-#: The error text :func:`_call_tool` gives for a call that raised NotLabeledYet.
-_NOT_YET = "NotLabeledYet"
-
-
-def _is_missing(label, missing):
-    """Whether ``label`` is the "not labeled yet" marker ``missing`` (NaN-aware)."""
-    if missing is None:
-        return False
-    if isinstance(missing, float) and np.isnan(missing):
-        array = np.asarray(label)
-        return array.dtype.kind in "fc" and array.size > 0 and bool(np.isnan(array).all())
-    try:
-        return bool(np.asarray(label).shape == () and label == missing)
-    except (TypeError, ValueError):
-        return False
-
-
-class LabelingError(ValueError):
-    """The oracle could not provide the labels a round needs.
-
-    Raised by the meta-estimators when labeling failures (an oracle that raises,
-    returns the wrong shape, NaN, or hangs) leave a round short of its budget; the
-    message says why, and the labels already paid for are kept.
-
-    Examples
-    --------
-    >>> from hardsample import LabelingError
-    >>> issubclass(LabelingError, ValueError)
-    True
-    """
 
 
 @dataclass
@@ -89,7 +96,8 @@ class LabelingResult:
     Attributes
     ----------
     labels : list
-        One entry per sample: the label, or None where labeling failed.
+        One entry per sample: the label, or None where labeling failed or the
+        label is pending.
     errors : dict of int to str
         Position in the batch -> why labeling that sample failed.
     inputs : ndarray or None, default=None
@@ -99,8 +107,8 @@ class LabelingResult:
         canonicalization failed holds the input as sent (its position is in
         ``errors``). Store these, not the batch sent, with the labels.
     pending : set of int, default=set()
-        Positions in the batch whose label is not available yet: neither labels nor
-        errors.
+        Positions whose label is not available yet (neither a label nor an
+        error): ask again later.
     """
 
     labels: list
@@ -110,10 +118,11 @@ class LabelingResult:
 
     @property
     def succeeded(self):
-        return np.array([pos not in self.errors for pos in range(len(self.labels))], dtype=bool)
+        return np.array([pos not in self.errors and pos not in self.pending
+                         for pos in range(len(self.labels))], dtype=bool)
 
 
-def _label_problem(label):
+def label_problem(label):
     """Why a single label is unusable (a string), or None if it looks fine."""
     array = np.asarray(label)
     if array.dtype == object and array.ndim > 0:
@@ -122,6 +131,20 @@ def _label_problem(label):
         return "label holds NaN or infinite values"
     if array.dtype.kind not in "biufcUSO":
         return f"label has unsupported dtype {array.dtype}"
+    return None
+
+
+def batch_problem(answer, n):
+    """Why a tool's answer for ``n`` samples is not a sequence of ``n`` labels (or None)."""
+    if isinstance(answer, (Mapping, Set, str, bytes)):
+        return (f"the tool returned a {type(answer).__name__}, not a sequence of labels "
+                "in the order of the samples")
+    try:
+        n_answers = len(answer)
+    except TypeError:
+        return f"the tool returned {type(answer).__name__}, not a sequence of labels"
+    if n_answers != n:
+        return f"the tool returned {n_answers} labels for {n} samples"
     return None
 
 
@@ -146,6 +169,18 @@ class BaseOracle:
         raise NotImplementedError
 
 
+def _is_missing(label, missing):
+    if missing is None:
+        return False
+    if isinstance(missing, float) and np.isnan(missing):
+        array = np.asarray(label)
+        return array.dtype.kind in "fc" and bool(np.isnan(array).all())
+    try:
+        return bool(np.all(np.asarray(label) == missing))
+    except (TypeError, ValueError):
+        return False
+
+
 class DatasetOracle(BaseOracle):
     """The hidden labels of a pool, revealed only for queried indices.
 
@@ -153,15 +188,15 @@ class DatasetOracle(BaseOracle):
     ----------
     y : array-like of shape (n_pool, ...)
         The labels of every pool sample; only queried entries are ever read.
-    missing : object or None, default=None
-        The entry of ``y`` that means "not labeled yet" (``-1`` for classes,
-        ``np.nan`` for targets, NaN-aware): such samples are reported in
-        :attr:`LabelingResult.pending`. None: every entry is a label.
+    missing : scalar or None, default=None
+        The value of an entry not labeled yet (scikit-learn's semi-supervised
+        convention: -1 for classes, NaN for regression); such entries are
+        returned as pending, not as errors. None: every entry is a label.
 
     Attributes
     ----------
     n_queries_ : int
-        Number of labels revealed so far (pending samples excluded).
+        Number of labels revealed so far.
 
     Examples
     --------
@@ -171,6 +206,8 @@ class DatasetOracle(BaseOracle):
     [3, 4]
     >>> oracle.n_queries_
     2
+    >>> DatasetOracle([3, -1, 4], missing=-1).label(None, indices=[0, 1]).pending
+    {1}
     """
 
     def __init__(self, y, missing=None):
@@ -188,52 +225,13 @@ class DatasetOracle(BaseOracle):
         y = np.asarray(self.y)
         if len(indices) and (indices.min() < 0 or indices.max() >= len(y)):
             raise IndexError(f"Pool indices out of range for {len(y)} labels.")
+        self.n_queries_ += len(indices)
         labels = [y[i] for i in indices]
         pending = {pos for pos, lab in enumerate(labels) if _is_missing(lab, self.missing)}
-        self.n_queries_ += len(indices) - len(pending)
         errors = {pos: problem for pos, lab in enumerate(labels)
-                  if pos not in pending and (problem := _label_problem(lab)) is not None}
+                  if pos not in pending and (problem := label_problem(lab)) is not None}
         return LabelingResult([None if pos in errors or pos in pending else lab
                                for pos, lab in enumerate(labels)], errors, pending=pending)
-
-
-#: Extra seconds joblib waits for a parallel worker past ``timeout`` before aborting.
-BACKSTOP_SECONDS = 30.0
-
-_TIMEOUT_ERRORS = (TimeoutError, multiprocessing.TimeoutError)
-
-
-def _call_tool(func, X):
-    """Call the tool on a batch; exceptions come back as values (they may cross processes)."""
-    try:
-        return func(X), None
-    except NotLabeledYet:
-        return None, _NOT_YET
-    except Exception as exc:  # noqa: BLE001 - any failure of a user tool is recorded
-        return None, f"{type(exc).__name__}: {exc}"
-
-
-def _call_tool_with_timeout(func, X, timeout):
-    """Call the tool in a daemon thread, giving up after ``timeout`` seconds.
-
-    A thread cannot be killed: a tool that hangs keeps running in the background
-    (holding its memory and a CPU) until it returns, but the run goes on.
-    """
-    box = {}
-
-    def target():
-        box["result"] = _call_tool(func, X)
-
-    thread = threading.Thread(target=target, name="hardsample-labeling", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        return None, _timeout_message(timeout)
-    return box["result"]
-
-
-def _timeout_message(timeout):
-    return f"TimeoutError: labeling took longer than timeout={timeout:g} s"
 
 
 def _describe_callable(func):
@@ -253,14 +251,61 @@ def _describe_callable(func):
     return f"{name}: {text}"
 
 
+def _code_names(code):
+    """Global names read by ``code`` and the code objects nested in it."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _code_names(const)
+    return names
+
+
+def _plain_global(value):
+    return (inspect.ismodule(value) or inspect.isclass(value) or inspect.isroutine(value)
+            or isinstance(value, np.ufunc))
+
+
+def _unsignable(func):
+    """Why ``func``'s derived signature cannot tell two configurations apart (or None)."""
+    if isinstance(func, functools.partial):
+        return _unsignable(func.func)
+    if inspect.ismethod(func):
+        return _unsignable(func.__func__) or _unsignable(func.__self__)
+    if inspect.isfunction(func):
+        if func.__name__ == "<lambda>":
+            return "it is a lambda"
+        if func.__closure__:
+            return "it is a closure (it reads variables of an enclosing function)"
+        if "<locals>" in func.__qualname__:
+            return "it is a nested function"
+        for name in sorted(_code_names(func.__code__)):
+            if name in func.__globals__ and not _plain_global(func.__globals__[name]):
+                return (f"it reads the module global {name!r} "
+                        f"({type(func.__globals__[name]).__name__}), which may change")
+        return None
+    if inspect.isbuiltin(func) or inspect.isclass(func):
+        return None
+    text = repr(func)
+    if (" at 0x" in text or text.startswith("<")) and getattr(func, "__dict__", None):
+        return "its repr does not show its settings"
+    return None
+
+
 def tool_signature(func, journal_key=None):
     """The run signature a journal stores: ``journal_key`` or one derived from ``func``.
 
     The derived signature is the tool's qualified name, followed by its ``repr``
     for callable objects whose ``repr`` shows their settings (e.g. scikit-learn
-    style objects) and by the bound arguments of a ``functools.partial``. Two
-    lambdas of the same function, or tools configured through globals, cannot be
-    told apart: pass ``journal_key`` for them.
+    style objects) and by the bound arguments of a ``functools.partial``. A tool
+    whose signature cannot tell two configurations apart is refused: lambdas,
+    closures, nested functions, functions reading module globals other than
+    modules, functions and classes, and objects with state but a default
+    ``repr``. Pass ``journal_key`` for them.
+
+    Raises
+    ------
+    ValueError
+        If no signature can be derived from ``func`` and ``journal_key`` is None.
 
     Examples
     --------
@@ -272,11 +317,22 @@ def tool_signature(func, journal_key=None):
     "functools.partial(builtins.round, *(), **{'ndigits': 2})"
     >>> tool_signature(abs, journal_key="solver v2, mesh 0.1")
     'solver v2, mesh 0.1'
+    >>> tool_signature(lambda X: X)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: Cannot sign the journal from the tool <lambda>: it is a lambda; ...
     """
     if journal_key is not None:
         if not isinstance(journal_key, str) or not journal_key:
             raise TypeError(f"journal_key must be a non-empty str or None, got {journal_key!r}.")
         return journal_key
+    reason = _unsignable(func)
+    if reason is not None:
+        name = getattr(func, "__qualname__", type(func).__qualname__)
+        raise ValueError(
+            f"Cannot sign the journal from the tool {name}: {reason}; two configurations of "
+            "it would get the same signature and reuse each other's labels. Pass "
+            "journal_key='<tool name, version and settings>' to LabelingToolOracle.")
     return _describe_callable(func)
 
 
@@ -351,12 +407,30 @@ def canonicalize_batch(func, X):
 class LabelingToolOracle(BaseOracle):
     """Wrap a labeling tool ``func(X_batch) -> y_batch`` as an oracle.
 
-    Batches are split into chunks labeled in parallel through joblib, so
-    ``joblib.parallel_config(backend="dask")`` spreads labeling over a dask cluster
-    without code changes. A chunk whose call raises, times out or returns the wrong
-    number of labels is relabeled sample by sample; a sample that still fails after
-    ``max_retries`` further attempts (or whose label is NaN, infinite or ragged) is
-    recorded in ``failures_`` and skipped.
+    Each call of ``func`` gets ``chunk_size`` samples (one by default). A call
+    that raises, times out or returns the wrong number of labels is retried
+    sample by sample, with exponential back-off; a sample that still fails after
+    ``max_retries`` further attempts (or whose label is NaN, infinite or ragged)
+    is recorded in ``failures_`` and skipped. Once the failed attempts exceed
+    ``max_failures``, nothing more is sent and :class:`LabelingError` is raised,
+    listing the failures; the labels already paid for are stored and carried by
+    the error (``err.result``).
+
+    What is guaranteed with a ``journal``:
+
+    - every label is written to the journal (one short transaction) as soon as
+      the call that produced it returns, before the next call is sent
+      (in process) or as each worker answers (in parallel): a crash loses at
+      most the calls in flight, whose labels were not delivered;
+    - samples already in the journal are answered from it without calling the
+      tool; before a sample is sent it is *claimed* in the journal, and another
+      process meeting that claim waits for the label (``claim_wait``) instead
+      of paying for it again;
+    - worker processes (``n_jobs > 1`` or ``timeout``) are killed with their
+      parent, at a timeout and when the batch is done;
+    - a label the journal cannot store (locked, damaged, full) is never dropped:
+      :class:`~hardsample.journal.JournalError` carries it (``err.unsaved``), and
+      the oracle writes it at its next call.
 
     A tool may declare the input it actually labels: a ``canonicalize(X_batch)``
     method (or the ``canonicalize`` parameter) mapping a batch to the canonical
@@ -367,47 +441,61 @@ class LabelingToolOracle(BaseOracle):
     A sample whose canonicalization raises, changes the shape or gives NaN/inf is
     a recorded failure (never sent to the tool, so no label is paid for it).
 
-    With a ``journal``, every label is written to an SQLite file the moment its
-    chunk comes back (chunks are processed as they complete), and samples already
-    in the journal are answered from it without calling the tool: a crashed or
-    repeated run never pays for the same label twice.
+    A tool that cannot answer yet raises :class:`NotLabeledYet` (every sample of
+    that call is pending) or returns :data:`PENDING` for one sample. A tool
+    taking an ``indices`` keyword gets the pool indices of its batch (None for
+    synthetic samples).
 
     Parameters
     ----------
     func : callable
-        ``func(X_batch) -> y_batch`` with ``len(y_batch) == len(X_batch)``. With
-        process-based parallelism (joblib's default ``loky`` backend, dask) it must
-        be picklable (cloudpickle: lambdas and closures are fine).
+        ``func(X_batch) -> y_batch`` with ``len(y_batch) == len(X_batch)``, or
+        ``func(X_batch, indices=...)``. With worker processes it is sent with
+        cloudpickle (lambdas and closures are fine).
     n_jobs : int or None, default=None
-        Parallel jobs (joblib semantics; None means 1 unless in a
-        ``joblib.parallel_config`` context, e.g. the number of dask worker threads).
+        Worker processes labeling in parallel (joblib semantics: None means 1
+        unless in a ``joblib.parallel_config`` context, -1 all CPUs). With 1 and
+        no ``timeout``, ``func`` runs in this process. Under a non-default joblib
+        backend (``joblib.parallel_config(backend="dask")``), calls go through
+        joblib to that backend instead.
     max_retries : int, default=1
         Further attempts for a sample whose labeling failed.
     journal : str, path-like, :class:`~hardsample.journal.AnnotationJournal` or None, \
 default=None
         Where paid-for labels are persisted and looked up (an SQLite file).
     timeout : float or None, default=None
-        Seconds after which the labeling of a chunk (or of a retried sample) counts
-        as failed. Each call runs in a daemon thread (of the worker, in parallel)
-        that is abandoned after ``timeout`` seconds: a thread cannot be killed, so a
-        hung call keeps its memory and CPU until it returns, but the run goes on. In
-        parallel, joblib's own ``timeout`` is set to ``timeout + max(timeout, 30)``
-        s as a backstop for workers that cannot answer at all (a tool stuck in C
-        code holding the GIL): the loky backend then kills its worker processes,
-        dask cancels the task. joblib's threading backend has no backstop.
+        Seconds after which a call counts as failed. The call runs in a worker
+        process, killed at the timeout (nothing keeps running). Under a joblib
+        backend, joblib's own timeout.
     journal_key : str or None, default=None
-        The run signature stored in the journal; None derives it from ``func`` (see
-        :func:`tool_signature`). A journal written under another signature is
-        refused with a ValueError.
+        The run signature stored in the journal; None derives it from ``func``
+        (see :func:`tool_signature`, which refuses lambdas, closures and
+        functions configured through globals). A journal written under another
+        signature is refused.
     chunk_size : int or None, default=None
-        Samples per call of ``func``; None splits each batch into one chunk per
-        job. Smaller chunks balance the load and journal labels more often.
+        Samples per call of ``func``; None means 1, so that each label is stored
+        before the next is paid for. Larger chunks suit batched tools; a crash
+        during a call loses that call's work.
     canonicalize : callable or None, default=None
         ``canonicalize(X_batch) -> X_canonical`` (same shape, finite values),
         applied in this process before the journal lookup and the labeling; None
         uses ``func.canonicalize`` when the tool has one (e.g.
         :meth:`hardsample.datasets.VesselStressSolver.canonicalize`), else labels
         the batch as sent.
+    max_failures : int, float or None, default=None
+        Failed attempts allowed per round (a failed call counts once, an
+        unusable label once) before labeling stops with a :class:`LabelingError`:
+        an int is a count, a float a fraction of the round's size. None means
+        as many failures as the round wants labels (at least ``1 + max_retries``),
+        so an always-failing tool is called at most about twice the round size. Under an estimator
+        the budget spans the round's replacement proposals; called directly,
+        each :meth:`label` call is a round.
+    retry_backoff : float, default=0.1
+        Seconds before the first retry of a sample, doubled at each further one
+        (at most 10 s).
+    claim_wait : float, default=600.0
+        Seconds to wait, without any label arriving, for samples another live
+        process has claimed; then they are given up as errors (never paid twice).
 
     Attributes
     ----------
@@ -420,6 +508,9 @@ default=None
     failures_ : list of dict
         ``{"sample": index in the batch, "error": str}`` for each sample given up on,
         across all batches (the estimator records its own, richer, list).
+    unsaved_ : list of (str, object)
+        ``(sample key, label)`` pairs paid for that the journal could not store
+        yet; written at the next call.
     journal_ : AnnotationJournal or None
         The open journal (after the first call of :meth:`label`).
 
@@ -437,10 +528,10 @@ default=None
     >>> path = os.path.join(tempfile.mkdtemp(), "labels.sqlite")
     >>> def solver(X):
     ...     return X.sum(axis=1)
-    >>> first = LabelingToolOracle(solver, journal=path)
+    >>> first = LabelingToolOracle(solver, journal=path, journal_key="sum v1")
     >>> first.label(np.ones((2, 3))).labels
     [np.float64(3.0), np.float64(3.0)]
-    >>> again = LabelingToolOracle(solver, journal=path)
+    >>> again = LabelingToolOracle(solver, journal=path, journal_key="sum v1")
     >>> again.label(np.ones((2, 3))).labels, again.n_calls_, again.n_reused_
     ([np.float64(3.0), np.float64(3.0)], 0, 2)
 
@@ -458,7 +549,8 @@ default=None
     can_label_synthetic = True
 
     def __init__(self, func, n_jobs=None, max_retries=1, journal=None, timeout=None,
-                 journal_key=None, chunk_size=None, canonicalize=None):
+                 journal_key=None, chunk_size=None, canonicalize=None, max_failures=None,
+                 retry_backoff=0.1, claim_wait=600.0):
         self.func = func
         self.n_jobs = n_jobs
         self.max_retries = max_retries
@@ -467,11 +559,16 @@ default=None
         self.journal_key = journal_key
         self.chunk_size = chunk_size
         self.canonicalize = canonicalize
+        self.max_failures = max_failures
+        self.retry_backoff = retry_backoff
+        self.claim_wait = claim_wait
         self.n_queries_ = 0
         self.n_calls_ = 0
         self.n_reused_ = 0
         self.failures_ = []
+        self.unsaved_ = []
         self.journal_ = None
+        self._round_budget = None
 
     def _check_params(self):
         if not callable(self.func):
@@ -479,15 +576,29 @@ default=None
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, (int, np.integer)) \
                 or self.max_retries < 0:
             raise ValueError(f"max_retries must be a non-negative int, got {self.max_retries!r}.")
-        if self.timeout is not None and (
-                isinstance(self.timeout, bool) or not isinstance(self.timeout, numbers.Real)
-                or not np.isfinite(self.timeout) or self.timeout <= 0):
-            raise ValueError(f"timeout must be None or a positive number of seconds, "
-                             f"got {self.timeout!r}.")
+        for name in ("timeout", "claim_wait"):
+            value = getattr(self, name)
+            if (value is not None or name == "claim_wait") and (
+                    isinstance(value, bool) or not isinstance(value, numbers.Real)
+                    or not np.isfinite(value) or value <= 0):
+                raise ValueError(f"{name} must be {'None or ' if name == 'timeout' else ''}"
+                                 f"a positive number of seconds, got {value!r}.")
+        if isinstance(self.retry_backoff, bool) or not isinstance(
+                self.retry_backoff, numbers.Real) or not 0 <= self.retry_backoff < np.inf:
+            raise ValueError("retry_backoff must be a non-negative number of seconds, got "
+                             f"{self.retry_backoff!r}.")
         if self.chunk_size is not None and (
                 isinstance(self.chunk_size, bool)
                 or not isinstance(self.chunk_size, numbers.Integral) or self.chunk_size < 1):
             raise ValueError(f"chunk_size must be None or a positive int, got {self.chunk_size!r}.")
+        limit = self.max_failures
+        if limit is not None and (
+                isinstance(limit, bool) or not isinstance(limit, numbers.Real)
+                or (isinstance(limit, numbers.Integral) and limit < 0)
+                or (not isinstance(limit, numbers.Integral)
+                    and not (np.isfinite(limit) and limit > 0))):
+            raise ValueError("max_failures must be None, a non-negative int (a count) or a "
+                             f"positive float (a fraction of the round), got {limit!r}.")
         if self.journal is not None and not isinstance(
                 self.journal, (str, os.PathLike, AnnotationJournal)):
             raise TypeError("journal must be a file path, an AnnotationJournal or None, got "
@@ -519,100 +630,76 @@ default=None
         state["journal_"] = None  # reopened on demand
         return state
 
-    # ------------------------------------------------------------------ calling
-    def _chunks(self, positions):
-        from joblib import effective_n_jobs
+    # ------------------------------------------------------------ failure budget
+    def _budget_limit(self, n):
+        if self.max_failures is None:  # one sample may use all its retries
+            return max(int(n), 1 + int(self.max_retries))
+        if isinstance(self.max_failures, numbers.Integral):
+            return int(self.max_failures)
+        return int(np.ceil(self.max_failures * n))
 
-        positions = np.asarray(positions, dtype=np.int64)
-        n = len(positions)
-        if n == 0:
-            return []
-        if self.chunk_size is not None:
-            n_chunks = -(-n // self.chunk_size)
-        else:
-            n_chunks = max(1, min(n, effective_n_jobs(self.n_jobs)))
-        return [c for c in np.array_split(positions, n_chunks) if len(c)]
+    def begin_round(self, n_wanted):
+        """Open a round of ``n_wanted`` labels: its failure budget spans every
+        :meth:`label` call until :meth:`end_round` (called by the estimators)."""
+        from ._tool_runner import FailureBudget
 
-    def _count(self, batch):
-        self.n_calls_ += 1
-        self.n_queries_ += len(batch)
+        self._check_params()
+        self._round_budget = FailureBudget(self._budget_limit(n_wanted))
 
-    def _results(self, batches, funcs=None):
-        """Yield ``(answer, error)`` per batch, in order, as soon as each is ready."""
-        from joblib import effective_n_jobs
-
-        funcs = funcs or [self.func] * len(batches)
-        if not batches:
-            return
-        if len(batches) == 1 or effective_n_jobs(self.n_jobs) == 1:
-            for func, batch in zip(funcs, batches):
-                self._count(batch)
-                if self.timeout is None:
-                    yield _call_tool(func, batch)
-                else:
-                    yield _call_tool_with_timeout(func, batch, self.timeout)
-            return
-        if self.timeout is None:
-            task, extra, backstop = _call_tool, (), None
-        else:
-            # The worker times the call itself (excluding the pool's start-up and
-            # queueing); joblib's timeout is a backstop for a worker that cannot
-            # answer at all (e.g. a tool stuck in C code holding the GIL).
-            task, extra = _call_tool_with_timeout, (self.timeout,)
-            backstop = self.timeout + max(self.timeout, BACKSTOP_SECONDS)
-        pending = list(range(len(batches)))
-        while pending:
-            done = 0
-            parallel = Parallel(n_jobs=self.n_jobs, timeout=backstop, batch_size=1,
-                                return_as="generator")
-            try:
-                for result in parallel(delayed(task)(funcs[i], batches[i], *extra)
-                                       for i in pending):
-                    self._count(batches[pending[done]])
-                    done += 1
-                    yield result
-            except _TIMEOUT_ERRORS:
-                # The chunk waited for got no answer; joblib aborted the others (the
-                # loky backend kills its workers), which are resubmitted by the loop
-                # without counting as failed.
-                self._count(batches[pending[done]])
-                done += 1
-                yield None, (f"TimeoutError: no answer from the worker within {backstop:g} s "
-                             f"(timeout={self.timeout:g} s)")
-            except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the tool
-                self._count(batches[pending[done]])
-                done += 1
-                yield None, f"{type(exc).__name__}: {exc}"
-            pending = pending[done:]
+    def end_round(self):
+        """Close the round opened by :meth:`begin_round`."""
+        self._round_budget = None
 
     # ----------------------------------------------------------------- labeling
-    def _bound(self, indices, positions_list):
-        """The callable per chunk: the tool, given its pool ``indices`` when it takes them."""
-        if indices is None or not _takes_indices(self.func):
-            return None
-        indices = np.asarray(indices, dtype=np.int64)
-        return [functools.partial(self.func, indices=indices[np.asarray(positions, dtype=np.int64)])
-                for positions in positions_list]
+    def _runner(self):
+        from joblib import effective_n_jobs
+        from joblib._parallel_backends import LokyBackend
+        from joblib.parallel import get_active_backend
+
+        from ._tool_runner import ToolRunner
+
+        backend, _ = get_active_backend()
+        return ToolRunner(
+            self.func, n_jobs=max(1, effective_n_jobs(self.n_jobs)), timeout=self.timeout,
+            max_retries=self.max_retries, retry_backoff=self.retry_backoff,
+            chunk_size=self.chunk_size or 1, claim_wait=self.claim_wait,
+            use_joblib=not isinstance(backend, LokyBackend))
+
+    def _flush_unsaved(self, journal):
+        if self.unsaved_ and journal is not None:
+            try:
+                journal.put_labels(self.unsaved_)
+            except JournalError as exc:
+                exc.unsaved = list(self.unsaved_)
+                raise
+            self.unsaved_ = []
 
     def label(self, X, indices=None):
-        """Label samples ``X`` (pool rows ``indices``, passed on to a tool that takes them).
-
-        A tool whose signature has an ``indices`` keyword is called as
-        ``func(X_chunk, indices=pool_indices_of_the_chunk)``. A tool that raises
-        :class:`NotLabeledYet` for a chunk, or returns :data:`PENDING` for a sample,
-        has those samples reported in :attr:`LabelingResult.pending` (not retried,
-        not failed, not journaled).
+        """Label samples ``X``, pool rows ``indices`` (None: synthetic samples).
 
         Returns
         -------
         LabelingResult
             With ``inputs`` the canonical batch when a canonicalize step is in use.
+
+        Raises
+        ------
+        LabelingError
+            When the failure budget is spent (``err.result``: the answers so far).
+        JournalError
+            When the journal cannot store a paid label (``err.unsaved``: the labels
+            not stored, also kept in ``unsaved_``; ``err.result``).
         """
+        from ._tool_runner import FailureBudget
+
         self._check_params()
-        journal = self._open_journal()
         X = np.asarray(X)
         if X.ndim == 0:
             raise ValueError("X must be a batch of samples (an array with a first axis).")
+        if indices is not None and len(indices) != len(X):
+            raise ValueError(f"indices has {len(indices)} entries for {len(X)} samples.")
+        journal = self._open_journal()
+        self._flush_unsaved(journal)
         labels = [None] * len(X)
         errors = {}
         inputs = None
@@ -625,97 +712,47 @@ default=None
         if journal is not None:
             keys = [sample_key(x) for x in X]
             stored = journal.get_many(None, keys=[keys[pos] for pos in todo])
-            stored = {int(todo[i]): label for i, label in stored.items()}
-            for pos, label in stored.items():
-                self._accept(pos, label, labels, errors)
+            # map the journal's answers back by batch position, not by to-do rank
+            for rank, label in stored.items():
+                labels[int(todo[rank])] = label
             self.n_reused_ += len(stored)
-            todo = np.array([pos for pos in todo if pos not in stored], dtype=np.int64)
+            todo = np.array([pos for i, pos in enumerate(todo) if i not in stored],
+                            dtype=np.int64)
 
-        chunks = self._chunks(todo)
-        retry, pending = [], set()
-        answers = self._results([X[c] for c in chunks], self._bound(indices, chunks))
-        for chunk, (answer, error) in zip(chunks, answers):
-            if error == _NOT_YET:
-                pending.update(int(pos) for pos in chunk)
-                continue
-            if error is None:
-                error = self._batch_problem(answer, len(chunk))
-            if error is not None:
-                retry.extend(int(pos) for pos in chunk)
-                errors.update({int(pos): error for pos in chunk})
-                continue
-            for pos, lab in zip(chunk, answer):
-                if lab is PENDING:
-                    pending.add(int(pos))
-                else:
-                    self._accept(int(pos), lab, labels, errors)
-            self._persist(journal, X, keys, [p for p in chunk if int(p) not in pending],
-                          labels, errors)
-        for _ in range(self.max_retries):
-            retry = [pos for pos in retry if pos in errors]
-            if not retry:
-                break
-            answers = self._results([X[pos:pos + 1] for pos in retry],
-                                    self._bound(indices, [[pos] for pos in retry]))
-            for pos, (answer, error) in zip(retry, answers):
-                error = error or self._batch_problem(answer, 1)
-                if error == _NOT_YET or (error is None and answer[0] is PENDING):
-                    errors.pop(pos, None)
-                    pending.add(pos)
-                elif error is None:
-                    errors.pop(pos, None)
-                    self._accept(pos, answer[0], labels, errors)
-                    self._persist(journal, X, keys, [pos], labels, errors)
-                else:
-                    errors[pos] = error
-        if journal is not None and errors:
-            failed = sorted(errors)
+        budget = self._round_budget or FailureBudget(self._budget_limit(len(X)))
+        run = self._runner().run(X, todo, budget, journal=journal, keys=keys, indices=indices)
+        self.n_calls_ += run.n_calls
+        self.n_queries_ += run.n_queries
+        self.n_reused_ += len(run.reused)
+        for source in (run.labels, run.reused):
+            for pos, label in source.items():
+                labels[pos] = label
+        errors.update(run.errors)
+        errors.update(run.skipped)
+        for pos in run.pending:
+            errors.pop(pos, None)
+        result = LabelingResult(labels, errors, inputs, pending=set(run.pending))
+        self.unsaved_.extend(run.unsaved)
+        if run.journal_error is not None:
+            run.journal_error.unsaved = list(self.unsaved_)
+            run.journal_error.result = result
+            raise run.journal_error
+        failed = sorted(set(errors) - set(run.skipped))
+        if journal is not None and failed:
             journal.put_failures([(X[pos], errors[pos]) for pos in failed],
                                  keys=[keys[pos] for pos in failed])
         self.failures_.extend({"sample": pos, "error": err} for pos, err in sorted(errors.items()))
-        return LabelingResult(labels, errors, inputs, pending)
+        if run.budget_exceeded:
+            raise LabelingError(self._budget_message(budget, errors), result=result)
+        return result
 
-    @staticmethod
-    def _persist(journal, X, keys, positions, labels, errors):
-        """Commit the good labels of one chunk to the journal."""
-        if journal is None:
-            return
-        good = [int(pos) for pos in positions if int(pos) not in errors]
-        if good:
-            journal.put_many([(X[pos], labels[pos]) for pos in good],
-                             keys=[keys[pos] for pos in good])
-
-    @staticmethod
-    def _batch_problem(answer, n):
-        if isinstance(answer, (Mapping, Set, str, bytes)):
-            return (f"the tool returned a {type(answer).__name__}, not a sequence of labels "
-                    "in the order of the samples")
-        try:
-            n_answers = len(answer)
-        except TypeError:
-            return f"the tool returned {type(answer).__name__}, not a sequence of labels"
-        if n_answers != n:
-            return f"the tool returned {n_answers} labels for {n} samples"
-        return None
-
-    @staticmethod
-    def _accept(pos, label, labels, errors):
-        problem = _label_problem(label)
-        if problem is None:
-            labels[pos] = label
-            errors.pop(pos, None)
-        else:
-            errors[pos] = problem
-
-
-def _takes_indices(func):
-    """Whether a labeling tool's signature has an ``indices`` keyword."""
-    try:
-        parameters = inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
-    return "indices" in parameters
-
+    def _budget_message(self, budget, errors):
+        listed = "; ".join(f"sample {pos}: {err}" for pos, err in sorted(errors.items())[:10])
+        more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
+        return (f"The labeling tool failed {budget.spent} times, more than max_failures="
+                f"{self.max_failures!r} allows ({budget.limit}); nothing more was sent. "
+                f"Failures: {listed}{more}. The labels already paid for are stored and in "
+                "err.result.")
 
 def check_oracle(y, oracle):
     """Turn the ``y`` / ``oracle`` arguments of ``fit`` into one oracle."""

@@ -504,7 +504,10 @@ def test_failing_oracle_keeps_paid_labels(digits, failure):
         return labels * np.nan
 
     clf = _clf()
-    clf.partial_fit(X, oracle=tool, classes=np.arange(10))
+    # one call per batch (the default is one sample per call)
+    from hardsample import LabelingToolOracle
+
+    clf.partial_fit(X, oracle=LabelingToolOracle(tool, chunk_size=len(X)), classes=np.arange(10))
     paid = clf.labeled_indices_.copy()
     with pytest.raises(LabelingError, match="already paid for are kept") as info:
         clf.partial_fit(X)

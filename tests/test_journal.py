@@ -97,3 +97,118 @@ def test_closed_journal_and_pickling(tmp_path):
     with pytest.raises(ValueError, match="closed"):
         journal.get_many([np.zeros(2)])
     assert "tool" in repr(journal)
+
+
+# ------------------------------------------------------------------- integrity
+from hardsample import JournalError  # noqa: E402
+from hardsample.journal import dump_label, row_checksum  # noqa: E402
+
+
+def _raw(path):
+    db = sqlite3.connect(path, isolation_level=None)
+    return db
+
+
+def test_dtype_is_part_of_the_key():
+    # same bytes (all zero), other dtype: other samples
+    assert sample_key(np.zeros(4, np.int32)) != sample_key(np.zeros(4, np.float32))
+
+
+def test_edited_label_is_refused(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with AnnotationJournal(path, signature="tool") as journal:
+        journal.put_many([(np.zeros(2), 1.0), (np.ones(2), 2.0)])
+    db = _raw(path)
+    blob = dump_label(7.0)
+    db.execute("UPDATE labels SET label=? WHERE sample_key=?", (blob, sample_key(np.ones(2))))
+    db.close()
+    with AnnotationJournal(path, signature="tool") as journal:
+        assert journal.get_many([np.zeros(2)]) == {0: 1.0}  # the untouched row is fine
+        with pytest.raises(JournalError, match=r"j\.sqlite.*row 2 .*checksum"):
+            journal.get_many([np.ones(2)])
+
+
+def test_bad_label_blob_is_a_journal_error(tmp_path):
+    path = tmp_path / "j.sqlite"
+    key = sample_key(np.zeros(2))
+    with AnnotationJournal(path, signature="tool") as journal:
+        journal.put_many([(np.zeros(2), 1.0)])
+    db = _raw(path)  # a blob that is not .npy, with a matching checksum
+    blob = b"\x93NUMPY garbage"
+    db.execute("UPDATE labels SET label=?, checksum=?", (blob, row_checksum(key, blob, "tool")))
+    db.close()
+    with AnnotationJournal(path) as journal:
+        with pytest.raises(JournalError, match="cannot be read") as info:
+            journal.get_many([np.zeros(2)])
+    assert "pickled" not in str(info.value) and info.value.path == str(path)
+
+
+def test_close_checkpoints_the_wal(tmp_path):
+    path = tmp_path / "j.sqlite"
+    journal = AnnotationJournal(path, signature="tool")
+    journal.put_many([(np.full(2, i, np.float32), float(i)) for i in range(5)])
+    journal.close()
+    assert not (tmp_path / "j.sqlite-wal").exists() or \
+        (tmp_path / "j.sqlite-wal").stat().st_size == 0
+    # the main file alone holds every label
+    copy = tmp_path / "copy.sqlite"
+    copy.write_bytes(path.read_bytes())
+    with AnnotationJournal(copy) as again:
+        assert len(again) == 5
+
+
+def test_copy_without_wal_after_a_crash_is_refused(tmp_path):
+    path = tmp_path / "j.sqlite"
+    journal = AnnotationJournal(path, signature="tool")  # never closed: a crash
+    journal.put_many([(np.zeros(2), 1.0)])
+    assert (tmp_path / "j.sqlite-wal").exists()
+    copy = tmp_path / "copy.sqlite"
+    copy.write_bytes(path.read_bytes())  # the -wal file is left behind
+    with pytest.raises(JournalError, match="-wal file is missing"):
+        AnnotationJournal(copy)
+    # with its -wal file, the copy opens with its label
+    copy2 = tmp_path / "copy2.sqlite"
+    copy2.write_bytes(path.read_bytes())
+    (tmp_path / "copy2.sqlite-wal").write_bytes((tmp_path / "j.sqlite-wal").read_bytes())
+    with AnnotationJournal(copy2) as again:
+        assert again.get_many([np.zeros(2)]) == {0: 1.0}
+    journal.close()
+
+
+def test_old_schema_is_refused(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = _raw(path)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    db.close()
+    with pytest.raises(JournalError, match="schema version '1'.*new journal"):
+        AnnotationJournal(path)
+
+
+def test_locked_journal_names_the_file(tmp_path):
+    path = tmp_path / "j.sqlite"
+    journal = AnnotationJournal(path, signature="tool", timeout=0.2)
+    other = _raw(path)
+    other.execute("BEGIN EXCLUSIVE")
+    with pytest.raises(JournalError, match=r"j\.sqlite.*another connection holds its write"):
+        journal.put_many([(np.zeros(2), 1.0)])
+    other.execute("ROLLBACK")
+    other.close()
+    assert journal.put_many([(np.zeros(2), 1.0)]) == 1
+    journal.close()
+
+
+def test_claims_between_connections(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with AnnotationJournal(path, signature="t") as a, AnnotationJournal(path) as b:
+        assert a.claim(["k1", "k2"]) == ({"k1", "k2"}, {})
+        claimed, others = b.claim(["k1", "k3"])
+        assert claimed == {"k3"} and set(others) == {"k1"}
+        a.put_labels([("k1", 1.0)])  # storing releases the claim
+        assert "k1" not in a.claims()
+        assert b.claim(["k1"]) == (set(), {})  # labeled: nothing to claim
+        # a claim of a process that died on this host is stale: taken over
+        db = _raw(path)
+        db.execute("UPDATE claims SET pid=? WHERE sample_key='k2'", (2 ** 22 + 12345,))
+        db.close()
+        assert b.claim(["k2"]) == ({"k2"}, {})

@@ -62,7 +62,8 @@ def test_sequential_labels_and_counts(X):
     result = oracle.label(X)
     np.testing.assert_allclose(result.labels, X.sum(axis=1))
     assert result.errors == {} and result.succeeded.all()
-    assert (oracle.n_calls_, oracle.n_queries_, oracle.n_reused_) == (1, 12, 0)
+    # one sample per call by default: each label is stored before the next is paid
+    assert (oracle.n_calls_, oracle.n_queries_, oracle.n_reused_) == (12, 12, 0)
 
 
 def test_parallel_labels_equal_sequential(X):
@@ -70,14 +71,14 @@ def test_parallel_labels_equal_sequential(X):
     oracle = LabelingToolOracle(make_sum_tool(), n_jobs=2)
     parallel = oracle.label(X).labels
     np.testing.assert_array_equal(parallel, sequential)
-    assert oracle.n_calls_ == 2 and oracle.n_queries_ == 12
+    assert oracle.n_calls_ == 12 and oracle.n_queries_ == 12
 
 
 def test_chunk_size_splits_calls(X):
     tool = make_counting_tool()
     oracle = LabelingToolOracle(tool, chunk_size=5)
     np.testing.assert_allclose(oracle.label(X).labels, X.sum(axis=1))
-    assert tool.calls == [4, 4, 4] and oracle.n_calls_ == 3
+    assert tool.calls == [5, 5, 2] and oracle.n_calls_ == 3
 
 
 @pytest.mark.parametrize("n_jobs", [None, 2])
@@ -114,12 +115,10 @@ def test_hanging_tool_times_out(n_jobs):
     elapsed = time.perf_counter() - start
     assert elapsed < 8, elapsed  # the run did not wait for the hung call
     assert 1 in result.errors and "TimeoutError" in result.errors[1]
-    # with one chunk (sequential) every sample of it fails; with two chunks,
-    # the other chunk is labeled
+    # one sample per call: only the hung sample fails
     labeled = [i for i in range(4) if i not in result.errors]
     np.testing.assert_allclose([result.labels[i] for i in labeled], X[labeled].sum(axis=1))
-    if n_jobs == 2:
-        assert labeled == [2, 3]
+    assert labeled == [0, 2, 3]
 
 
 def test_timeout_retry_labels_the_others():
@@ -152,12 +151,12 @@ def test_bad_func_and_journal():
 def test_journal_resume_makes_no_tool_calls(tmp_path, X):
     path = tmp_path / "labels.sqlite"
     tool = make_counting_tool()
-    first = LabelingToolOracle(tool, journal=path)
+    first = LabelingToolOracle(tool, journal=path, journal_key="sum", chunk_size=12)
     labels = first.label(X).labels
     assert first.n_calls_ == 1 and len(first.journal_) == len(X)
     first.journal_.close()
 
-    again = LabelingToolOracle(tool, journal=str(path))
+    again = LabelingToolOracle(tool, journal=str(path), journal_key="sum", chunk_size=12)
     result = again.label(X[::-1])
     assert tool.calls == [12]  # no new call
     assert again.n_calls_ == 0 and again.n_queries_ == 0 and again.n_reused_ == 12
@@ -182,8 +181,12 @@ def test_journal_persists_each_chunk_before_the_next(tmp_path):
         return X.sum(axis=1)
 
     X = np.random.RandomState(0).rand(6, 2)
-    LabelingToolOracle(tool, journal=path, chunk_size=2).label(X)
+    LabelingToolOracle(tool, journal=path, chunk_size=2, journal_key="sum").label(X)
     assert seen == [0, 2, 4]
+    seen.clear()
+    # the default (one sample per call): each label is stored before the next is paid
+    LabelingToolOracle(tool, journal=path, journal_key="sum").label(X + 1)
+    assert seen == [6, 7, 8, 9, 10, 11]
 
 
 def test_journal_other_signature_refused(tmp_path, X):
@@ -193,7 +196,7 @@ def test_journal_other_signature_refused(tmp_path, X):
                                          r"'solver\(mesh=0.2\)'"):
         LabelingToolOracle(make_sum_tool(), journal=path, journal_key="solver(mesh=0.2)").label(X)
     with pytest.raises(ValueError, match="was written by"):
-        LabelingToolOracle(make_faulty_tool(), journal=path).label(X)
+        LabelingToolOracle(make_faulty_tool(), journal=path, journal_key="faulty").label(X)
 
 
 def test_journal_records_failures_without_reusing_them(tmp_path):
@@ -216,9 +219,9 @@ def test_journal_object_and_array_labels(tmp_path):
         return X * 2.0
 
     X = np.random.RandomState(0).rand(3, 4, 4).astype(np.float32)
-    first = LabelingToolOracle(to_maps, journal=journal).label(X).labels
-    assert journal.signature_ == tool_signature(to_maps)
-    again = LabelingToolOracle(to_maps, journal=journal)
+    first = LabelingToolOracle(to_maps, journal=journal, journal_key="maps").label(X).labels
+    assert journal.signature_ == "maps"
+    again = LabelingToolOracle(to_maps, journal=journal, journal_key="maps")
     second = again.label(X).labels
     assert again.n_reused_ == 3
     for a, b in zip(first, second):
@@ -233,14 +236,15 @@ def test_journal_file_that_is_not_sqlite(tmp_path):
         AnnotationJournal(path)
 
 
-def test_tool_signature():
-    def solver(X, mesh=0.1):
-        return X
+def module_solver(X, mesh=0.1):
+    return X
 
-    assert tool_signature(solver).endswith("test_tool_signature.<locals>.solver")
-    assert "'mesh': 0.2" in tool_signature(functools.partial(solver, mesh=0.2))
+
+def test_tool_signature():
+    assert tool_signature(module_solver) == "tests.test_oracles.module_solver"
+    assert "'mesh': 0.2" in tool_signature(functools.partial(module_solver, mesh=0.2))
     with pytest.raises(TypeError, match="journal_key"):
-        tool_signature(solver, journal_key=3)
+        tool_signature(module_solver, journal_key=3)
 
 
 # -------------------------------------------------------------- with the estimator
@@ -251,7 +255,7 @@ def test_estimator_rerun_with_journal_makes_no_tool_calls(tmp_path):
     tool = make_counting_tool()
 
     def fit():
-        oracle = LabelingToolOracle(tool, journal=path)
+        oracle = LabelingToolOracle(tool, journal=path, journal_key="sum", chunk_size=10)
         reg = LatentHardMiningRegressor(make_regressor_net(max_epochs=2), sampler="random",
                                         initial_size=10, round_size=5, n_rounds=3,
                                         random_state=0)
@@ -290,7 +294,7 @@ def test_dask_backend_gives_the_sequential_labels(X):
             oracle = LabelingToolOracle(make_sum_tool())
             labels = oracle.label(X).labels
     np.testing.assert_array_equal(labels, sequential)
-    assert oracle.n_calls_ == 2  # one chunk per dask worker thread
+    assert oracle.n_calls_ == 12  # one sample per call
 
 
 @pytest.mark.parametrize("answer", [
@@ -305,29 +309,36 @@ def test_mappings_and_sets_are_not_label_sequences(answer):
 
 
 # ------------------------------------------------------------------ canonicalize
-class RoundingTool:
-    """Labels the rounded input; declares the rounding as its canonicalize step.
+def _rounding_tool_class():
+    # defined locally so that cloudpickle sends it by value: the worker processes
+    # then do not import this test module (and torch)
+    class RoundingTool:
+        """Labels the rounded input; declares the rounding as its canonicalize step.
 
-    Fails to canonicalize negative samples, returns a wrong shape for samples whose
-    first value is 7 and NaN for samples whose first value is 8.
-    """
+        Fails to canonicalize negative samples, returns a wrong shape for samples whose
+        first value is 7 and NaN for samples whose first value is 8.
+        """
 
-    def __init__(self):
-        self.seen = []
+        def __init__(self):
+            self.seen = []
 
-    def canonicalize(self, X):
-        X = np.asarray(X, dtype=np.float64)
-        if (X < 0).any():
-            raise ValueError("negative input")
-        if (X[:, 0] == 7).any():
-            return np.round(X)[:, :1]
-        out = np.round(X)
-        out[X[:, 0] == 8] = np.nan
-        return out
+        def canonicalize(self, X):
+            X = np.asarray(X, dtype=np.float64)
+            if (X < 0).any():
+                raise ValueError("negative input")
+            if (X[:, 0] == 7).any():
+                return np.round(X)[:, :1]
+            out = np.round(X)
+            out[X[:, 0] == 8] = np.nan
+            return out
 
-    def __call__(self, X):
-        self.seen.append(np.array(X))
-        return np.asarray(X).reshape(len(X), -1).sum(axis=1)
+        def __call__(self, X):
+            self.seen.append(np.array(X))
+            return np.asarray(X).reshape(len(X), -1).sum(axis=1)
+    return RoundingTool
+
+
+RoundingTool = _rounding_tool_class()
 
 
 def test_canonical_inputs_are_labeled_and_returned():
@@ -397,3 +408,243 @@ def test_parallel_canonical_labels_equal_sequential():
     parallel = LabelingToolOracle(RoundingTool(), n_jobs=2).label(X)
     np.testing.assert_array_equal(parallel.labels, sequential.labels)
     np.testing.assert_array_equal(parallel.inputs, sequential.inputs)
+
+
+# ------------------------------------------------------------------ failure budget
+import sqlite3  # noqa: E402
+import threading  # noqa: E402
+
+from hardsample import PENDING, JournalError, LabelingError, NotLabeledYet  # noqa: E402
+
+
+def make_always_failing_tool(log=None):
+    def tool(X):
+        if log is not None:
+            with open(log, "a") as f:
+                f.write(f"{len(X)}\n")
+        raise RuntimeError("solver diverged")
+    return tool
+
+
+def _children():
+    psutil = pytest.importorskip("psutil")
+    return [p for p in psutil.Process().children(recursive=True)
+            if p.status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.parametrize("settings", [{}, {"n_jobs": 2}, {"timeout": 5.0, "chunk_size": 4}])
+def test_always_failing_tool_stops_at_the_budget(tmp_path, settings):
+    log = tmp_path / "calls"
+    threads = set(threading.enumerate())
+    oracle = LabelingToolOracle(make_always_failing_tool(log), max_retries=3,
+                                retry_backoff=0.01, **settings)
+    X = np.random.RandomState(0).rand(10, 2)
+    with pytest.raises(LabelingError, match="failed .* times, more than max_failures") as info:
+        oracle.label(X)
+    n_sent = sum(int(n) for n in log.read_text().split())
+    assert n_sent == oracle.n_queries_ <= 2 * len(X)
+    assert "sample 0: RuntimeError: solver diverged" in str(info.value)
+    assert info.value.result is not None and len(info.value.result.labels) == 10
+    assert set(threading.enumerate()) <= threads  # no thread left behind
+    assert _children() == []  # no worker process left behind
+
+
+def test_budget_count_and_fraction():
+    X = np.arange(20, dtype=np.float64).reshape(10, 2)
+    for max_failures, n_allowed in [(0, 0), (3, 3), (0.5, 5)]:
+        oracle = LabelingToolOracle(make_always_failing_tool(), max_retries=0,
+                                    max_failures=max_failures)
+        with pytest.raises(LabelingError):
+            oracle.label(X)
+        assert oracle.n_calls_ == n_allowed + 1  # the call that went over, then nothing
+    with pytest.raises(ValueError, match="max_failures"):
+        LabelingToolOracle(make_sum_tool(), max_failures=-1).label(X)
+
+
+def test_labels_paid_before_the_budget_ran_out_are_stored_and_returned(tmp_path):
+    def tool(X):
+        if X[0, 0] >= 3:
+            raise RuntimeError("broken from here on")
+        return X.sum(axis=1)
+
+    path = tmp_path / "j.sqlite"
+    X = np.arange(20, dtype=np.float64).reshape(10, 2) / 2
+    oracle = LabelingToolOracle(tool, journal=path, journal_key="t", max_retries=0,
+                                max_failures=2)
+    with pytest.raises(LabelingError) as info:
+        oracle.label(X)
+    result = info.value.result
+    paid = [pos for pos, label in enumerate(result.labels) if label is not None]
+    assert paid == [0, 1, 2] and len(oracle.journal_) == 3
+
+
+def test_retries_back_off():
+    times = []
+
+    def tool(X):
+        times.append(time.monotonic())
+        raise RuntimeError("no")
+
+    oracle = LabelingToolOracle(tool, max_retries=3, retry_backoff=0.05, max_failures=10)
+    oracle.label(np.zeros((1, 2)))
+    gaps = np.diff(times)
+    assert len(times) == 4 and (gaps >= [0.05, 0.1, 0.2]).all(), gaps
+
+
+def test_estimator_always_failing_tool_costs_at_most_twice_the_round(tmp_path):
+    log = tmp_path / "calls"
+    X = np.random.RandomState(0).rand(200, 4).astype(np.float32)
+    oracle = LabelingToolOracle(make_always_failing_tool(log), n_jobs=2, retry_backoff=0.0)
+    reg = LatentHardMiningRegressor(make_regressor_net(max_epochs=1), sampler="random",
+                                    initial_size=20, round_size=10, n_rounds=2,
+                                    random_state=0)
+    threads = set(threading.enumerate())
+    with pytest.raises(LabelingError, match="Round 1 got 0 of the 20 labels.*failure budget"):
+        reg.fit(X, oracle=oracle)
+    n_sent = sum(int(n) for n in log.read_text().split())
+    assert n_sent <= 2 * 20, n_sent
+    assert set(threading.enumerate()) <= threads and _children() == []
+
+
+# ------------------------------------------------------------- retries, journal
+def test_a_sample_that_succeeded_on_retry_is_not_labeled_again():
+    asked = []
+    failed_once = set()
+
+    def tool(X):
+        key = float(X[0, 0])
+        asked.append(key)
+        if key not in failed_once:
+            failed_once.add(key)
+            raise RuntimeError("first attempt fails")
+        return X.sum(axis=1)
+
+    oracle = LabelingToolOracle(tool, max_retries=3, retry_backoff=0.0)
+    result = oracle.label(np.arange(6, dtype=np.float64).reshape(3, 2))
+    assert result.errors == {} and sorted(asked) == [0.0, 0.0, 2.0, 2.0, 4.0, 4.0]
+
+
+def test_journal_hits_are_mapped_by_batch_position(tmp_path):
+    path = tmp_path / "j.sqlite"
+    tool = RoundingTool()
+    first = LabelingToolOracle(tool, journal=path, journal_key="rounding")
+    first.label(np.array([[2.0, 1.0]]))
+    # a canonicalize failure (negative input) before the journaled sample
+    again = LabelingToolOracle(tool, journal=path, journal_key="rounding")
+    result = again.label(np.array([[-1.0, 0.0], [5.0, 5.0], [2.0, 1.0]]))
+    assert list(result.errors) == [0]
+    assert result.labels[1] == 10.0 and result.labels[2] == 3.0
+    assert again.n_reused_ == 1 and again.n_queries_ == 1  # only [5, 5] was paid for
+
+
+def module_tool(X):
+    return X.sum(axis=1)
+
+
+SCALE = 2.0
+
+
+def module_tool_with_global(X):
+    return SCALE * X.sum(axis=1)
+
+
+@pytest.mark.parametrize("tool, reason", [
+    (lambda X: X.sum(axis=1), "lambda"),
+    (make_sum_tool(), "nested function"),
+    (make_counting_tool(), "closure"),
+    (module_tool_with_global, "global 'SCALE'"),
+])
+def test_unsignable_tools_need_a_journal_key(tmp_path, tool, reason):
+    X = np.ones((2, 2))
+    with pytest.raises(ValueError, match=f"{reason}.*journal_key"):
+        LabelingToolOracle(tool, journal=tmp_path / "j.sqlite").label(X)
+    LabelingToolOracle(tool).label(X)  # without a journal: fine
+    LabelingToolOracle(tool, journal=tmp_path / "j.sqlite", journal_key="k").label(X)
+    assert tool_signature(module_tool) == "tests.test_oracles.module_tool"
+
+
+def test_locked_journal_keeps_paid_labels(tmp_path):
+    path = tmp_path / "j.sqlite"
+    journal = AnnotationJournal(path, timeout=0.2)
+    lock = []
+
+    def tool(X):
+        if not lock:  # another program takes the write lock after the claims
+            lock.append(sqlite3.connect(path, isolation_level=None))
+            lock[0].execute("BEGIN EXCLUSIVE")
+        return X.sum(axis=1)
+
+    oracle = LabelingToolOracle(tool, journal=journal, journal_key="sum")
+    X = np.arange(8, dtype=np.float64).reshape(4, 2)
+    with pytest.raises(JournalError, match=r"j\.sqlite.*another connection") as info:
+        oracle.label(X)
+    assert [label for _, label in info.value.unsaved] == [1.0]  # paid, not stored
+    assert oracle.n_queries_ == 1  # nothing more was sent
+    assert info.value.result.labels[0] == 1.0
+    lock[0].execute("ROLLBACK")
+    lock[0].close()
+    result = oracle.label(X)  # the kept label is written first, then reused
+    assert oracle.unsaved_ == [] and len(journal) == 4
+    assert oracle.n_queries_ == 4 and result.labels == [1.0, 5.0, 9.0, 13.0]
+
+
+# ------------------------------------------------------------------------ pending
+def make_pending_tool():
+    """Label = sum, except samples whose first value is negative: not labeled yet;
+    raises NotLabeledYet for a sample whose first value is 99."""
+    def tool(X):
+        if (X[:, 0] == 99).any():
+            raise NotLabeledYet("the annotator is away")
+        return [PENDING if x[0] < 0 else float(x.sum()) for x in X]
+    return tool
+
+
+# In worker processes (n_jobs=2 with a timeout), the tool's NotLabeledYet and PENDING
+# cross the process boundary.
+@pytest.mark.parametrize("settings", [{}, {"n_jobs": 2, "timeout": 30.0}])
+def test_pending_samples_are_neither_labels_nor_errors(tmp_path, settings):
+    X = np.array([[1.0, 1.0], [-1.0, 0.0], [99.0, 0.0], [2.0, 2.0]] * 3)
+    oracle = LabelingToolOracle(make_pending_tool(), journal=tmp_path / "j.sqlite",
+                                journal_key="pending", max_failures=0, **settings)
+    result = oracle.label(X)
+    assert result.pending == {1, 2, 5, 6, 9, 10}
+    assert result.errors == {} and oracle.failures_ == []
+    assert [result.labels[i] for i in (0, 3)] == [2.0, 4.0]
+    assert all(result.labels[i] is None for i in result.pending)
+    assert not result.succeeded[1] and result.succeeded[0]
+    # 4 distinct samples, one call each (repeats are sent once): pending ones are not retried
+    assert oracle.n_queries_ == 4
+    assert len(oracle.journal_) == 2 and oracle.journal_.n_failed == 0
+    assert oracle.journal_.claims() == {}  # claims released
+
+
+def test_pool_indices_reach_a_tool_that_asks_for_them():
+    seen = []
+
+    def tool(X, indices=None):
+        seen.append(None if indices is None else list(indices))
+        return X.sum(axis=1)
+
+    oracle = LabelingToolOracle(tool, chunk_size=2)
+    oracle.label(np.ones((3, 2)), indices=np.array([7, 3, 5]))
+    oracle.label(np.ones((1, 2)))
+    assert seen == [[7, 3], [5], None]
+    parallel = LabelingToolOracle(tool, chunk_size=2, n_jobs=2)
+    assert parallel.label(np.ones((3, 2)), indices=[7, 3, 5]).errors == {}
+
+
+def test_dataset_oracle_missing_entries_are_pending():
+    oracle = DatasetOracle(np.array([3, -1, 4, -1]), missing=-1)
+    result = oracle.label(None, indices=[0, 1, 3])
+    assert result.pending == {1, 2} and result.errors == {} and result.labels[0] == 3
+    oracle = DatasetOracle(np.array([0.5, np.nan, np.inf]), missing=np.nan)
+    result = oracle.label(None, indices=[0, 1, 2])
+    assert result.pending == {1} and list(result.errors) == [2]
+    assert DatasetOracle([np.nan]).label(None, indices=[0]).pending == set()
+
+
+def test_a_sample_twice_in_a_batch_is_paid_once(tmp_path):
+    tool = make_counting_tool()
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0]])
+    result = LabelingToolOracle(tool, journal=tmp_path / "j.sqlite", journal_key="sum").label(X)
+    assert result.labels == [3.0, 7.0, 3.0] and sum(tool.calls) == 2

@@ -66,8 +66,12 @@ class _ForkServer:
     """``_mining_run.py --serve``: imports torch once, forks a fresh process per run."""
 
     def __init__(self):
+        # the checkout's hardsample, not an installed copy (the script's folder, not
+        # the repository root, heads sys.path)
+        root = str(Path(__file__).resolve().parents[2])
+        path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
         env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1",
-                   OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+                   OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=path)
         self.process = subprocess.Popen([sys.executable, str(SCRIPT), "--serve"], env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True)
@@ -140,8 +144,13 @@ def _log(path):
 
 def _journal_keys(path):
     """Keys of the labels in the journal (the tool logs the same keys)."""
-    with sqlite3.connect(path) as db:
+    # read-only: a read-write connection closing last would merge and delete the -wal
+    # file of the killed run, which the resumed run would then refuse as an unclean copy
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
         rows = db.execute("SELECT sample_key FROM labels WHERE label IS NOT NULL").fetchall()
+    finally:
+        db.close()
     return {key for (key,) in rows}
 
 

@@ -22,9 +22,12 @@ sample).
 """
 
 import hashlib
+import sys
+import tempfile
 import time
 from collections import Counter
 
+import cloudpickle
 import numpy as np
 import pytest
 import torch
@@ -33,6 +36,10 @@ from skorch import NeuralNetRegressor
 from hardsample import LabelingError, LabelingToolOracle, LatentHardMiningRegressor
 from hardsample.generators import PCAGenerator
 from hardsample.nets import MLP
+
+# The tool is sent to worker processes (timeouts) by value: a fresh worker, started
+# after each timeout, then loads numpy only, not this module (and torch).
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 N_FEATURES = 6
 WEIGHTS = np.arange(1, N_FEATURES + 1, dtype=np.float64)
@@ -58,11 +65,19 @@ class FaultyTool:
     Records asks per sample and the good labels it computed.
     """
 
-    def __init__(self, mode, fraction, fail_all_after=None):
+    def __init__(self, mode, fraction, fail_all_after=None, log=None):
         self.mode, self.fraction, self.fail_all_after = mode, fraction, fail_all_after
-        self.asked = Counter()
+        self._asked = Counter()
         self.n_good_computed = 0
         self.n_delivered_ok = 0
+        self.log = log  # with a timeout the tool runs in worker processes: asks go here
+
+    @property
+    def asked(self):
+        if self.log is None:
+            return self._asked
+        with open(self.log) as f:
+            return Counter(bytes.fromhex(line) for line in f.read().split())
 
     def is_bad(self, x):
         if self.fail_all_after is not None and self.n_delivered_ok >= self.fail_all_after:
@@ -73,7 +88,10 @@ class FaultyTool:
         X = np.asarray(X)
         bad = [self.is_bad(x) for x in X]
         for x in X:
-            self.asked[x.tobytes()] += 1
+            self._asked[x.tobytes()] += 1
+        if self.log is not None:
+            with open(self.log, "a") as f:
+                f.write("".join(x.tobytes().hex() + "\n" for x in X))
         labels = [float(x.astype(np.float64) @ WEIGHTS) for x in X]
         self.n_good_computed += len(X) - sum(bad)
         if any(bad):
@@ -102,11 +120,14 @@ def _net():
 
 
 def run_scenario(mode, fraction, *, n_pool=200, initial_size=20, round_size=10, n_rounds=3,
-                 fail_all_after=None):
+                 fail_all_after=None, max_failures=None):
     """One mining run against a faulty tool; returns (estimator, tool, oracle, error, stats)."""
     X = _pool(n_pool)
-    tool = FaultyTool(mode, fraction, fail_all_after)
-    oracle = LabelingToolOracle(tool, chunk_size=5, max_retries=1,
+    log = None
+    if mode == "hang":
+        log = tempfile.NamedTemporaryFile(suffix=".asked", delete=False).name
+    tool = FaultyTool(mode, fraction, fail_all_after, log=log)
+    oracle = LabelingToolOracle(tool, chunk_size=5, max_retries=1, max_failures=max_failures,
                                 timeout=TIMEOUT if mode == "hang" else None)
     reg = LatentHardMiningRegressor(_net(), PCAGenerator(n_components=2), sampler="nearest",
                                     initial_size=initial_size, round_size=round_size,
@@ -161,7 +182,10 @@ SCENARIOS = [("raise", 0.1), ("raise", 0.5), ("nan", 0.1), ("nan", 0.5), ("lengt
 
 @pytest.mark.parametrize("mode, fraction", SCENARIOS)
 def test_faulty_tool_budget_met_from_other_samples(mode, fraction):
-    X, reg, tool, oracle, error, stats = run_scenario(mode, fraction)
+    # A tool known to fail on half its samples needs a failure budget above the
+    # default (the round's size): three times the round.
+    X, reg, tool, oracle, error, stats = run_scenario(
+        mode, fraction, max_failures=3.0 if fraction >= 0.5 else None)
     assert error is None, error
     assert len(reg.labeled_indices_) == stats["budget"]
     assert len(np.unique(reg.labeled_indices_)) == stats["budget"]
@@ -185,7 +209,8 @@ def test_pool_too_small_raises_and_keeps_paid_labels():
     # 40 samples, about half bad: the 30-label budget passes the up-front check
     # but the good samples run out.
     X, reg, tool, oracle, error, stats = run_scenario("raise", 0.5, n_pool=40,
-                                                      initial_size=10, round_size=10)
+                                                      initial_size=10, round_size=10,
+                                                      max_failures=10.0)
     n_good = sum(_hash01(x) >= 0.5 for x in X)
     assert n_good < 30
     assert isinstance(error, LabelingError)
@@ -235,9 +260,12 @@ def test_all_failing_after_round_one_raises_and_keeps_round_one():
     np.testing.assert_allclose(reg.y_labeled_, X[reg.labeled_indices_].astype(np.float64) @ WEIGHTS,
                                rtol=1e-6)
     assert all(f["round"] == 2 for f in reg.failed_labels_)
-    # Round 2 tried its 10 samples plus MAX_REPLACEMENT_ATTEMPTS rounds of replacements.
-    from hardsample._loop import MAX_REPLACEMENT_ATTEMPTS
-    assert len(reg.failed_labels_) == 10 * (MAX_REPLACEMENT_ATTEMPTS + 1)
+    assert "failure budget (max_failures) is spent" in str(error)
+    # The failure budget (the round's size) spans the round's replacement proposals:
+    # the always-failing round 2 costs at most twice its size in samples sent.
+    asked_in_round_2 = sum(tool.asked.values()) - 20
+    assert 10 < asked_in_round_2 <= 2 * 10, asked_in_round_2
+    assert len(reg.failed_labels_) <= 2 * 10
     # The net trained in round 1 still predicts.
     assert reg.predict(X[:3]).shape == (3,)
 
