@@ -389,6 +389,10 @@ def test_regression_tool_script(tmp_path):
     assert all(0 < r["uncertainty_seconds"] <= r["mining_seconds"] for r in ensemble)
     assert {(c["strategy"], c["n_sent"]) for c in result["calls"]} == {(s, 10) for s in strategies}
     assert "| SI-variance | 20 | 0 | 100.0 % |" in text and "## Seconds" in text
+    assert 0 < result["generator_check"]["explained_variance"] <= 1
+    assert "Generator on the test set: " in text
+    del result["generator_check"]  # a result written before it was recorded says so
+    assert "reconstruction of the test set: not recorded" in tool_study.render(result)
     assert (tmp_path / "t_records.csv").is_file()
 
 
