@@ -22,6 +22,7 @@ SCRIPTS = {
     "round_split_": "bench_round_split", "selection_cost": "bench_selection_cost",
     "dask_encoding": "bench_dask_encoding",
     "vessel_generators": "vessel_generators",
+    "regression_tool_": "regression_tool",
 }
 
 

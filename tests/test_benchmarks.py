@@ -362,6 +362,55 @@ def test_vessels_script(tmp_path):
     assert (tmp_path / "t_records.csv").is_file() and not (tmp_path / "t_partial.json").exists()
 
 
+def test_regression_tool_script(tmp_path):
+    tool_study = script("regression_tool")
+    strategies = list(tool_study.STRATEGIES)
+    assert tool_study.main(["--pool-size", "150", "--test-size", "50", "--seeds", "0", "1",
+                            "--rounds", "2", "--initial-size", "6", "--round-size", "4",
+                            "--epochs", "2", "--hidden", "8", "--output-dir", str(tmp_path),
+                            "--tag", "t"]) == 0
+    result, text = check_report(tmp_path, "t", [*strategies, *tool_study.BASELINES],
+                                paired=False)
+    assert text == tool_study.render(result)
+    # the baselines: zero, and the mean of random-real's labels, scored on the same test set
+    scores = {(r["strategy"], r["seed"], r["round"]): r["score"] for r in result["records"]}
+    assert scores["predict-zero", 0, 1] == pytest.approx(result["zero_mse"])
+    assert scores["predict-mean", 1, 2] >= result["test_variance"] - 1e-9
+    # paired against random-real; for an MSE a win is a negative difference
+    for row in result["paired"]:
+        assert row["reference"] == "random-real"
+        if row["quantity"] == "round":
+            assert row["differences"] == pytest.approx(
+                [scores[row["strategy"], s, row["round"]] - scores["random-real", s, row["round"]]
+                 for s in (0, 1)])
+            assert row["wins"] == sum(d < 0 for d in row["differences"])
+    ensemble = [r for r in result["records"]
+                if r["strategy"] == "variance-real" and r["round"] == 2]
+    assert all(0 < r["uncertainty_seconds"] <= r["mining_seconds"] for r in ensemble)
+    assert {(c["strategy"], c["n_sent"]) for c in result["calls"]} == {(s, 10) for s in strategies}
+    assert "| SI-variance | 20 | 0 | 100.0 % |" in text and "## Seconds" in text
+    assert 0 < result["generator_check"]["explained_variance"] <= 1
+    assert "Generator on the test set: " in text
+    del result["generator_check"]  # a result written before it was recorded says so
+    assert "reconstruction of the test set: not recorded" in tool_study.render(result)
+    assert (tmp_path / "t_records.csv").is_file()
+
+
+def test_duffing_tool_labels_and_refuses():
+    tool_study = script("regression_tool")
+    X, params = tool_study.make_forcings(4, random_state=0)
+    tool = tool_study.DuffingTool()
+    y = tool(X)
+    assert y.shape == (4,) and np.all(y > 0)
+    assert np.all(tool(np.zeros((2, 20))) == 0)  # at rest without forcing
+    # small forcing: the cubic term is negligible, so the response scales linearly
+    assert tool(X * 1e-3) == pytest.approx(1e-3 * tool_study.DuffingTool(beta=0.0)(X), rel=1e-3)
+    with pytest.raises(ValueError, match="actuator"):
+        tool(X * 10)
+    with pytest.raises(ValueError, match="finite forcings of 20 samples"):
+        tool(X[:, :10])
+
+
 def test_vessel_generators_script(tmp_path):
     generators = script("vessel_generators")
     assert generators.main([*VESSEL_OPTIONS, "--n-draws", "5", "--n-fidelity", "1",
