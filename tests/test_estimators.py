@@ -463,6 +463,27 @@ def test_y_or_oracle_required(digits):
         _clf().fit(X, oracle=42)
 
 
+def test_partial_fit_keeps_the_last_tool_it_was_given(digits):
+    # oracle=A, then oracle=B, then no oracle: round 3 is labeled by B, not A.
+    X, y = digits
+    lookup = {x.tobytes(): label for x, label in zip(X, y)}
+    asked = {"A": 0, "B": 0}
+
+    def make_tool(name):
+        def tool(batch):
+            asked[name] += len(batch)
+            return np.array([lookup[x.tobytes()] for x in batch])
+        return tool
+
+    clf = _clf()
+    clf.partial_fit(X, oracle=make_tool("A"), classes=np.arange(10))
+    clf.partial_fit(X, oracle=make_tool("B"))
+    assert asked == {"A": 40, "B": 20}
+    clf.partial_fit(X)
+    assert asked == {"A": 40, "B": 40}
+    np.testing.assert_array_equal(clf.y_labeled_, y[clf.labeled_indices_])
+
+
 @pytest.mark.parametrize("failure", ["raises", "wrong length", "nan"])
 def test_failing_oracle_keeps_paid_labels(digits, failure):
     X, y = digits

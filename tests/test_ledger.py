@@ -85,3 +85,20 @@ def test_random_direction_has_the_step_length():
     np.testing.assert_allclose(np.linalg.norm(step.stepped - step.codes, axis=1), 0.7, rtol=1e-5)
     other = latent_step(State(), 5, np.random.RandomState(1), step_size=0.7, direction="random")
     assert not np.allclose(step.direction, other.direction)
+
+
+def test_synthetic_codes_follow_the_accepted_rows_when_one_fails():
+    # The middle sample fails: the codes kept must be those of samples 0 and 2, in the
+    # order of the inputs kept (a shifted code would anchor later rounds at a wrong place).
+    codec = RegressionTargets()
+    codec.set_up_for_tool()
+    ledger = LabelLedger(4, (2,), codec, latent_codes=np.zeros((4, 2), np.float32))
+    sent = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]], dtype=np.float32)
+    codes = np.array([[10.0, 10.0], [11.0, 11.0], [12.0, 12.0]], dtype=np.float32)
+    result = LabelingResult([0.5, None, 2.5], errors={1: "tool crashed"})
+    assert ledger.record(result, sent, 2, latent_codes=codes) == 2
+    np.testing.assert_array_equal(ledger.X_synthetic, sent[[0, 2]])
+    np.testing.assert_array_equal(ledger.z_synthetic, codes[[0, 2]])
+    np.testing.assert_array_equal(ledger.synthetic_targets(), [0.5, 2.5])
+    np.testing.assert_array_equal(ledger.z_labeled(), codes[[0, 2]])
+    assert [f["error"] for f in ledger.failures] == ["tool crashed"]
