@@ -27,7 +27,7 @@ from hardsample.samplers import (
     RepresentativeSampler,
 )
 
-from .conftest import make_classifier_net, make_regressor_net
+from .conftest import importorskip_unless_ci, make_classifier_net, make_regressor_net
 
 
 def _clf(**kwargs):
@@ -588,7 +588,7 @@ def test_uint8_memmap_pool_gives_the_same_run_as_the_array(digits, tmp_path):
 
 
 def test_dask_array_pool(digits):
-    da = pytest.importorskip("dask.array")
+    da = importorskip_unless_ci("dask.array")
     X, y = digits
     clf = _clf(sampler="margin").fit(da.from_array(X, chunks=500), y)
     np.testing.assert_array_equal(clf.labeled_indices_,

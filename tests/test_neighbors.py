@@ -3,6 +3,8 @@ import pytest
 
 from hardsample.neighbors import LatentIndex, faiss_available, recall_at_k
 
+from .conftest import importorskip_unless_ci
+
 METHODS = ["kdtree", "brute", "nndescent"]
 
 
@@ -137,7 +139,7 @@ def codes32():
 
 
 def test_faiss_flat_is_exact(codes32):
-    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
     queries = codes32[:25] + 0.05
     index = LatentIndex("faiss").fit(codes32)
     assert not index.approximate_
@@ -148,7 +150,7 @@ def test_faiss_flat_is_exact(codes32):
 
 
 def test_faiss_ivf_recall_and_exact_exclusion(codes32):
-    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
     queries = codes32[:50] + 0.05
     index = LatentIndex("faiss", exact_max_points=1000, n_lists=40, n_probe=8,
                         random_state=0).fit(codes32)
@@ -168,7 +170,7 @@ def test_faiss_ivf_recall_and_exact_exclusion(codes32):
 
 
 def test_faiss_ivf_is_reproducible_and_picklable(codes32):
-    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
     import pickle
 
     params = dict(exact_max_points=1000, n_lists=30, n_probe=4, random_state=3)
@@ -184,7 +186,7 @@ def test_faiss_ivf_is_reproducible_and_picklable(codes32):
 
 
 def test_faiss_bad_parameters(codes32):
-    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
     with pytest.raises(ValueError, match="n_probe"):
         LatentIndex("faiss", n_probe=0).fit(codes32)
     with pytest.raises(ValueError, match="n_lists"):
