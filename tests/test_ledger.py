@@ -102,3 +102,44 @@ def test_synthetic_codes_follow_the_accepted_rows_when_one_fails():
     np.testing.assert_array_equal(ledger.synthetic_targets(), [0.5, 2.5])
     np.testing.assert_array_equal(ledger.z_labeled(), codes[[0, 2]])
     assert [f["error"] for f in ledger.failures] == ["tool crashed"]
+
+
+def test_synthetic_samples_without_a_latent_space_have_empty_codes():
+    codec = RegressionTargets()
+    codec.set_up_for_tool()
+    ledger = LabelLedger(4, (2,), codec)  # no pool codes: a sampler without latent space
+    sent = np.ones((2, 2), dtype=np.float32)
+    ledger.record(LabelingResult([1.0, 2.0]), sent, 2,
+                  latent_codes=np.zeros((2, 3), np.float32))
+    assert ledger.z_synthetic.shape == (2, 0) and ledger.z_synthetic.dtype == np.float32
+    assert ledger.z_labeled() is None and ledger.n_labeled == 2
+
+
+def test_round_record_reads_like_a_dict():
+    from hardsample._ledger import RoundRecord
+
+    record = RoundRecord(round=2, n_labeled=30, n_new=10, n_oracle_calls=31, n_failed=1,
+                         n_reused=0, train_seconds=0.5, mining_seconds=0.25,
+                         labeling_seconds=0.1, mining_split={"gradient": 0.2})
+    assert record["n_failed"] == 1 and len(record) == len(record.to_dict()) == 10
+    assert list(record)[:3] == ["round", "n_labeled", "n_new"]
+    assert dict(record) == record.to_dict()
+    with pytest.raises(KeyError, match="n_rounds"):
+        record["n_rounds"]
+
+
+def test_synthetic_codes_are_stored_as_float32_whatever_they_come_as():
+    codec = RegressionTargets()
+    codec.set_up_for_tool()
+    pool_codes = np.zeros((4, 2), np.float32)
+    sent = np.array([[0.1, 0.2]], np.float32)
+    given = LabelLedger(4, (2,), codec, latent_codes=pool_codes)
+    given.record(LabelingResult([1.0]), sent, 2, latent_codes=np.array([[1.0, 2.0]]))
+    encoded = LabelLedger(4, (2,), codec, latent_codes=pool_codes,
+                          encoder=lambda X: X.astype(np.float64) * 10)
+    encoded.record(LabelingResult([1.0]), sent, 2)
+    unknown = LabelLedger(4, (2,), codec, latent_codes=pool_codes)
+    unknown.record(LabelingResult([1.0]), sent, 2)
+    for ledger in (given, encoded, unknown):
+        assert ledger.z_synthetic.dtype == np.float32
+        assert ledger.z_labeled().dtype == np.float32
