@@ -143,3 +143,16 @@ def test_synthetic_codes_are_stored_as_float32_whatever_they_come_as():
     for ledger in (given, encoded, unknown):
         assert ledger.z_synthetic.dtype == np.float32
         assert ledger.z_labeled().dtype == np.float32
+
+
+def test_target_shape_is_learned_from_the_answered_labels_only():
+    # The failed sample's placeholder (None, a scalar) must not set the shape that the
+    # answered vector labels are then checked against.
+    codec = RegressionTargets()
+    codec.set_up_for_tool()
+    ledger = LabelLedger(3, (2,), codec)
+    X = np.zeros((3, 2), np.float32)
+    result = LabelingResult([[1.0, 2.0], None, [3.0, 4.0]], errors={1: "tool crashed"})
+    assert ledger.record(result, X, 1, indices=np.arange(3)) == 2
+    assert codec.target_shape_ == (2,)
+    np.testing.assert_array_equal(ledger.real_targets(), [[1.0, 2.0], [3.0, 4.0]])
