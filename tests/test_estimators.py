@@ -484,6 +484,23 @@ def test_partial_fit_keeps_the_last_tool_it_was_given(digits):
     np.testing.assert_array_equal(clf.y_labeled_, y[clf.labeled_indices_])
 
 
+def test_an_oracle_answering_too_few_labels_fails_and_counts_the_batch(digits):
+    X, y = digits
+
+    class ShortOracle(DatasetOracle):
+        def label(self, X, indices=None):
+            result = super().label(X, indices=indices)
+            if len(result.labels) == 20:  # round 2: one label short
+                result.labels = result.labels[:-1]
+            return result
+
+    clf = _clf()
+    clf.partial_fit(X, oracle=ShortOracle(y))
+    with pytest.raises(LabelingError, match="answered 19 labels for 20 samples"):
+        clf.partial_fit(X, oracle=ShortOracle(y))
+    assert clf.n_oracle_calls_ == 60 and len(clf.labeled_indices_) == 40
+
+
 @pytest.mark.parametrize("failure", ["raises", "wrong length", "nan"])
 def test_failing_oracle_keeps_paid_labels(digits, failure):
     X, y = digits
