@@ -7,8 +7,9 @@
 #   MUTMUT_JOBS=1 benchmarks/mutation.sh samplers
 #
 # Groups: ledger (hardsample/_ledger.py), loop (hardsample/_loop.py),
-#   samplers (hardsample/samplers/*), oracles (hardsample/oracles.py),
-#   tool_runner (hardsample/_tool_runner.py), journal (hardsample/journal.py).
+#   samplers (hardsample/samplers/*, or one module: latent, nearest, uncertainty, base),
+#   oracles (hardsample/oracles.py), tool_runner (hardsample/_tool_runner.py),
+#   journal (hardsample/journal.py).
 # The files mutated and the test files run are configured in setup.cfg [mutmut]
 # (mutmut runs, for each mutant, only the selected tests that call the mutated
 # function). A group's results are written to benchmarks/results/mutation_<group>.txt
@@ -24,6 +25,10 @@ declare -A PATTERN=(
     [ledger]='hardsample._ledger.*'
     [loop]='hardsample._loop.*'
     [samplers]='hardsample.samplers.*'
+    [latent]='hardsample.samplers._latent.*'
+    [nearest]='hardsample.samplers.nearest.*'
+    [uncertainty]='hardsample.samplers.uncertainty.*'
+    [base]='hardsample.samplers._base.*'
     [oracles]='hardsample.oracles.*'
     [tool_runner]='hardsample._tool_runner.*'
     [journal]='hardsample.journal.*'
