@@ -156,3 +156,17 @@ def test_target_shape_is_learned_from_the_answered_labels_only():
     assert ledger.record(result, X, 1, indices=np.arange(3)) == 2
     assert codec.target_shape_ == (2,)
     np.testing.assert_array_equal(ledger.real_targets(), [[1.0, 2.0], [3.0, 4.0]])
+
+
+def test_synthetic_inputs_are_stored_as_float32_and_without_an_inputs_field():
+    # A custom oracle's result may only have labels and errors: the batch sent is kept.
+    from types import SimpleNamespace
+
+    codec = RegressionTargets()
+    codec.set_up_for_tool()
+    ledger = LabelLedger(4, (2,), codec, latent_codes=np.zeros((4, 2), np.float32))
+    sent = np.array([[0.25, 0.5], [0.75, 1.0]])  # float64
+    result = SimpleNamespace(labels=[1.0, 2.0], errors={})
+    assert ledger.record(result, sent, 2, latent_codes=np.ones((2, 2))) == 2
+    assert ledger.X_synthetic.dtype == np.float32
+    np.testing.assert_array_equal(ledger.X_synthetic, sent.astype(np.float32))
