@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
+from hardsample.hardness import hardness_step
 from hardsample.samplers._latent import latent_step, split_evenly
+
+from .test_uncertainty import state  # noqa: F401  (fixture: digits, a net, a PCA generator)
 
 
 class _State:
@@ -83,3 +86,12 @@ def test_bad_input_names_the_problem():
     with pytest.raises(ValueError, match=r"direction must be one of .*'sideways'"):
         latent_step(_State(_codes(3)), 2, np.random.RandomState(0), step_size=1.0,
                     direction="sideways")
+
+
+def test_the_default_step_is_the_loss_gradient(state):  # noqa: F811
+    step = latent_step(state, 4, np.random.RandomState(0), step_size=0.5)
+    expected, _ = hardness_step(state.net, state.generator.decoder_, step.codes,
+                                state.y_labeled[step.anchors], 0.5)
+    np.testing.assert_allclose(step.stepped, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(step.stepped - step.codes, axis=1), 0.5,
+                               rtol=1e-4)
