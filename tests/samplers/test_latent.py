@@ -80,6 +80,8 @@ def test_bad_input_names_the_problem():
     state.generator = None
     with pytest.raises(ValueError, match="^MySampler mines in a latent space"):
         latent_step(state, 2, np.random.RandomState(0), step_size=1.0, name="MySampler")
+    with pytest.raises(ValueError, match="^This sampler mines in a latent space"):
+        latent_step(state, 2, np.random.RandomState(0), step_size=1.0)
     with pytest.raises(ValueError, match="^MySampler steps from labeled samples' latent codes"):
         latent_step(_State(np.empty((3, 0))), 2, np.random.RandomState(0), step_size=1.0,
                     direction="zero", name="MySampler")
