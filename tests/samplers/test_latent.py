@@ -17,7 +17,7 @@ class _State:
     net = None
 
     def __init__(self, z_labeled):
-        self.z_labeled = np.asarray(z_labeled, dtype=np.float32)
+        self.z_labeled = np.asarray(z_labeled)  # float64: latent_step makes it float32
         self.y_labeled = np.zeros(len(z_labeled))
 
 
@@ -54,7 +54,7 @@ def test_anchors_counts_and_codes():
     np.testing.assert_array_equal(step.anchor_of_each, np.repeat(step.anchors, [3, 2, 2]))
     np.testing.assert_array_equal(step.codes, z[step.anchors].astype(np.float32))
     np.testing.assert_array_equal(step.stepped, step.codes)  # "zero": no step
-    assert step.stepped.dtype == np.float32 and not step.direction.any()
+    assert step.stepped.dtype == step.codes.dtype == np.float32 and not step.direction.any()
     # never more anchors than samples proposed
     fewer = latent_step(_State(z), 2, np.random.RandomState(0), step_size=0.5, n_anchors=5,
                         direction="zero")
