@@ -54,7 +54,8 @@ def test_anchors_counts_and_codes():
     np.testing.assert_array_equal(step.anchor_of_each, np.repeat(step.anchors, [3, 2, 2]))
     np.testing.assert_array_equal(step.codes, z[step.anchors].astype(np.float32))
     np.testing.assert_array_equal(step.stepped, step.codes)  # "zero": no step
-    assert step.stepped.dtype == step.codes.dtype == np.float32 and not step.direction.any()
+    assert step.stepped.dtype == step.codes.dtype == np.float32
+    assert step.direction.shape == step.codes.shape and not step.direction.any()
     # never more anchors than samples proposed
     fewer = latent_step(_State(z), 2, np.random.RandomState(0), step_size=0.5, n_anchors=5,
                         direction="zero")
