@@ -142,3 +142,29 @@ def test_as_many_anchors_as_labeled_samples_are_distinct(digits):
         proposal = NearestNeighborSampler(n_anchors=8).propose(
             state, 16, np.random.RandomState(seed))
         assert sorted(proposal.anchors.tolist()) == sorted(list(range(8)) * 2)
+
+
+def test_snn_trajectories_defaults_bad_step_and_given_index(digits):
+    from hardsample.neighbors import LatentIndex
+    from hardsample.samplers.nearest import snn_trajectories
+
+    state = make_state(digits)
+    args = (state.net, state.generator, state.latent_codes, digits[1], [3, 7])
+    default = snn_trajectories(*args)
+    assert default.shape == (2, 11)  # n_steps=10
+    np.testing.assert_array_equal(default, snn_trajectories(*args, n_steps=10, step_size=1.0))
+    for bad in [0, 0.0, -1.0, np.nan, np.inf, True]:
+        with pytest.raises(ValueError, match="step_size must be a positive finite number, got"):
+            snn_trajectories(*args, n_steps=1, step_size=bad)
+
+    class CountingIndex(LatentIndex):
+        calls = 0
+
+        def nearest_available(self, *a, **k):
+            CountingIndex.calls += 1
+            return super().nearest_available(*a, **k)
+
+    index = CountingIndex().fit(state.latent_codes)
+    given = snn_trajectories(*args, n_steps=2, latent_index=index)
+    assert CountingIndex.calls == 2 * 2  # one query per trajectory and step, on that index
+    np.testing.assert_array_equal(given, default[:, :3])
