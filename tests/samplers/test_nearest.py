@@ -168,3 +168,11 @@ def test_snn_trajectories_defaults_bad_step_and_given_index(digits):
     given = snn_trajectories(*args, n_steps=2, latent_index=index)
     assert CountingIndex.calls == 2 * 2  # one query per trajectory and step, on that index
     np.testing.assert_array_equal(given, default[:, :3])
+
+
+def test_without_a_generator_the_error_names_the_sampler(digits):
+    from dataclasses import replace
+
+    state = replace(make_state(digits), generator=None)
+    with pytest.raises(ValueError, match="^NearestNeighborSampler mines in a latent space"):
+        NearestNeighborSampler().propose(state, 5, np.random.RandomState(0))
