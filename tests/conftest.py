@@ -1,3 +1,4 @@
+import importlib
 import os
 from pathlib import Path
 
@@ -54,3 +55,29 @@ def require_or_skip(condition, reason):
     if os.environ.get("CI", "").strip().lower() == "true":
         pytest.fail(f"{reason} (CI=true: CI must provide it)", pytrace=False)
     pytest.skip(reason)
+def importorskip_unless_ci(name, reason=None):
+    """Import a test-extra module; skip where it is missing, but fail under ``CI=true``.
+
+    A CI job installs the ``test`` extra, so a missing module there is a broken
+    environment that would otherwise turn tests into silent skips. Data files (MNIST,
+    CIFAR-10) are not test extras and keep their plain skips.
+
+    Parameters
+    ----------
+    name : str
+        Module to import (e.g. ``"faiss"``, ``"dask.array"``).
+    reason : str, optional
+        Why the test needs it, shown in the skip or the failure.
+
+    Returns
+    -------
+    module
+    """
+    if os.environ.get("CI", "").strip().lower() != "true":
+        return pytest.importorskip(name, reason=reason)
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        pytest.fail(f"CI=true but {name!r} cannot be imported ({exc}); install the test extra "
+                    f"(pip install -e '.[test]'){': ' + reason if reason else ''}.",
+                    pytrace=False)

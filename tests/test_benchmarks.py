@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
+from .conftest import importorskip_unless_ci
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -122,7 +124,7 @@ def test_mnist_script_with_fixed_optimizer_steps(tiny_data, tmp_path):
 
 
 def test_peers_script_reuses_paired_records_of_mnist_script(tiny_data, tmp_path):
-    pytest.importorskip("skactiveml")
+    importorskip_unless_ci("skactiveml")
     mnist, peers = script("mnist"), script("peers")
     common = ["--data-home", str(tiny_data), "--pool-size", "200", "--test-size", "50",
               "--seeds", "0", "1", "--rounds", "2", "--initial-size", "10", "--round-size",
@@ -147,7 +149,7 @@ def test_peers_script_reuses_paired_records_of_mnist_script(tiny_data, tmp_path)
 
 
 def test_peers_script_merges_seeds_run_apart(tiny_data, tmp_path):
-    pytest.importorskip("skactiveml")
+    importorskip_unless_ci("skactiveml")
     peers = script("peers")
     common = ["--data-home", str(tiny_data), "--pool-size", "200", "--test-size", "50",
               "--rounds", "2", "--initial-size", "10", "--round-size", "10", "--epochs", "1",
@@ -209,7 +211,7 @@ def test_cifar10_script_merges_seeds_run_side_by_side(tiny_data, tmp_path):
 
 
 def test_peers_script(tiny_data, tmp_path):
-    pytest.importorskip("skactiveml")
+    importorskip_unless_ci("skactiveml")
     peers = script("peers")
     ours = ["random", "margin", "latent-margin", "subsampled-margin"]
     theirs = [*peers.DEFAULT_PEERS, "typiclust@latent", "margin", "badge/3", "typiclust/3",
@@ -246,7 +248,7 @@ def test_peers_script(tiny_data, tmp_path):
 
 
 def test_peer_sampler_rejects_bad_settings():
-    pytest.importorskip("skactiveml")
+    importorskip_unless_ci("skactiveml")
     script("peers")
     SkactivemlSampler = script("_skactiveml").SkactivemlSampler
 
@@ -480,7 +482,7 @@ def test_cache_key_follows_the_generator_code(tmp_path, monkeypatch):
 
 
 def test_bench_scale_script(tiny_data, tmp_path):
-    pytest.importorskip("faiss")
+    importorskip_unless_ci("faiss")
     scale = script("bench_scale")
     assert scale.main(["--sizes", "1500", "--dims", "3", "--data-dir", str(tmp_path / "pools"),
                        "--mnist", str(tiny_data / "mnist.npz"), "--round-size", "5",

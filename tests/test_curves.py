@@ -285,3 +285,15 @@ def test_paired_table_and_headline():
     reach = reach_table(labels_to_reach_by_seed(PAIRED, target="per-seed")).splitlines()
     assert reach[2] == "| random | 30 [30, 30] | 0 of 3 | — |"
     assert reach[3].startswith("| good | 20 [") and reach[3].endswith("| 0 of 3 | -10 [-10, -10] (3 pairs) |")
+
+
+def test_paired_auc_uses_only_the_rounds_the_reference_has():
+    # "long" has a third round (50 labels) that "random" lacks: neither its per-round
+    # rows nor its AUC may use it (over 10..30 labels, d1 = 0 and d2 = 0.1 -> 0.05).
+    records = PAIRED[:6] + [record("long", s, r, n, v) for s in range(3)
+                            for r, n, v in [(1, 10, 0.5), (2, 30, 0.6 + s * 0.1 + 0.1),
+                                            (3, 50, 0.0)]]
+    rows = paired_differences(records)
+    assert [(r["quantity"], r["round"]) for r in rows] == [
+        ("round", 1), ("round", 2), ("auc", None)]
+    np.testing.assert_allclose(rows[2]["differences"], [0.05, 0.05, 0.05])

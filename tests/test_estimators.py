@@ -27,7 +27,7 @@ from hardsample.samplers import (
     RepresentativeSampler,
 )
 
-from .conftest import make_classifier_net, make_regressor_net
+from .conftest import importorskip_unless_ci, make_classifier_net, make_regressor_net
 
 
 def _clf(**kwargs):
@@ -486,6 +486,44 @@ def test_y_or_oracle_required(digits):
         _clf().fit(X, oracle=42)
 
 
+def test_partial_fit_keeps_the_last_tool_it_was_given(digits):
+    # oracle=A, then oracle=B, then no oracle: round 3 is labeled by B, not A.
+    X, y = digits
+    lookup = {x.tobytes(): label for x, label in zip(X, y)}
+    asked = {"A": 0, "B": 0}
+
+    def make_tool(name):
+        def tool(batch):
+            asked[name] += len(batch)
+            return np.array([lookup[x.tobytes()] for x in batch])
+        return tool
+
+    clf = _clf()
+    clf.partial_fit(X, oracle=make_tool("A"), classes=np.arange(10))
+    clf.partial_fit(X, oracle=make_tool("B"))
+    assert asked == {"A": 40, "B": 20}
+    clf.partial_fit(X)
+    assert asked == {"A": 40, "B": 40}
+    np.testing.assert_array_equal(clf.y_labeled_, y[clf.labeled_indices_])
+
+
+def test_an_oracle_answering_too_few_labels_fails_and_counts_the_batch(digits):
+    X, y = digits
+
+    class ShortOracle(DatasetOracle):
+        def label(self, X, indices=None):
+            result = super().label(X, indices=indices)
+            if len(result.labels) == 20:  # round 2: one label short
+                result.labels = result.labels[:-1]
+            return result
+
+    clf = _clf()
+    clf.partial_fit(X, oracle=ShortOracle(y))
+    with pytest.raises(LabelingError, match="answered 19 labels for 20 samples"):
+        clf.partial_fit(X, oracle=ShortOracle(y))
+    assert clf.n_oracle_calls_ == 60 and len(clf.labeled_indices_) == 40
+
+
 @pytest.mark.parametrize("failure", ["raises", "wrong length", "nan"])
 def test_failing_oracle_keeps_paid_labels(digits, failure):
     X, y = digits
@@ -632,7 +670,7 @@ def test_partial_fit_catches_a_changed_memmap_pool(digits, tmp_path, sampler):
 
 
 def test_partial_fit_catches_a_reordered_dask_pool(digits):
-    da = pytest.importorskip("dask.array")
+    da = importorskip_unless_ci("dask.array")
     X, y = digits
     clf = _clf(sampler="margin", n_rounds=1).fit(da.from_array(X, chunks=500), y)
     clf.partial_fit(da.from_array(X, chunks=300), y)  # other chunks, same rows: fine
@@ -643,7 +681,7 @@ def test_partial_fit_catches_a_reordered_dask_pool(digits):
 
 
 def test_dask_array_pool(digits):
-    da = pytest.importorskip("dask.array")
+    da = importorskip_unless_ci("dask.array")
     X, y = digits
     clf = _clf(sampler="margin").fit(da.from_array(X, chunks=500), y)
     np.testing.assert_array_equal(clf.labeled_indices_,

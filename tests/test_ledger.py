@@ -85,3 +85,88 @@ def test_random_direction_has_the_step_length():
     np.testing.assert_allclose(np.linalg.norm(step.stepped - step.codes, axis=1), 0.7, rtol=1e-5)
     other = latent_step(State(), 5, np.random.RandomState(1), step_size=0.7, direction="random")
     assert not np.allclose(step.direction, other.direction)
+
+
+def test_synthetic_codes_follow_the_accepted_rows_when_one_fails():
+    # The middle sample fails: the codes kept must be those of samples 0 and 2, in the
+    # order of the inputs kept (a shifted code would anchor later rounds at a wrong place).
+    codec = RegressionTargets()
+    codec.set_up_for_tool()
+    ledger = LabelLedger(4, (2,), codec, latent_codes=np.zeros((4, 2), np.float32))
+    sent = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]], dtype=np.float32)
+    codes = np.array([[10.0, 10.0], [11.0, 11.0], [12.0, 12.0]], dtype=np.float32)
+    result = LabelingResult([0.5, None, 2.5], errors={1: "tool crashed"})
+    assert ledger.record(result, sent, 2, latent_codes=codes) == 2
+    np.testing.assert_array_equal(ledger.X_synthetic, sent[[0, 2]])
+    np.testing.assert_array_equal(ledger.z_synthetic, codes[[0, 2]])
+    np.testing.assert_array_equal(ledger.synthetic_targets(), [0.5, 2.5])
+    np.testing.assert_array_equal(ledger.z_labeled(), codes[[0, 2]])
+    assert [f["error"] for f in ledger.failures] == ["tool crashed"]
+
+
+def test_synthetic_samples_without_a_latent_space_have_empty_codes():
+    codec = RegressionTargets()
+    codec.set_up_for_tool()
+    ledger = LabelLedger(4, (2,), codec)  # no pool codes: a sampler without latent space
+    sent = np.ones((2, 2), dtype=np.float32)
+    ledger.record(LabelingResult([1.0, 2.0]), sent, 2,
+                  latent_codes=np.zeros((2, 3), np.float32))
+    assert ledger.z_synthetic.shape == (2, 0) and ledger.z_synthetic.dtype == np.float32
+    assert ledger.z_labeled() is None and ledger.n_labeled == 2
+
+
+def test_round_record_reads_like_a_dict():
+    from hardsample._ledger import RoundRecord
+
+    record = RoundRecord(round=2, n_labeled=30, n_new=10, n_oracle_calls=31, n_failed=1,
+                         n_reused=0, train_seconds=0.5, mining_seconds=0.25,
+                         labeling_seconds=0.1, mining_split={"gradient": 0.2})
+    assert record["n_failed"] == 1 and len(record) == len(record.to_dict()) == 10
+    assert list(record)[:3] == ["round", "n_labeled", "n_new"]
+    assert dict(record) == record.to_dict()
+    with pytest.raises(KeyError, match="n_rounds"):
+        record["n_rounds"]
+
+
+def test_synthetic_codes_are_stored_as_float32_whatever_they_come_as():
+    codec = RegressionTargets()
+    codec.set_up_for_tool()
+    pool_codes = np.zeros((4, 2), np.float32)
+    sent = np.array([[0.1, 0.2]], np.float32)
+    given = LabelLedger(4, (2,), codec, latent_codes=pool_codes)
+    given.record(LabelingResult([1.0]), sent, 2, latent_codes=np.array([[1.0, 2.0]]))
+    encoded = LabelLedger(4, (2,), codec, latent_codes=pool_codes,
+                          encoder=lambda X: X.astype(np.float64) * 10)
+    encoded.record(LabelingResult([1.0]), sent, 2)
+    unknown = LabelLedger(4, (2,), codec, latent_codes=pool_codes)
+    unknown.record(LabelingResult([1.0]), sent, 2)
+    for ledger in (given, encoded, unknown):
+        assert ledger.z_synthetic.dtype == np.float32
+        assert ledger.z_labeled().dtype == np.float32
+
+
+def test_target_shape_is_learned_from_the_answered_labels_only():
+    # The failed sample's placeholder (None, a scalar) must not set the shape that the
+    # answered vector labels are then checked against.
+    codec = RegressionTargets()
+    codec.set_up_for_tool()
+    ledger = LabelLedger(3, (2,), codec)
+    X = np.zeros((3, 2), np.float32)
+    result = LabelingResult([[1.0, 2.0], None, [3.0, 4.0]], errors={1: "tool crashed"})
+    assert ledger.record(result, X, 1, indices=np.arange(3)) == 2
+    assert codec.target_shape_ == (2,)
+    np.testing.assert_array_equal(ledger.real_targets(), [[1.0, 2.0], [3.0, 4.0]])
+
+
+def test_synthetic_inputs_are_stored_as_float32_and_without_an_inputs_field():
+    # A custom oracle's result may only have labels and errors: the batch sent is kept.
+    from types import SimpleNamespace
+
+    codec = RegressionTargets()
+    codec.set_up_for_tool()
+    ledger = LabelLedger(4, (2,), codec, latent_codes=np.zeros((4, 2), np.float32))
+    sent = np.array([[0.25, 0.5], [0.75, 1.0]])  # float64
+    result = SimpleNamespace(labels=[1.0, 2.0], errors={})
+    assert ledger.record(result, sent, 2, latent_codes=np.ones((2, 2))) == 2
+    assert ledger.X_synthetic.dtype == np.float32
+    np.testing.assert_array_equal(ledger.X_synthetic, sent.astype(np.float32))

@@ -3,6 +3,8 @@ import pytest
 
 from hardsample.neighbors import LatentIndex, faiss_available, recall_at_k
 
+from .conftest import importorskip_unless_ci
+
 METHODS = ["kdtree", "brute", "nndescent"]
 
 
@@ -137,7 +139,7 @@ def codes32():
 
 
 def test_faiss_flat_is_exact(codes32):
-    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
     queries = codes32[:25] + 0.05
     index = LatentIndex("faiss").fit(codes32)
     assert not index.approximate_
@@ -148,7 +150,7 @@ def test_faiss_flat_is_exact(codes32):
 
 
 def test_faiss_ivf_recall_and_exact_exclusion(codes32):
-    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
     queries = codes32[:50] + 0.05
     index = LatentIndex("faiss", exact_max_points=1000, n_lists=40, n_probe=8,
                         random_state=0, recall=None).fit(codes32)
@@ -168,7 +170,7 @@ def test_faiss_ivf_recall_and_exact_exclusion(codes32):
 
 
 def test_faiss_ivf_is_reproducible_and_picklable(codes32):
-    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
     import pickle
 
     params = dict(exact_max_points=1000, n_lists=30, n_probe=4, random_state=3, recall=None)
@@ -184,7 +186,7 @@ def test_faiss_ivf_is_reproducible_and_picklable(codes32):
 
 
 def test_faiss_bad_parameters(codes32):
-    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
     with pytest.raises(ValueError, match="n_probe"):
         LatentIndex("faiss", n_probe=0).fit(codes32)
     with pytest.raises(ValueError, match="n_lists"):
@@ -200,7 +202,7 @@ def gaussian16():
 @pytest.mark.parametrize("kind, param, target", [("ivf", "n_probe", 0.95),
                                                   ("hnsw", "ef_search", 0.995)])
 def test_forced_approximate_index_meets_its_recall_target(gaussian16, kind, param, target):
-    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
     index = LatentIndex("faiss", faiss_index=kind, exact_max_points=1000, n_probe=1,
                         recall=target, random_state=0).fit(gaussian16)
     assert index.approximate_ and index.faiss_index_ == kind
@@ -218,7 +220,7 @@ def test_forced_approximate_index_meets_its_recall_target(gaussian16, kind, para
 
 
 def test_auto_keeps_the_fastest_candidate_that_meets_the_target(gaussian16):
-    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
     index = LatentIndex("faiss", exact_max_points=1000, n_probe=1, recall=0.9,
                         random_state=0).fit(gaussian16)
     meeting = [c for c in index.candidates_ if c["recall"] >= 0.9]
@@ -230,7 +232,7 @@ def test_auto_keeps_the_fastest_candidate_that_meets_the_target(gaussian16):
 
 
 def test_recall_none_keeps_the_index_as_configured(gaussian16):
-    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
     index = LatentIndex("faiss", exact_max_points=1000, n_lists=100, n_probe=2, recall=None,
                         random_state=0).fit(gaussian16)
     assert index.faiss_index_ == "ivf" and index.search_params_ == {"n_probe": 2}
@@ -239,7 +241,7 @@ def test_recall_none_keeps_the_index_as_configured(gaussian16):
 
 
 def test_tuned_index_pickles_with_its_search_parameters(gaussian16):
-    pytest.importorskip("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
     import pickle
 
     index = LatentIndex("faiss", faiss_index="ivf", exact_max_points=1000, n_probe=1,

@@ -15,7 +15,7 @@ from hardsample.oracles import (
     tool_signature,
 )
 
-from .conftest import make_regressor_net
+from .conftest import importorskip_unless_ci, make_regressor_net
 
 
 # Tools are built by factories: cloudpickle sends local functions by value, so the
@@ -282,7 +282,7 @@ def test_check_oracle_wraps_callables():
 
 # ----------------------------------------------------------------------- dask
 def test_dask_backend_gives_the_sequential_labels(X):
-    pytest.importorskip("distributed", reason="dask.distributed is not installed "
+    importorskip_unless_ci("distributed", reason="dask.distributed is not installed "
                                               '(pip install "dask[distributed]")')
     import joblib
     from dask.distributed import Client, LocalCluster
@@ -429,7 +429,7 @@ def make_always_failing_tool(log=None):
 def _children():
     """Pids of this process's live children (earlier tests may leave reusable pools,
     e.g. joblib's loky workers: compare against a snapshot)."""
-    psutil = pytest.importorskip("psutil")
+    psutil = importorskip_unless_ci("psutil")
     return {p.pid for p in psutil.Process().children(recursive=True)
             if p.status() != psutil.STATUS_ZOMBIE}
 

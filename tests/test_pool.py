@@ -6,6 +6,8 @@ from hardsample._pool import FINGERPRINT_ROWS, Pool, as_pool
 from hardsample._validation import check_samples, fingerprint
 from hardsample.generators import PCAGenerator
 
+from .conftest import importorskip_unless_ci
+
 
 def to_unit(batch):
     return batch.astype(np.float32) / 16.0
@@ -165,7 +167,7 @@ def test_errors(tmp_path):
 
 
 def test_dask_pool_and_unknown_chunks(digits_u8, generator):
-    da = pytest.importorskip("dask.array", reason="dask is not installed (extra 'dask')")
+    da = importorskip_unless_ci("dask.array", reason="dask is not installed (extra 'dask')")
     X = da.from_array(digits_u8, chunks=(400, 8, 8))
     pool = Pool(X, to_unit)
     np.testing.assert_array_equal(pool.take([1796, 2, 401]), to_unit(digits_u8[[1796, 2, 401]]))
@@ -198,8 +200,8 @@ def test_dask_distributed_encoding_on_two_workers(digits_u8, generator, monkeypa
     import hardsample._pool as pool_module
 
     monkeypatch.setattr(pool_module, "HASH_LEAF_BYTES", 64 * 250)  # 250-row leaves
-    pytest.importorskip("dask.array", reason="dask is not installed (extra 'dask')")
-    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    importorskip_unless_ci("dask.array", reason="dask is not installed (extra 'dask')")
+    distributed = importorskip_unless_ci("distributed", reason="dask.distributed is not installed")
     import dask.array as da
 
     X = da.from_array(digits_u8, chunks=(300, 8, 8))

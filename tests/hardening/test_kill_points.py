@@ -32,7 +32,9 @@ from pathlib import Path
 
 import pytest
 
-psutil = pytest.importorskip("psutil")
+from ..conftest import importorskip_unless_ci
+
+psutil = importorskip_unless_ci("psutil")
 
 SCRIPT = Path(__file__).with_name("_kill_run.py")
 # name, oracle settings, kill when this many labels are paid (and journaled)

@@ -118,3 +118,61 @@ def test_random_direction_keeps_the_cost_but_not_the_gradient(digits):
     moved = state.latent_codes[random_dir.indices] - state.z_labeled[random_dir.anchors]
     cosine = (moved * direction).sum(1) / (np.linalg.norm(moved, axis=1) + 1e-12)
     assert abs(np.mean(cosine)) < 0.5  # not aligned with the gradient on average
+
+
+def test_snn_trajectories_never_return_to_their_start(digits):
+    # A tiny step stays next to the current code: without the start marked visited, the
+    # first move would go back to the start itself.
+    from hardsample.samplers.nearest import snn_trajectories
+
+    state = make_state(digits)
+    starts = [0, 5, 9]
+    paths = snn_trajectories(state.net, state.generator, state.latent_codes, digits[1],
+                             starts, n_steps=3, step_size=1e-6)
+    for start, path in zip(starts, paths):
+        assert path[0] == start and start not in path[1:]
+        assert len(np.unique(path)) == len(path)
+
+
+def test_as_many_anchors_as_labeled_samples_are_distinct(digits):
+    # n_anchors == n_labeled: every labeled sample is an anchor once (drawn without
+    # replacement), whatever the seed.
+    state = make_state(digits, n_labeled=8)
+    for seed in range(5):
+        proposal = NearestNeighborSampler(n_anchors=8).propose(
+            state, 16, np.random.RandomState(seed))
+        assert sorted(proposal.anchors.tolist()) == sorted(list(range(8)) * 2)
+
+
+def test_snn_trajectories_defaults_bad_step_and_given_index(digits):
+    from hardsample.neighbors import LatentIndex
+    from hardsample.samplers.nearest import snn_trajectories
+
+    state = make_state(digits)
+    args = (state.net, state.generator, state.latent_codes, digits[1], [3, 7])
+    default = snn_trajectories(*args)
+    assert default.shape == (2, 11)  # n_steps=10
+    np.testing.assert_array_equal(default, snn_trajectories(*args, n_steps=10, step_size=1.0))
+    for bad in [0, 0.0, -1.0, np.nan, np.inf, True]:
+        with pytest.raises(ValueError, match="step_size must be a positive finite number, got"):
+            snn_trajectories(*args, n_steps=1, step_size=bad)
+
+    class CountingIndex(LatentIndex):
+        calls = 0
+
+        def nearest_available(self, *a, **k):
+            CountingIndex.calls += 1
+            return super().nearest_available(*a, **k)
+
+    index = CountingIndex().fit(state.latent_codes)
+    given = snn_trajectories(*args, n_steps=2, latent_index=index)
+    assert CountingIndex.calls == 2 * 2  # one query per trajectory and step, on that index
+    np.testing.assert_array_equal(given, default[:, :3])
+
+
+def test_without_a_generator_the_error_names_the_sampler(digits):
+    from dataclasses import replace
+
+    state = replace(make_state(digits), generator=None)
+    with pytest.raises(ValueError, match="^NearestNeighborSampler mines in a latent space"):
+        NearestNeighborSampler().propose(state, 5, np.random.RandomState(0))

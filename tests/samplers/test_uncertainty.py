@@ -168,3 +168,25 @@ def test_different_seeds_judge_different_subsets(state):
     a = SubsampledEntropySampler(n_candidates=5).propose(state, 10, np.random.RandomState(0))
     b = SubsampledEntropySampler(n_candidates=5).propose(state, 10, np.random.RandomState(1))
     assert set(a.indices) != set(b.indices)
+
+
+def test_uniform_subset_draws_without_replacement_in_order():
+    from hardsample.samplers.uncertainty import uniform_subset
+
+    indices = np.arange(100, 200)
+    subset = uniform_subset(indices, 90, np.random.RandomState(0))
+    assert len(subset) == 90 and len(np.unique(subset)) == 90  # no sample drawn twice
+    assert set(subset) <= set(indices) and np.all(np.diff(subset) > 0)
+    np.testing.assert_array_equal(uniform_subset(indices, 100, np.random.RandomState(0)), indices)
+
+
+@pytest.mark.parametrize("name", ["SubsampledEntropySampler", "SubsampledMarginSampler"])
+def test_subsampled_samplers_judge_distinct_candidates(state, name):
+    # n * n_candidates just below the available samples: a subset drawn with replacement
+    # would repeat samples, and the n picks (here every candidate) would too.
+    from hardsample import samplers
+
+    n = len(state.available_indices) - 1
+    proposal = getattr(samplers, name)(n_candidates=1).propose(
+        state, n, np.random.RandomState(0))
+    check_picks(state, proposal, n)

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Mutation testing of the round loop's core with mutmut 3 (issue 20, item 7).
+#
+# Usage (from the repository root):
+#   benchmarks/mutation.sh                    # every group below, one after the other
+#   benchmarks/mutation.sh ledger loop        # only these groups
+#   MUTMUT_JOBS=1 benchmarks/mutation.sh samplers
+#
+# Groups: ledger (hardsample/_ledger.py), loop (hardsample/_loop.py),
+#   samplers (hardsample/samplers/*, or one module: latent, nearest, uncertainty, base),
+#   oracles (hardsample/oracles.py), tool_runner (hardsample/_tool_runner.py),
+#   journal (hardsample/journal.py).
+# The files mutated and the test files run are configured in setup.cfg [mutmut]
+# (mutmut runs, for each mutant, only the selected tests that call the mutated
+# function). A group's results are written to benchmarks/results/mutation_<group>.txt
+# (`mutmut results --all true` filtered to the group); mutants/ is mutmut's working copy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MUTMUT=${MUTMUT:-mutmut}
+JOBS=${MUTMUT_JOBS:-2}
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+
+declare -A PATTERN=(
+    [ledger]='hardsample._ledger.*'
+    [loop]='hardsample._loop.*'
+    [samplers]='hardsample.samplers.*'
+    [latent]='hardsample.samplers._latent.*'
+    [nearest]='hardsample.samplers.nearest.*'
+    [uncertainty]='hardsample.samplers.uncertainty.*'
+    [base]='hardsample.samplers._base.*'
+    [oracles]='hardsample.oracles.*'
+    [tool_runner]='hardsample._tool_runner.*'
+    [journal]='hardsample.journal.*'
+)
+groups=("$@")
+[ ${#groups[@]} -eq 0 ] && groups=(ledger loop samplers oracles tool_runner journal)
+
+mkdir -p benchmarks/results
+for group in "${groups[@]}"; do
+    pattern=${PATTERN[$group]:?unknown group $group (one of: ${!PATTERN[*]})}
+    echo "== $group ($pattern), $JOBS jobs, $("$MUTMUT" --version)"
+    start=$(date +%s)
+    # naming the mutants re-runs them even when mutants/ holds an earlier result
+    "$MUTMUT" run --max-children "$JOBS" "$pattern" | tail -n 5 || true
+    echo "== $group took $(( $(date +%s) - start )) s"
+    "$MUTMUT" results --all true | grep -F "${pattern%\*}" \
+        > "benchmarks/results/mutation_${group}.txt" || true
+    awk -F': ' '{print $NF}' "benchmarks/results/mutation_${group}.txt" | sort | uniq -c
+done
