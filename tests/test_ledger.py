@@ -121,7 +121,9 @@ def test_round_record_reads_like_a_dict():
     record = RoundRecord(round=2, n_labeled=30, n_new=10, n_oracle_calls=31, n_failed=1,
                          n_reused=0, train_seconds=0.5, mining_seconds=0.25,
                          labeling_seconds=0.1, mining_split={"gradient": 0.2})
-    assert record["n_failed"] == 1 and len(record) == len(record.to_dict()) == 10
+    # 10 fields of every round, the validation score and its name, and the people counts
+    assert record["n_failed"] == 1 and len(record) == len(record.to_dict()) == 14
+    assert record["score"] is None and record["n_pending"] == 0
     assert list(record)[:3] == ["round", "n_labeled", "n_new"]
     assert dict(record) == record.to_dict()
     with pytest.raises(KeyError, match="n_rounds"):
