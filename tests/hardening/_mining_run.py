@@ -132,34 +132,10 @@ def main(config_path):
              predictions=reg.predict(X), n_reused=oracle.n_reused_, n_calls=oracle.n_calls_)
 
 
-def serve():
-    for line in sys.stdin:
-        command, arg = line.split()
-        if command == "run":
-            pid = os.fork()
-            if pid == 0:  # the child: one run, its errors in <log>.err
-                code = 1
-                try:
-                    with open(arg) as f:
-                        err = os.open(json.load(f)["log"] + ".err",
-                                      os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-                    os.dup2(err, 2)
-                    main(arg)
-                    code = 0
-                except BaseException:  # noqa: BLE001 - reported through the exit status
-                    import traceback
-                    traceback.print_exc()
-                finally:
-                    sys.stderr.flush()
-                    os._exit(code)
-            print(f"pid {pid}", flush=True)
-        elif command == "wait":
-            _, status = os.waitpid(int(arg), 0)
-            print(f"status {os.waitstatus_to_exitcode(status)}", flush=True)
-
-
 if __name__ == "__main__":
     if sys.argv[1] == "--serve":
-        serve()
+        from _fork_server import serve  # this script's folder heads sys.path
+
+        serve(main, "log")
     else:
         main(sys.argv[1])

@@ -25,14 +25,14 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from ._fork_server import ForkServer
 
 SCRIPT = Path(__file__).with_name("_mining_run.py")
 SEED = 7
@@ -60,49 +60,6 @@ def _config(folder, name, sampler, kill_at=None):
     path = folder / f"{name}-{kill_at or 'final'}.json".replace(":", "_")
     path.write_text(json.dumps(config))
     return config, path
-
-
-class _ForkServer:
-    """``_mining_run.py --serve``: imports torch once, forks a fresh process per run."""
-
-    def __init__(self):
-        # the checkout's hardsample, not an installed copy (the script's folder, not
-        # the repository root, heads sys.path)
-        root = str(Path(__file__).resolve().parents[2])
-        path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
-        env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1",
-                   OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=path)
-        self.process = subprocess.Popen([sys.executable, str(SCRIPT), "--serve"], env=env,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True)
-        self.pending = set()
-
-    def _ask(self, line):
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-        answer = self.process.stdout.readline()
-        assert answer, "the fork server died"
-        return int(answer.split()[1])
-
-    def start(self, config_path):
-        pid = self._ask(f"run {config_path}")
-        self.pending.add(pid)
-        return pid
-
-    def wait(self, pid):
-        status = self._ask(f"wait {pid}")
-        self.pending.discard(pid)
-        return status
-
-    def close(self):
-        """Kill the runs not waited for (a failed test), then stop the server."""
-        for pid in sorted(self.pending):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
 
 
 def _running(pid):
@@ -157,7 +114,7 @@ def _journal_keys(path):
 def test_kill_and_resume_pays_each_label_once(tmp_path):
     if not hasattr(os, "fork") or not os.path.isdir("/proc/self"):
         pytest.skip("needs fork and /proc (Linux)")
-    server = _ForkServer()
+    server = ForkServer(SCRIPT)
     try:
         _run_scenarios(server, tmp_path)
     finally:

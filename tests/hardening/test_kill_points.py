@@ -24,7 +24,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -33,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import importorskip_unless_ci
+from ._fork_server import ForkServer
 
 psutil = importorskip_unless_ci("psutil")
 
@@ -49,54 +49,11 @@ KILL_POINTS = [
 TIMEOUT = 240.0
 
 
-class _ForkServer:
-    """``_kill_run.py --serve``: imports torch once, forks a fresh process per run."""
-
-    def __init__(self):
-        # the checkout's hardsample, not an installed copy (the script's folder, not
-        # the repository root, heads sys.path)
-        root = str(Path(__file__).resolve().parents[2])
-        path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
-        env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1",
-                   OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=path)
-        self.process = subprocess.Popen([sys.executable, str(SCRIPT), "--serve"], env=env,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True)
-        self.running = set()
-
-    def _ask(self, line):
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-        answer = self.process.stdout.readline()
-        assert answer, "the fork server died"
-        return int(answer.split()[1])
-
-    def start(self, config):
-        pid = self._ask(f"run {config}")
-        self.running.add(pid)
-        return pid
-
-    def wait(self, pid):
-        status = self._ask(f"wait {pid}")
-        self.running.discard(pid)
-        return status
-
-    def close(self):
-        for pid in sorted(self.running):  # a failed test: kill what it started
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.wait(pid)
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
-
-
 @pytest.fixture
 def server():
     if not hasattr(os, "fork") or not sys.platform.startswith("linux"):
         pytest.skip("needs fork (Linux)")
-    server = _ForkServer()
+    server = ForkServer(SCRIPT)
     yield server
     server.close()
 
