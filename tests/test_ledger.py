@@ -172,3 +172,88 @@ def test_synthetic_inputs_are_stored_as_float32_and_without_an_inputs_field():
     assert ledger.record(result, sent, 2, latent_codes=np.ones((2, 2))) == 2
     assert ledger.X_synthetic.dtype == np.float32
     np.testing.assert_array_equal(ledger.X_synthetic, sent.astype(np.float32))
+
+
+# ------------------------------------------------------------ open requests
+def _open(ledger, number=1, n_wanted=4):
+    return ledger.open_request(number, n_wanted, np.random.RandomState(0), 1, 2)
+
+
+def test_a_request_with_nothing_pending_is_dropped_and_leaves_no_pending():
+    ledger = _class_ledger()
+    assert ledger.pending.dtype == np.int64 and ledger.pending.size == 0
+    ledger.drop_request()  # no round open: nothing to do
+    request = _open(ledger)
+    assert request.pending.dtype == np.int64 and request.pending.size == 0
+    ledger.drop_request()  # nothing waits: a retry draws the round afresh
+    assert ledger.request is None
+    assert ledger.pending.dtype == np.int64 and ledger.pending.size == 0
+    assert _open(ledger).pending.size == 0
+
+
+def test_waiting_pool_samples_join_the_request_cost_nothing_and_keep_it_open():
+    ledger = _class_ledger()
+    _open(ledger)
+    X = np.arange(20, dtype=np.float32).reshape(10, 2)
+    indices = np.array([6, 1, 3, 8])
+    result = LabelingResult([None, "b", None, "c"], pending={0, 2})
+    assert ledger.record(result, X[indices], 1, indices=indices) == 2
+    assert ledger.indices.tolist() == [1, 8] and ledger.real_targets().tolist() == [1, 2]
+    # waiting is neither a label, a failure nor an oracle call
+    assert ledger.n_oracle_calls == 2 and ledger.failures == []
+    assert ledger.pending.tolist() == [6, 3] and ledger.pending.dtype == np.int64
+    # no sampler proposes a waiting sample again
+    assert np.flatnonzero(ledger.excluded).tolist() == [1, 3, 6, 8]
+    ledger.drop_request()  # samples wait: the round stays open
+    assert ledger.request is not None and ledger.pending.tolist() == [6, 3]
+
+
+def test_answered_and_failed_samples_leave_the_request_in_request_order():
+    ledger = _class_ledger()
+    _open(ledger)
+    X = np.arange(20, dtype=np.float32).reshape(10, 2)
+    asked = np.array([4, 7, 2, 5])
+    ledger.record(LabelingResult([None] * 4, pending={0, 1, 2, 3}), X[asked], 1, indices=asked)
+    assert ledger.pending.tolist() == [4, 7, 2, 5]
+    # The whole request asked again: 7 answered, 2 failed, 4 and 5 still wait (once each).
+    result = LabelingResult([None, "a", None, None], errors={2: "unreadable"}, pending={0, 3})
+    assert ledger.record(result, X[asked], 1, indices=asked) == 1
+    assert ledger.pending.tolist() == [4, 5] and ledger.indices.tolist() == [7]
+    assert [f["index"] for f in ledger.failures] == [2]
+    # Asked on its own, a sample still waiting keeps its place in the request.
+    ledger.record(LabelingResult([None], pending={0}), X[[4]], 1, indices=np.array([4]))
+    assert ledger.pending.tolist() == [4, 5]
+    assert ledger.n_oracle_calls == 2
+
+
+def test_a_waiting_sample_without_an_open_round_is_an_error():
+    ledger = _class_ledger()
+    X = np.zeros((2, 2), np.float32)
+    with pytest.raises(RuntimeError, match="^a sample is pending but no round is open$"):
+        ledger.record(LabelingResult([None, "a"], pending={0}), X, 1, indices=np.array([3, 4]))
+
+
+def test_target_shape_is_not_learned_from_waiting_samples():
+    # Waiting samples answer None: two of them must not outvote the one real label.
+    codec = RegressionTargets()
+    codec.set_up_for_tool()
+    ledger = LabelLedger(3, (2,), codec)
+    _open(ledger)
+    result = LabelingResult([[1.0, 2.0], None, None], pending={1, 2})
+    assert ledger.record(result, np.zeros((3, 2), np.float32), 1, indices=np.arange(3)) == 1
+    assert codec.target_shape_ == (2,)
+    np.testing.assert_array_equal(ledger.real_targets(), [[1.0, 2.0]])
+
+
+def test_a_waiting_synthetic_sample_fails_with_the_reason():
+    codec = RegressionTargets()
+    codec.set_up_for_tool()
+    ledger = LabelLedger(4, (2,), codec)
+    sent = np.array([[0.0, 1.0], [2.0, 3.0]], np.float32)
+    assert ledger.record(LabelingResult([1.5, 2.5], pending={0}), sent, 3) == 1
+    np.testing.assert_array_equal(ledger.X_synthetic, sent[[1]])
+    assert ledger.failures == [{
+        "round": 3, "index": None,
+        "error": "the labeling tool answered 'not yet' for a synthetic sample; only pool "
+                 "samples can wait for labels"}]
+    assert ledger.pending.size == 0
