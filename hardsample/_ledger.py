@@ -219,10 +219,11 @@ class LabelLedger:
         Samples in ``result.pending`` are neither labels nor failures: pool samples
         join the open request's ``pending`` (and no sampler proposes them again), and
         are not counted as oracle calls. A synthetic sample cannot wait (it exists
-        only in this batch): it is recorded as failed.
+        only in this batch): it is counted and recorded as failed.
         """
         waiting = set(getattr(result, "pending", ()) or ())
-        self.n_oracle_calls += len(batch) - len(waiting)
+        # A waiting pool sample is asked again later; a synthetic one fails now.
+        self.n_oracle_calls += len(batch) - (len(waiting) if indices is not None else 0)
         codec = self.codec
         codec.learn_shape([label for pos, label in enumerate(result.labels)
                            if pos not in result.errors and pos not in waiting])
@@ -249,7 +250,7 @@ class LabelLedger:
             targets.append(target)
         accepted = np.asarray(accepted, dtype=np.int64)
         if indices is not None:
-            self._update_pending(indices, accepted, waiting)
+            self._update_pending(indices, waiting)
             self.indices = np.concatenate([self.indices, indices[accepted]])
             self.excluded[indices[accepted]] = True
             self.targets_real.extend(targets)
@@ -262,7 +263,7 @@ class LabelLedger:
             self.targets_synthetic.extend(targets)
         return len(accepted)
 
-    def _update_pending(self, indices, accepted, waiting):
+    def _update_pending(self, indices, waiting):
         waiting = np.asarray(sorted(waiting), dtype=np.int64)
         if self.request is None:
             if len(waiting):

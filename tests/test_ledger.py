@@ -257,3 +257,4 @@ def test_a_waiting_synthetic_sample_fails_with_the_reason():
         "error": "the labeling tool answered 'not yet' for a synthetic sample; only pool "
                  "samples can wait for labels"}]
     assert ledger.pending.size == 0
+    assert ledger.n_oracle_calls == 2  # both were sent: one labeled, one failed
