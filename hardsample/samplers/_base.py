@@ -335,3 +335,21 @@ def _is_classification(task, net):
     if isinstance(net, skorch.NeuralNet):
         return isinstance(net, skorch.NeuralNetClassifier)
     return callable(getattr(net, "predict_proba", None))
+
+
+class LatentOrPCASampler(BaseSampler):
+    """Base of the samplers that work in the generator's codes (``space="latent"``) or,
+    as their control without a generator, in a PCA of the inputs (``space="pca"``)."""
+
+    @property
+    def uses_latent_space(self):
+        return self.space == "latent"
+
+    def check_compatible(self, *, task, net, generator):
+        try:
+            super().check_compatible(task=task, net=net, generator=generator)
+        except ValueError as error:
+            if self.space == "latent" and not generator_capabilities(generator).codes:
+                raise ValueError(f"{error} Or use space='pca': a PCA of the inputs, no "
+                                 "generator needed.") from None
+            raise

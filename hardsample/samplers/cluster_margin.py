@@ -15,12 +15,12 @@ from sklearn.decomposition import PCA
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._timing import Stopwatch
-from ._base import BaseSampler, Proposal, generator_capabilities
+from ._base import LatentOrPCASampler, Proposal
 from .representative import _flat
 from .uncertainty import BATCH_SIZE, margin, predict_proba_batched, top_n, uniform_subset
 
 
-class ClusterMarginSampler(BaseSampler):
+class ClusterMarginSampler(LatentOrPCASampler):
     """Margin sampling over a uniform subset, one pick per cluster of the uncertain
     candidates (Cluster-Margin; registered as ``"cluster-margin"``).
 
@@ -79,19 +79,6 @@ class ClusterMarginSampler(BaseSampler):
         self.n_uncertain = n_uncertain
         self.n_components = n_components
         self.batch_size = batch_size
-
-    @property
-    def uses_latent_space(self):
-        return self.space == "latent"
-
-    def check_compatible(self, *, task, net, generator):
-        try:
-            super().check_compatible(task=task, net=net, generator=generator)
-        except ValueError as error:
-            if self.space == "latent" and not generator_capabilities(generator).codes:
-                raise ValueError(f"{error} Or use space='pca': a PCA of the inputs, no "
-                                 "generator needed.") from None
-            raise
 
     def _propose(self, state, n, random_state):
         if self.space == "latent" and state.latent_codes is None:

@@ -15,7 +15,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._timing import Stopwatch
-from ._base import BaseSampler, Proposal, generator_capabilities
+from ._base import LatentOrPCASampler, Proposal
 
 #: Rows a ``space="pca"`` projection is fitted on (a uniform sample of larger pools).
 PCA_FIT_MAX_SAMPLES = 20_000
@@ -58,7 +58,7 @@ def typicality(features, n_neighbors):
     return 1.0 / (distances[:, 1:].mean(axis=1) + 1e-12)
 
 
-class RepresentativeSampler(BaseSampler):
+class RepresentativeSampler(LatentOrPCASampler):
     """Label the most representative sample of each uncovered cluster (TypiClust).
 
     The pool's features are clustered by k-means into ``n_labeled + n`` clusters (at
@@ -117,19 +117,6 @@ class RepresentativeSampler(BaseSampler):
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.max_clusters = max_clusters
-
-    @property
-    def uses_latent_space(self):
-        return self.space == "latent"
-
-    def check_compatible(self, *, task, net, generator):
-        try:
-            super().check_compatible(task=task, net=net, generator=generator)
-        except ValueError as error:
-            if self.space == "latent" and not generator_capabilities(generator).codes:
-                raise ValueError(f"{error} Or use space='pca': a PCA of the inputs, no "
-                                 "generator needed.") from None
-            raise
 
     def _features(self, state, random_state):
         if self.space == "pca":
