@@ -297,6 +297,28 @@ class LatentIndex(BaseEstimator):
         rows = np.sort(rng.choice(n, min(n, RECALL_QUERIES), replace=False))
         return Z[rows], rows, int(min(RECALL_K, n - 1)) + 1
 
+    def _sweep(self, name, index, param, values, set_value, measured, best, forced):
+        """Raise ``param`` of ``index`` through ``values`` until recall meets the target.
+
+        Returns the best candidate so far (this one when it meets the target faster
+        than ``best``, or at all when ``forced``) and the value that met the target
+        (None if none did). Stops early once a setting is slower than ``best``.
+        """
+        queries, truth, k = measured
+        for value in values:
+            set_value(value)
+            record = self._measure(lambda q, k: index.search(q, k)[1], queries, truth, k,
+                                   index=name, **{param: value})
+            too_slow = record["query_seconds"] >= best["query_seconds"] and not forced
+            if record["recall"] >= self.recall:
+                if not too_slow:
+                    best = dict(index=name, params={param: value}, obj=index,
+                                recall=record["recall"], query_seconds=record["query_seconds"])
+                return best, value
+            if too_slow:
+                break
+        return best, None
+
     def _measure(self, search, queries, truth, k, **record):
         """Time ``search(queries, k)`` and score it against ``truth``; append a candidate.
 
@@ -382,36 +404,17 @@ class LatentIndex(BaseEstimator):
         scanned = None
         if kind in ("auto", "ivf"):
             ivf = _ivf(faiss, Z, n_lists, self.random_state)
-            for n_probe in _doubling(1, n_lists):
-                ivf.nprobe = n_probe
-                record = self._measure(lambda q, k: ivf.search(q, k)[1], queries, truth, k,
-                                       index="ivf", n_probe=n_probe)
-                too_slow = record["query_seconds"] >= best["query_seconds"] and not forced
-                if record["recall"] >= self.recall:
-                    scanned = n_probe / n_lists * len(Z)
-                    if not too_slow:
-                        best = dict(index="ivf", params={"n_probe": n_probe}, obj=ivf,
-                                    recall=record["recall"],
-                                    query_seconds=record["query_seconds"])
-                    break
-                if too_slow:
-                    break
+            best, n_probe = self._sweep("ivf", ivf, "n_probe", _doubling(1, n_lists),
+                                        lambda value: setattr(ivf, "nprobe", value),
+                                        (queries, truth, k), best, forced)
+            scanned = None if n_probe is None else n_probe / n_lists * len(Z)
         if kind == "hnsw" or (kind == "auto" and (scanned is None
                                                   or scanned > HNSW_WHEN_IVF_SCANS)):
             hnsw = _hnsw(faiss, Z)
-            for ef in (ef for ef in HNSW_EF_SEARCH if ef >= k):
-                hnsw.hnsw.efSearch = ef
-                record = self._measure(lambda q, k: hnsw.search(q, k)[1], queries, truth, k,
-                                       index="hnsw", ef_search=ef)
-                too_slow = record["query_seconds"] >= best["query_seconds"] and not forced
-                if record["recall"] >= self.recall:
-                    if not too_slow:
-                        best = dict(index="hnsw", params={"ef_search": ef}, obj=hnsw,
-                                    recall=record["recall"],
-                                    query_seconds=record["query_seconds"])
-                    break
-                if too_slow:
-                    break
+            best, _ = self._sweep("hnsw", hnsw, "ef_search",
+                                  [ef for ef in HNSW_EF_SEARCH if ef >= k],
+                                  lambda value: setattr(hnsw.hnsw, "efSearch", value),
+                                  (queries, truth, k), best, forced)
         self._use_faiss(best["obj"], best["index"], best["params"],
                         approximate=best["index"] != "flat")
         self.recall_, self.query_seconds_ = best["recall"], best["query_seconds"]
