@@ -13,7 +13,12 @@ Four backends, all queried the same way:
   ``exact_max_points`` points; beyond, an inverted-file index (``IndexIVFFlat``:
   ``n_lists`` k-means cells, ``n_probe`` of them visited per query, distances
   computed exactly within them), which is approximate: measure its recall against
-  exact search with :func:`recall_at_k`.
+  exact search with :func:`recall_at_k`. Two more approximate faiss indexes serve
+  the recall target below: ``"ivf-fastscan"`` (the same cells, each code stored as
+  one 4-bit product-quantizer code per dimension and scanned with SIMD lookup
+  tables, ``IndexIVFPQFastScan``; the ``k_factor * k`` best by these approximate
+  distances are re-ranked exactly, ``IndexRefineFlat``) and ``"hnsw"``
+  (``IndexHNSWFlat``, a graph).
 
 ``method="auto"`` picks the KD-tree up to :data:`KDTREE_MAX_DIM` dimensions; above,
 faiss when it is installed, else brute force up to :data:`BRUTE_MAX_POINTS` points
@@ -23,15 +28,18 @@ An approximate index meets a recall target (``recall=0.95`` by default): at ``fi
 it measures recall@:data:`RECALL_K` on :data:`RECALL_QUERIES` queries drawn from the
 indexed codes themselves, each query's own code left out of both its found and its
 true neighbours (so it scores as a new code from the same distribution would),
-against exact search, and widens its search (faiss IVF's ``n_probe``, faiss HNSW's
-``efSearch``, pynndescent's ``epsilon``) until the target is met, or falls back to
-exact search. With faiss, the fastest measured candidate that meets the target
-(exact flat search, IVF, HNSW) is kept; ``recall_``, ``query_seconds_`` and
-``candidates_`` say what was measured. Building HNSW is the costly part of such a fit
-(1M x 32 Gaussian codes: 772 s on one shared core, ``benchmarks/results/
-neighbors_recall.md``; faiss uses every core it is given), so it is built only where
-IVF would scan many points per query. Queries far from the codes (e.g. after a
-long latent step) may see a lower recall than the one measured.
+against exact search, and widens its search (faiss IVF's and fast-scan IVF's
+``n_probe``, faiss HNSW's ``efSearch``, pynndescent's ``epsilon``) until the target is
+met, or falls back to exact search. With faiss, the fastest measured candidate that
+meets the target is kept; ``recall_``, ``query_seconds_`` and ``candidates_`` say what
+was measured. Candidates are built and measured cheapest first: exact flat search,
+fast-scan IVF (its k-means shared with IVF), IVF (its sweep stops once slower than the
+best so far), and HNSW last, only when neither IVF kind meets the target cheaply (see
+:data:`HNSW_WHEN_IVF_SCANS`): building HNSW dominates such a fit (1M x 32 Gaussian
+codes: 772 s on one shared core against seconds for the IVF kinds; faiss uses every
+core it is given), and on 1M x 32 codes fast-scan IVF met the target with less query
+time than HNSW (``benchmarks/results/neighbors_recall.md``). Queries far from the codes
+(e.g. after a long latent step) may see a lower recall than the one measured.
 
 Whatever the backend, :meth:`LatentIndex.nearest_available` never returns an
 excluded point: it over-fetches neighbours and filters, and falls back to an exact
@@ -64,7 +72,7 @@ MAX_OVERFETCH = 65_536
 #: Distance entries per block of the exact ranking of available points.
 RANK_BLOCK_ENTRIES = 2 ** 25
 METHODS = ("auto", "kdtree", "brute", "nndescent", "faiss")
-FAISS_INDEXES = ("auto", "flat", "ivf", "hnsw")
+FAISS_INDEXES = ("auto", "flat", "ivf", "ivf-fastscan", "hnsw")
 #: Recall tuning: neighbours per query (the k of recall@k).
 RECALL_K = 10
 #: Recall tuning: queries drawn from the indexed codes (fewer when there are fewer codes).
@@ -72,9 +80,20 @@ RECALL_QUERIES = 300
 #: faiss HNSW: links per node (``M``); ``efSearch`` tried in this order.
 HNSW_M = 32
 HNSW_EF_SEARCH = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
-#: faiss "auto": HNSW is built only when IVF, to meet the target, scans more points than
-#: this per query (an HNSW query with ``efSearch`` ~128 computes about as many distances).
+#: faiss "auto": HNSW is built only when fast-scan IVF does not meet the target (or is
+#: not offered) and IVF, to meet it, scans more points than this per query (an HNSW
+#: query with ``efSearch`` ~128 computes about as many distances).
 HNSW_WHEN_IVF_SCANS = 20_000
+#: faiss fast-scan IVF: bits per product-quantizer code (fast-scan supports only 4).
+FASTSCAN_BITS = 4
+#: faiss fast-scan IVF: candidates re-ranked exactly per neighbour asked for (``k_factor``;
+#: fewer lose recall to the 4-bit codes, re-ranking 32 k costs little next to the scan).
+FASTSCAN_K_FACTOR = 32
+#: faiss fast-scan IVF: fewest codes it is built on (its quantizer has 16 centroids per
+#: dimension); "auto" does not offer it below.
+FASTSCAN_MIN_POINTS = 2 ** FASTSCAN_BITS
+#: faiss search: largest (queries x candidates) block searched at once, for memory.
+SEARCH_BLOCK_ENTRIES = 2 ** 22
 #: pynndescent: query ``epsilon`` tried in this order.
 NNDESCENT_EPSILON = (0.1, 0.2, 0.4, 0.8)
 
@@ -190,10 +209,10 @@ class LatentIndex(BaseEstimator):
         k-means is trained on at most ``64 * n_lists`` codes drawn with
         ``random_state``.
     n_probe : int, default=32
-        faiss IVF: cells visited per query (the first value tried when ``recall``
-        is None. With ``recall`` set, IVF tries 1, 2, 4, ... cells until the target
-        is met). More cells: higher recall, slower queries (measure with
-        :func:`recall_at_k`).
+        faiss IVF and fast-scan IVF: cells visited per query when ``recall`` is
+        None. With ``recall`` set, IVF tries 1, 2, 4, ... cells and fast-scan IVF
+        1, 2, 3, 4, 6, 8, 12, ... cells until the target is met. More cells: higher
+        recall, slower queries (measure with :func:`recall_at_k`).
     recall : float in (0, 1] or None, default=0.95
         Recall@:data:`RECALL_K` an approximate index must reach, measured at
         ``fit`` on :data:`RECALL_QUERIES` queries drawn from the indexed codes
@@ -205,23 +224,36 @@ class LatentIndex(BaseEstimator):
         :data:`HNSW_WHEN_IVF_SCANS` points per query), so the choice can differ
         between machines. None: no measurement, the index as configured
         (``n_probe``, pynndescent's defaults).
-    faiss_index : {"auto", "flat", "ivf", "hnsw"}, default="auto"
+
+        Candidates are measured in this order: exact flat search, fast-scan IVF
+        (offered from :data:`FASTSCAN_MIN_POINTS` codes), IVF (its sweep stops at
+        the first setting slower than the best so far), then HNSW, built only when
+        fast-scan IVF did not meet the target and IVF did not meet it while scanning
+        at most :data:`HNSW_WHEN_IVF_SCANS` points per query. HNSW's build costs
+        minutes per million codes on one core, the others seconds, so ``fit``
+        pays for it only when it is the one hope of a fast index.
+    faiss_index : {"auto", "flat", "ivf", "ivf-fastscan", "hnsw"}, default="auto"
         faiss beyond ``exact_max_points`` points: ``"auto"`` chooses as ``recall``
         says (IVF when ``recall`` is None); the others force that index (its
         search widened to meet ``recall``; exact flat search where it cannot).
+        ``"ivf-fastscan"``: the IVF cells, one 4-bit product-quantizer code per
+        dimension (any dimension; faiss pads an odd count), scanned with SIMD
+        lookup tables, then the best :data:`FASTSCAN_K_FACTOR` x k re-ranked by
+        exact distance; it needs at least :data:`FASTSCAN_MIN_POINTS` codes.
 
     Attributes
     ----------
     method_ : str
         The backend in use.
-    faiss_index_ : {"flat", "ivf", "hnsw"} or None
+    faiss_index_ : {"flat", "ivf", "ivf-fastscan", "hnsw"} or None
         The faiss index in use (None for the other backends).
     search_params_ : dict
         The search parameters in use: ``{"n_probe": ...}`` (IVF),
-        ``{"ef_search": ...}`` (HNSW), ``{"epsilon": ...}`` (pynndescent), or ``{}``.
+        ``{"n_probe": ..., "k_factor": ...}`` (fast-scan IVF), ``{"ef_search": ...}``
+        (HNSW), ``{"epsilon": ...}`` (pynndescent), or ``{}``.
     approximate_ : bool
-        Whether the backend may miss true neighbours (pynndescent, faiss IVF or
-        HNSW).
+        Whether the backend may miss true neighbours (pynndescent, faiss IVF,
+        fast-scan IVF or HNSW).
     recall_ : float or None
         Recall@k measured at ``fit`` (k = ``min(RECALL_K, n_points - 1)``, each
         query's own code left out); 1.0 for an
@@ -297,24 +329,26 @@ class LatentIndex(BaseEstimator):
         rows = np.sort(rng.choice(n, min(n, RECALL_QUERIES), replace=False))
         return Z[rows], rows, int(min(RECALL_K, n - 1)) + 1
 
-    def _sweep(self, name, index, param, values, set_value, measured, best, forced):
-        """Raise ``param`` of ``index`` through ``values`` until recall meets the target.
+    def _sweep(self, name, index, settings, measured, best, forced):
+        """Widen the search of ``index`` through ``settings`` until recall meets the target.
 
-        Returns the best candidate so far (this one when it meets the target faster
-        than ``best``, or at all when ``forced``) and the value that met the target
-        (None if none did). Stops early once a setting is slower than ``best``.
+        ``settings`` are dicts of search parameters (see :func:`_apply_search_params`),
+        narrowest first. Returns the best candidate so far (this one when it meets the
+        target faster than ``best``, or at all when ``forced``) and the setting that
+        met the target (None if none did). Stops early once a setting is slower than
+        ``best``.
         """
         queries, truth, k = measured
-        for value in values:
-            set_value(value)
+        for params in settings:
+            _apply_search_params(index, name, params)
             record = self._measure(lambda q, k: index.search(q, k)[1], queries, truth, k,
-                                   index=name, **{param: value})
+                                   index=name, **params)
             too_slow = record["query_seconds"] >= best["query_seconds"] and not forced
             if record["recall"] >= self.recall:
                 if not too_slow:
-                    best = dict(index=name, params={param: value}, obj=index,
+                    best = dict(index=name, params=dict(params), obj=index,
                                 recall=record["recall"], query_seconds=record["query_seconds"])
-                return best, value
+                return best, params
             if too_slow:
                 break
         return best, None
@@ -380,19 +414,30 @@ class LatentIndex(BaseEstimator):
                 or not 1 <= n_lists <= n:
             raise ValueError(f"n_lists must be an int in [1, n_points={n}], got {n_lists!r}.")
         kind = self.faiss_index
+        if kind == "ivf-fastscan" and n < FASTSCAN_MIN_POINTS:
+            raise ValueError(f"faiss_index='ivf-fastscan' needs at least {FASTSCAN_MIN_POINTS} "
+                             f"codes to train its {FASTSCAN_BITS}-bit quantizer, got {n}.")
         if kind == "flat" or (kind == "auto" and n <= self.exact_max_points):
             return self._use_faiss(_flat(faiss, Z), "flat", {})
+        n_lists = int(n_lists)
         if self.recall is None:
             if kind == "hnsw":
                 return self._use_faiss(_hnsw(faiss, Z), "hnsw",
                                        {"ef_search": HNSW_EF_SEARCH[3]}, approximate=True)
-            ivf = _ivf(faiss, Z, int(n_lists), self.random_state)
-            return self._use_faiss(ivf, "ivf", {"n_probe": int(min(self.n_probe, n_lists))},
+            quantizer, train = _ivf_quantizer(faiss, Z, n_lists, self.random_state)
+            n_probe = int(min(self.n_probe, n_lists))
+            if kind == "ivf-fastscan":
+                return self._use_faiss(_ivf_fastscan(faiss, Z, quantizer, train),
+                                       "ivf-fastscan",
+                                       {"n_probe": n_probe, "k_factor": FASTSCAN_K_FACTOR},
+                                       approximate=True)
+            return self._use_faiss(_ivf(faiss, Z, quantizer), "ivf", {"n_probe": n_probe},
                                    approximate=True)
-        self._tune_faiss(faiss, Z, int(n_lists), kind)
+        self._tune_faiss(faiss, Z, n_lists, kind)
 
     def _tune_faiss(self, faiss, Z, n_lists, kind):
-        """Measure flat, IVF and HNSW candidates; keep the fastest that meets ``recall``."""
+        """Measure flat, fast-scan IVF, IVF and HNSW candidates; keep the fastest that
+        meets ``recall`` (the order and when HNSW is built: see the class docstring)."""
         queries, rows, k = self._recall_queries(Z)
         flat = _flat(faiss, Z)
         start = time.perf_counter()
@@ -401,20 +446,27 @@ class LatentIndex(BaseEstimator):
         self.candidates_.append(dict(index="flat", recall=1.0, query_seconds=flat_seconds))
         best = dict(index="flat", params={}, query_seconds=flat_seconds, recall=1.0, obj=flat)
         forced = kind != "auto"
-        scanned = None
+        measured = queries, truth, k
+        fastscan_met, ivf_scans = None, None
+        if kind in ("auto", "ivf", "ivf-fastscan"):
+            quantizer, train = _ivf_quantizer(faiss, Z, n_lists, self.random_state)
+        if kind == "ivf-fastscan" or (kind == "auto" and len(Z) >= FASTSCAN_MIN_POINTS):
+            fastscan = _ivf_fastscan(faiss, Z, faiss.clone_index(quantizer), train)
+            best, fastscan_met = self._sweep(
+                "ivf-fastscan", fastscan,
+                [{"n_probe": p, "k_factor": FASTSCAN_K_FACTOR} for p in _steps(n_lists)],
+                measured, best, forced)
         if kind in ("auto", "ivf"):
-            ivf = _ivf(faiss, Z, n_lists, self.random_state)
-            best, n_probe = self._sweep("ivf", ivf, "n_probe", _doubling(1, n_lists),
-                                        lambda value: setattr(ivf, "nprobe", value),
-                                        (queries, truth, k), best, forced)
-            scanned = None if n_probe is None else n_probe / n_lists * len(Z)
-        if kind == "hnsw" or (kind == "auto" and (scanned is None
-                                                  or scanned > HNSW_WHEN_IVF_SCANS)):
+            ivf = _ivf(faiss, Z, quantizer)
+            best, met = self._sweep("ivf", ivf, [{"n_probe": p} for p in _doubling(1, n_lists)],
+                                    measured, best, forced)
+            ivf_scans = None if met is None else met["n_probe"] / n_lists * len(Z)
+        if kind == "hnsw" or (kind == "auto" and fastscan_met is None
+                              and (ivf_scans is None or ivf_scans > HNSW_WHEN_IVF_SCANS)):
             hnsw = _hnsw(faiss, Z)
-            best, _ = self._sweep("hnsw", hnsw, "ef_search",
-                                  [ef for ef in HNSW_EF_SEARCH if ef >= k],
-                                  lambda value: setattr(hnsw.hnsw, "efSearch", value),
-                                  (queries, truth, k), best, forced)
+            best, _ = self._sweep("hnsw", hnsw,
+                                  [{"ef_search": ef} for ef in HNSW_EF_SEARCH if ef >= k],
+                                  measured, best, forced)
         self._use_faiss(best["obj"], best["index"], best["params"],
                         approximate=best["index"] != "flat")
         self.recall_, self.query_seconds_ = best["recall"], best["query_seconds"]
@@ -449,11 +501,23 @@ class LatentIndex(BaseEstimator):
         elif self.method_ == "brute":
             idx, dist = self._brute(Q, k)
         elif self.method_ == "faiss":
-            sq, idx = self._faiss.search(Q, k)
+            sq, idx = self._faiss_search(Q, k)
             dist = np.where(idx >= 0, np.sqrt(np.maximum(sq, 0.0)), np.inf)
         else:
             idx, dist = self._graph.query(Q, k=k, **self.search_params_)
         return idx.astype(np.int64), dist.astype(np.float32)
+
+    def _faiss_search(self, Q, k):
+        """faiss search in blocks of queries, so that the candidates held at once (k, or
+        ``k_factor * k`` before fast-scan's re-ranking) stay under
+        :data:`SEARCH_BLOCK_ENTRIES`."""
+        per_query = k * self.search_params_.get("k_factor", 1)
+        block = max(1, SEARCH_BLOCK_ENTRIES // max(1, per_query))
+        if block >= len(Q):
+            return self._faiss.search(Q, k)
+        parts = [self._faiss.search(Q[start:start + block], k)
+                 for start in range(0, len(Q), block)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def _brute(self, Q, k):
         """Exact k-NN by blocks of queries x points, merging partial top-k lists.
@@ -602,19 +666,64 @@ def _flat(faiss, Z):
     return index
 
 
-def _ivf(faiss, Z, n_lists, random_state):
-    """IndexIVFFlat: k-means (seeded) on at most IVF_TRAIN_PER_LIST * n_lists codes."""
+def _steps(last):
+    """1, 2, 3, 4, 6, 8, 12, 16, 24, ... (about 1.4x apart) capped at (and ending with) last."""
+    power = 1
+    while True:
+        for value in (power, power * 3 // 2) if power > 1 else (1,):
+            if value >= last:
+                yield int(last)
+                return
+            yield value
+        power *= 2
+
+
+def _ivf_quantizer(faiss, Z, n_lists, random_state):
+    """The IVF cells: k-means (seeded) on at most IVF_TRAIN_PER_LIST * n_lists codes.
+
+    Returns the trained quantizer (an ``IndexFlatL2`` of the centroids) and the
+    training sample.
+    """
     n, dim = Z.shape
-    quantizer = faiss.IndexFlatL2(dim)
-    index = faiss.IndexIVFFlat(quantizer, dim, n_lists)
-    quantizer.this.disown()  # the index owns (and frees) its quantizer
-    index.own_fields = True
     n_train = min(n, IVF_TRAIN_PER_LIST * n_lists)
     rng = np.random.RandomState(random_state)
     train = Z if n_train == n else Z[np.sort(rng.choice(n, n_train, replace=False))]
-    index.cp.seed = int(rng.randint(2 ** 31 - 1))
-    index.cp.min_points_per_centroid = 1  # no warning for small training samples
-    index.train(train)
+    clustering = faiss.Clustering(dim, n_lists)
+    clustering.seed = int(rng.randint(2 ** 31 - 1))
+    clustering.min_points_per_centroid = 1  # no warning for small training samples
+    quantizer = faiss.IndexFlatL2(dim)
+    clustering.train(train, quantizer)
+    return quantizer, train
+
+
+def _owning(index, *parts):
+    """``index`` made the owner of ``parts`` (SWIG objects freed along with it)."""
+    for part in parts:
+        part.this.disown()
+    index.own_fields = True
+    return index
+
+
+def _ivf(faiss, Z, quantizer):
+    """IndexIVFFlat over the cells of ``quantizer`` (taken over by the index)."""
+    index = _owning(faiss.IndexIVFFlat(quantizer, Z.shape[1], quantizer.ntotal), quantizer)
+    index.add(Z)
+    return index
+
+
+def _ivf_fastscan(faiss, Z, quantizer, train):
+    """IVF with 4-bit fast-scan PQ codes (one per dimension) re-ranked exactly.
+
+    ``IndexIVFPQFastScan`` over the cells of ``quantizer`` (taken over), its product
+    quantizer trained on ``train``'s residuals, wrapped in ``IndexRefineFlat``
+    (which keeps the codes for the exact re-ranking).
+    """
+    dim = Z.shape[1]
+    base = _owning(faiss.IndexIVFPQFastScan(quantizer, dim, quantizer.ntotal, dim,
+                                            FASTSCAN_BITS), quantizer)
+    base.pq.cp.min_points_per_centroid = 1  # no warning for small training samples
+    base.train(train)  # the cells are trained already: only the product quantizer
+    index = _owning(faiss.IndexRefineFlat(base), base)
     index.add(Z)
     return index
 
@@ -628,5 +737,8 @@ def _hnsw(faiss, Z):
 def _apply_search_params(index, kind, params):
     if kind == "ivf":
         index.nprobe = int(params["n_probe"])
+    elif kind == "ivf-fastscan":
+        _import_faiss().extract_index_ivf(index).nprobe = int(params["n_probe"])
+        index.k_factor = float(params["k_factor"])
     elif kind == "hnsw":
         index.hnsw.efSearch = int(params["ef_search"])

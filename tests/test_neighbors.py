@@ -279,3 +279,115 @@ def test_bad_recall_is_a_value_error(recall):
 def test_bad_faiss_index_is_a_value_error():
     with pytest.raises(ValueError, match="faiss_index must be one of"):
         LatentIndex(faiss_index="lsh").fit(np.zeros((5, 2)))
+
+
+# ---------------------------------------------------------------- fast-scan IVF
+def _fastscan_steps(index):
+    return [c for c in index.candidates_ if c["index"] == "ivf-fastscan"]
+
+
+@pytest.mark.parametrize("dim", [16, 15])  # an odd dimension: faiss pads the PQ codes
+def test_fastscan_meets_the_recall_it_reports(dim):
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    from hardsample.neighbors import FASTSCAN_K_FACTOR, _steps
+
+    rng = np.random.RandomState(dim)
+    codes = rng.standard_normal((8000, dim)).astype(np.float32)
+    index = LatentIndex("faiss", faiss_index="ivf-fastscan", exact_max_points=1000,
+                        n_lists=60, recall=0.95, random_state=0).fit(codes)
+    assert index.approximate_ and index.faiss_index_ == "ivf-fastscan"
+    tried = _fastscan_steps(index)
+    # n_probe widened along _steps, stopping at the first setting that met the target.
+    assert [c["n_probe"] for c in tried] == list(_steps(60))[:len(tried)]
+    assert [c["recall"] >= 0.95 for c in tried] == [False] * (len(tried) - 1) + [True]
+    assert index.search_params_ == {"n_probe": tried[-1]["n_probe"],
+                                    "k_factor": FASTSCAN_K_FACTOR}
+    assert index.recall_ == tried[-1]["recall"] >= 0.95 and index.query_seconds_ > 0
+    # Fresh queries from the same distribution, against exact search.
+    queries = rng.standard_normal((300, dim)).astype(np.float32)
+    assert recall_at_k(index, codes, queries, k=10) >= 0.92
+    # Re-ranked exactly: the distances returned are the true ones, in order.
+    idx, dist = index.kneighbors(queries[:20], 10)
+    true = np.sqrt(((queries[:20, None] - codes[idx]) ** 2).sum(-1))
+    np.testing.assert_allclose(dist, true, rtol=1e-4, atol=1e-4)
+    assert np.all(np.diff(dist, axis=1) >= 0)
+
+
+def test_auto_skips_hnsw_when_fastscan_meets_the_target(gaussian16, monkeypatch):
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    import hardsample.neighbors as neighbors
+
+    # However many points IVF would scan, a fast-scan index that meets it is enough.
+    monkeypatch.setattr(neighbors, "HNSW_WHEN_IVF_SCANS", 1)
+    index = LatentIndex("faiss", exact_max_points=1000, recall=0.9,
+                        random_state=0).fit(gaussian16)
+    kinds = [c["index"] for c in index.candidates_]
+    assert kinds[0] == "flat" and "ivf-fastscan" in kinds and "hnsw" not in kinds
+    assert _fastscan_steps(index)[-1]["recall"] >= 0.9
+    meeting = [c for c in index.candidates_ if c["recall"] >= 0.9]
+    assert index.query_seconds_ == min(c["query_seconds"] for c in meeting)
+
+
+def test_auto_builds_hnsw_when_fastscan_misses_the_target(gaussian16, monkeypatch):
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    import hardsample.neighbors as neighbors
+
+    monkeypatch.setattr(neighbors, "_steps", lambda last: iter([1]))  # one cell: misses
+    monkeypatch.setattr(neighbors, "HNSW_WHEN_IVF_SCANS", 1)
+    monkeypatch.setattr(neighbors, "HNSW_EF_SEARCH", (16, 64))
+    index = LatentIndex("faiss", exact_max_points=1000, recall=0.9,
+                        random_state=0).fit(gaussian16[:5000])
+    assert [c["recall"] < 0.9 for c in _fastscan_steps(index)] == [True]
+    assert "hnsw" in [c["index"] for c in index.candidates_]
+    assert index.faiss_index_ != "ivf-fastscan" and index.recall_ >= 0.9
+
+
+def test_fastscan_needs_enough_codes():
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    from hardsample.neighbors import FASTSCAN_MIN_POINTS
+
+    few = np.random.RandomState(0).standard_normal((FASTSCAN_MIN_POINTS - 1, 12))
+    with pytest.raises(ValueError, match="ivf-fastscan' needs at least 16 codes"):
+        LatentIndex("faiss", faiss_index="ivf-fastscan", exact_max_points=1).fit(few)
+    # "auto" does not offer it there.
+    index = LatentIndex("faiss", exact_max_points=1, n_lists=2, random_state=0).fit(few)
+    assert "ivf-fastscan" not in [c["index"] for c in index.candidates_]
+    with pytest.raises(ValueError, match="n_probe must be a positive int"):
+        LatentIndex("faiss", faiss_index="ivf-fastscan", n_probe=0).fit(few)
+
+
+def test_fastscan_as_configured_pickles_and_excludes_exactly(gaussian16):
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    import pickle
+
+    from hardsample.neighbors import FASTSCAN_K_FACTOR
+
+    codes = gaussian16[:5000]
+    index = LatentIndex("faiss", faiss_index="ivf-fastscan", exact_max_points=1000,
+                        n_lists=50, n_probe=3, recall=None, random_state=0).fit(codes)
+    assert index.search_params_ == {"n_probe": 3, "k_factor": FASTSCAN_K_FACTOR}
+    assert index.recall_ is None and index.candidates_ == []
+    copy = pickle.loads(pickle.dumps(index))
+    assert copy.search_params_ == index.search_params_
+    queries = codes[:30] + 0.01
+    np.testing.assert_array_equal(copy.kneighbors(queries, 10)[0],
+                                  index.kneighbors(queries, 10)[0])
+    # Three cells hold fewer than 1,000 codes: -1 beyond, and exclusion stays exact.
+    assert (index.kneighbors(queries[:2], 1000)[0] == -1).any()
+    excluded = np.ones(len(codes), dtype=bool)
+    excluded[[5, 17, 4999]] = False
+    assert sorted(copy.nearest_available(queries[:3], excluded)) == [5, 17, 4999]
+
+
+def test_faiss_search_in_blocks_matches_one_search(gaussian16, monkeypatch):
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    import hardsample.neighbors as neighbors
+
+    index = LatentIndex("faiss", faiss_index="ivf-fastscan", exact_max_points=1000,
+                        n_probe=4, recall=None, random_state=0).fit(gaussian16[:5000])
+    queries = gaussian16[:50] + 0.01
+    whole = index.kneighbors(queries, 10)
+    monkeypatch.setattr(neighbors, "SEARCH_BLOCK_ENTRIES", 7 * 10 * 32)  # 7 queries a block
+    blocks = index.kneighbors(queries, 10)
+    np.testing.assert_array_equal(blocks[0], whole[0])
+    np.testing.assert_array_equal(blocks[1], whole[1])
