@@ -289,7 +289,7 @@ def _fastscan_steps(index):
 @pytest.mark.parametrize("dim", [16, 15])  # an odd dimension: faiss pads the PQ codes
 def test_fastscan_meets_the_recall_it_reports(dim):
     importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
-    from hardsample.neighbors import FASTSCAN_K_FACTOR, _steps
+    from hardsample.neighbors import FASTSCAN_K_FACTOR, FASTSCAN_NARROWER_K_FACTORS, _steps
 
     rng = np.random.RandomState(dim)
     codes = rng.standard_normal((8000, dim)).astype(np.float32)
@@ -297,12 +297,19 @@ def test_fastscan_meets_the_recall_it_reports(dim):
                         n_lists=60, recall=0.95, random_state=0).fit(codes)
     assert index.approximate_ and index.faiss_index_ == "ivf-fastscan"
     tried = _fastscan_steps(index)
-    # n_probe widened along _steps, stopping at the first setting that met the target.
-    assert [c["n_probe"] for c in tried] == list(_steps(60))[:len(tried)]
-    assert [c["recall"] >= 0.95 for c in tried] == [False] * (len(tried) - 1) + [True]
-    assert index.search_params_ == {"n_probe": tried[-1]["n_probe"],
-                                    "k_factor": FASTSCAN_K_FACTOR}
-    assert index.recall_ == tried[-1]["recall"] >= 0.95 and index.query_seconds_ > 0
+    widened = [c for c in tried if c["k_factor"] == FASTSCAN_K_FACTOR]
+    narrowed = tried[len(widened):]
+    # n_probe widened along _steps, stopping at the first setting that met the target,
+    assert [c["n_probe"] for c in widened] == list(_steps(60))[:len(widened)]
+    assert [c["recall"] >= 0.95 for c in widened] == [False] * (len(widened) - 1) + [True]
+    # then k_factor lowered at that n_probe while the target held (the last kept).
+    assert [c["k_factor"] for c in narrowed] == list(FASTSCAN_NARROWER_K_FACTORS[:len(narrowed)])
+    assert {c["n_probe"] for c in narrowed} <= {widened[-1]["n_probe"]}
+    meeting = [c for c in [widened[-1]] + narrowed if c["recall"] >= 0.95]
+    assert meeting == [widened[-1]] + narrowed[:len(meeting) - 1]
+    kept = min(meeting, key=lambda c: c["query_seconds"])
+    assert index.search_params_ == {"n_probe": kept["n_probe"], "k_factor": kept["k_factor"]}
+    assert index.recall_ == kept["recall"] >= 0.95 and index.query_seconds_ > 0
     # Fresh queries from the same distribution, against exact search.
     queries = rng.standard_normal((300, dim)).astype(np.float32)
     assert recall_at_k(index, codes, queries, k=10) >= 0.92
@@ -337,7 +344,7 @@ def test_auto_builds_hnsw_when_fastscan_misses_the_target(gaussian16, monkeypatc
     monkeypatch.setattr(neighbors, "HNSW_EF_SEARCH", (16, 64))
     index = LatentIndex("faiss", exact_max_points=1000, recall=0.9,
                         random_state=0).fit(gaussian16[:5000])
-    assert [c["recall"] < 0.9 for c in _fastscan_steps(index)] == [True]
+    assert [c["recall"] < 0.9 for c in _fastscan_steps(index)] == [True]  # no narrowing
     assert "hnsw" in [c["index"] for c in index.candidates_]
     assert index.faiss_index_ != "ivf-fastscan" and index.recall_ >= 0.9
 
