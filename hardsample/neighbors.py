@@ -471,14 +471,18 @@ class LatentIndex(BaseEstimator):
 
     def _tune_faiss(self, faiss, Z, n_lists, kind):
         """Measure flat, fast-scan IVF, IVF and HNSW candidates; keep the fastest that
-        meets ``recall`` (the order and when HNSW is built: see the class docstring)."""
+        meets ``recall`` (the order and when HNSW is built: see the class docstring).
+
+        Only the best index so far is kept while the next one is built (each holds a
+        copy of the codes; flat search is rebuilt at the end if it wins)."""
         queries, rows, k = self._recall_queries(Z)
         flat = _flat(faiss, Z)
         start = time.perf_counter()
         truth = rows, flat.search(queries, k)[1]
         flat_seconds = (time.perf_counter() - start) * 1000 / len(queries)
+        del flat
         self.candidates_.append(dict(index="flat", recall=1.0, query_seconds=flat_seconds))
-        best = dict(index="flat", params={}, query_seconds=flat_seconds, recall=1.0, obj=flat)
+        best = dict(index="flat", params={}, query_seconds=flat_seconds, recall=1.0, obj=None)
         forced = kind != "auto"
         measured = queries, truth, k
         fastscan_met, ivf_scans = None, None
@@ -492,19 +496,21 @@ class LatentIndex(BaseEstimator):
                 measured, best, forced)
             if fastscan_met is not None:
                 best = self._narrow_rerank(fastscan, fastscan_met, measured, best)
+            del fastscan  # freed unless best
         if kind in ("auto", "ivf"):
             ivf = _ivf(faiss, Z, quantizer)
             best, met = self._sweep("ivf", ivf, [{"n_probe": p} for p in _doubling(1, n_lists)],
                                     measured, best, forced)
             ivf_scans = None if met is None else met["n_probe"] / n_lists * len(Z)
+            del ivf
         if kind == "hnsw" or (kind == "auto" and fastscan_met is None
                               and (ivf_scans is None or ivf_scans > HNSW_WHEN_IVF_SCANS)):
             hnsw = _hnsw(faiss, Z)
             best, _ = self._sweep("hnsw", hnsw,
                                   [{"ef_search": ef} for ef in HNSW_EF_SEARCH if ef >= k],
                                   measured, best, forced)
-        self._use_faiss(best["obj"], best["index"], best["params"],
-                        approximate=best["index"] != "flat")
+        self._use_faiss(_flat(faiss, Z) if best["obj"] is None else best["obj"], best["index"],
+                        best["params"], approximate=best["index"] != "flat")
         self.recall_, self.query_seconds_ = best["recall"], best["query_seconds"]
 
     def _use_faiss(self, index, kind, params, approximate=False):

@@ -401,3 +401,16 @@ def test_faiss_search_in_blocks_matches_one_search(gaussian16, monkeypatch):
     blocks = index.kneighbors(queries, 10)
     np.testing.assert_array_equal(blocks[0], whole[0])
     np.testing.assert_array_equal(blocks[1], whole[1])
+
+
+def test_forced_fastscan_that_misses_the_target_falls_back_to_exact(gaussian16, monkeypatch):
+    importorskip_unless_ci("faiss", reason="faiss-cpu is not installed (extra 'faiss')")
+    import hardsample.neighbors as neighbors
+
+    monkeypatch.setattr(neighbors, "_steps", lambda last: iter([1, 2]))  # too few cells
+    codes = gaussian16[:3000]
+    index = LatentIndex("faiss", faiss_index="ivf-fastscan", exact_max_points=100,
+                        recall=0.99, random_state=0).fit(codes)
+    assert [c["index"] for c in index.candidates_] == ["flat"] + ["ivf-fastscan"] * 2
+    assert index.faiss_index_ == "flat" and not index.approximate_ and index.recall_ == 1.0
+    assert recall_at_k(index, codes, codes[:40] + 0.01, k=10) == 1.0
