@@ -38,7 +38,7 @@ best so far), and HNSW last, only when neither IVF kind meets the target cheaply
 :data:`HNSW_WHEN_IVF_SCANS`): building HNSW dominates such a fit (1M x 32 Gaussian
 codes: 772 s on one shared core against about 15 s of CPU for the whole fit without
 it; faiss uses every core it is given), and on those codes fast-scan IVF met the
-target in 0.34 s of CPU per 1,000 queries (recall@10 0.960 on fresh queries) where
+target in 0.28 s of CPU per 1,000 queries (recall@10 0.963 on fresh queries) where
 HNSW needed 1.44 s (``benchmarks/results/neighbors_recall.md``; HNSW's figures from
 its run at commit 196c680, before fast-scan). Queries far from the codes (e.g. after
 a long latent step) may see a lower recall than the one measured.
