@@ -218,12 +218,18 @@ def _setup_lines(args, result):
 
 #: The committed vessels.py study's settings this one starts from (and the samplers'
 #: default ensemble), so that the report names every setting cut to fit a time budget.
-REFERENCE_SETTINGS = {"rounds": 5, "train_steps": 150, "ensemble_members": 5}
+REFERENCE_SETTINGS = {"rounds": 5, "train_steps": 150, "widths": [8, 16, 32],
+                      "ensemble_members": 5}
+
+
+def _shown(value):
+    return str(tuple(value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def _cut_lines(args):
-    cuts = [f"{key.replace('_', ' ')} {getattr(args, key)} instead of {value}"
-            for key, value in REFERENCE_SETTINGS.items() if getattr(args, key) != value]
+    cuts = [f"{key.replace('_', ' ')} {_shown(getattr(args, key))} instead of {_shown(value)}"
+            for key, value in REFERENCE_SETTINGS.items() if list(np.atleast_1d(
+                getattr(args, key))) != list(np.atleast_1d(value))]
     parallel = getattr(args, "seed_jobs", 1)
     if parallel > 1:
         cuts.append(f"{parallel} seeds run at once in parallel processes (their seconds "
