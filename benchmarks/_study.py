@@ -143,7 +143,7 @@ def add_protocol_arguments(parser, study, *, seeds=(0, 1, 2, 3, 4), rounds=5, in
     return parser
 
 
-def _importable_by_tool_workers():
+def importable_by_tool_workers():
     """Put ``benchmarks/`` and the repository on ``PYTHONPATH``: the oracle's parallel
     workers are fresh Pythons that unpickle the tool, whose class may live in a sibling
     module of the study (e.g. ``_vessel_data.ScaledStressTool``)."""
@@ -157,7 +157,7 @@ def _oracle(args, data):
 
     if data.tool is None:
         return None
-    _importable_by_tool_workers()
+    importable_by_tool_workers()
     return LabelingToolOracle(data.tool, n_jobs=getattr(args, "n_jobs", None))
 
 
@@ -260,7 +260,7 @@ def run_study(study, args, argv=None):
     torch.set_num_threads(max(1, args.threads))
     start = time.perf_counter()
     data = study.load(args)
-    _importable_by_tool_workers()
+    importable_by_tool_workers()
     records, calls, planned = [], [], list(args.seeds)
     seed_jobs = getattr(args, "seed_jobs", 1)
     if seed_jobs > 1:  # in seed order, each as soon as it and the ones before are done
