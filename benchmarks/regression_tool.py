@@ -54,17 +54,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import config_of, header, partial_run_lines, write_result  # noqa: E402
+from _report import config_of, header, partial_run_lines  # noqa: E402
+from _study import Study, StudyData, add_protocol_arguments, run_study  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REFERENCE = "random-real"
-#: Strategy -> (registered sampler name, or "si-variance"), pool or synthetic.
-STRATEGIES = {
-    "random-real": "random", "variance-real": "variance",
-    "subsampled-variance-real": "subsampled-variance", "igs-real": "igs",
-    "random-synthetic": "prior", "screened-prior": "screened-prior",
-    "SI-loss": "interpolation", "SI-variance": "si-variance",
-}
 BASELINES = ("predict-zero", "predict-mean")
 N_TIMES, DT_SAMPLE = 20, 0.5
 
@@ -139,66 +133,74 @@ def build_parser():
     parser.add_argument("--pool-seed", type=int, default=0)
     parser.add_argument("--test-size", type=int, default=1000)
     parser.add_argument("--test-seed", type=int, default=1)
-    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES),
-                        choices=list(STRATEGIES))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--initial-size", type=int, default=20)
-    parser.add_argument("--round-size", type=int, default=20)
+    add_protocol_arguments(parser, STUDY, rounds=6, initial_size=20, round_size=20,
+                           output_dir=str(RESULTS))
     parser.add_argument("--latent-dim", type=int, default=4)
     parser.add_argument("--hidden", type=int, nargs="+", default=[64, 64])
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--output-dir", default=str(RESULTS))
-    parser.add_argument("--tag", default=None)
     return parser
 
 
-def sampler_of(name):
-    from hardsample.samplers import InterpolationSampler
+def load(args):
+    """Pool and test forcings, the test labels, and the PCA generator fitted on the pool."""
+    from sklearn.frozen import FrozenEstimator
 
-    spec = STRATEGIES[name]
-    return InterpolationSampler(objective="variance") if spec == "si-variance" else spec
+    from hardsample.generators import PCAGenerator
+
+    tool = DuffingTool()
+    X_pool, _ = make_forcings(args.pool_size, args.pool_seed)
+    X_test, _ = make_forcings(args.test_size, args.test_seed)
+    tick = time.perf_counter()
+    y_test = tool(X_test)
+    test_seconds = time.perf_counter() - tick
+    tick = time.perf_counter()
+    generator = PCAGenerator(args.latent_dim, random_state=0, prior="aggregate").fit(X_pool)
+    generator_seconds = time.perf_counter() - tick
+    decoded = generator.inverse_transform(generator.transform(X_test))
+    generator_check = {  # what synthetic rows can reach: the tool's labels of decodes
+        "explained_variance": float(generator.pca_.explained_variance_ratio_.sum()),
+        "reconstruction_mse": float(np.mean((decoded - X_test) ** 2)),
+        "label_mse_of_decodes": float(np.mean((tool(decoded) - y_test) ** 2))}
+    info = {"zero_mse": float(np.mean(y_test ** 2)), "test_variance": float(np.var(y_test)),
+            "test_seconds": test_seconds, "generator_seconds": generator_seconds,
+            "generator_check": generator_check}
+    return StudyData(X_pool, X_test, y_test, tool=tool, info=info,
+                     context={"generator": FrozenEstimator(generator)})
 
 
-def run_strategy(args, name, seed, X_pool, X_test, y_test, generator):
-    """Records of one strategy and seed (with the baselines' for random-real), and its
-    oracle calls and failures."""
+def estimator(args, sampler, seed, data):
+    """The regressor of every row: an MLP, the shared generator, the study's protocol."""
     import torch
     from skorch import NeuralNetRegressor
 
     from hardsample import LatentHardMiningRegressor
     from hardsample.nets import MLP
-    from hardsample.oracles import LabelingToolOracle
 
     net = NeuralNetRegressor(MLP, module__hidden_sizes=tuple(args.hidden),
                              optimizer=torch.optim.Adam, lr=args.lr, max_epochs=args.epochs,
                              batch_size=args.batch_size, train_split=None, verbose=0)
-    est = LatentHardMiningRegressor(net, generator, sampler=sampler_of(name),
-                                    initial_size=args.initial_size, round_size=args.round_size,
-                                    n_rounds=args.rounds, random_state=seed)
-    oracle, records = LabelingToolOracle(DuffingTool()), []
-    for round_index in range(args.rounds):
-        est.partial_fit(X_pool, oracle=oracle if round_index == 0 else None)
-        last = est.history_[-1]
-        record = {"strategy": name, "seed": seed, "round": last["round"],
-                  "n_labeled": last["n_labeled"],
-                  "score": float(np.mean((est.predict(X_test).ravel() - y_test) ** 2)),
-                  "train_seconds": last["train_seconds"],
-                  "mining_seconds": last["mining_seconds"],
-                  "labeling_seconds": last["labeling_seconds"],
-                  "uncertainty_seconds": last["mining_split"].get("uncertainty_training", 0.0)}
-        records.append(record)
-        if name == REFERENCE:
-            zero = {**record, "train_seconds": 0.0, "mining_seconds": 0.0,
-                    "labeling_seconds": 0.0, "uncertainty_seconds": 0.0}
-            records += [{**zero, "strategy": "predict-zero", "score": float(np.mean(y_test ** 2))},
-                        {**zero, "strategy": "predict-mean", "score": float(
-                            np.mean((np.mean(est.y_labeled_) - y_test) ** 2))}]
-    return records, {"strategy": name, "seed": seed, "n_sent": int(est.n_oracle_calls_),
-                     "n_failed": len(est.failed_labels_)}
+    return LatentHardMiningRegressor(net, data.context["generator"], sampler=sampler,
+                                     initial_size=args.initial_size,
+                                     round_size=args.round_size, n_rounds=args.rounds,
+                                     random_state=seed)
+
+
+def test_mse(est, data):
+    return np.mean((est.predict(data.X_test).ravel() - data.y_test) ** 2)
+
+
+def baselines(est, data):
+    """Predicting zero, and the mean of the labels the reference row holds."""
+    return {"predict-zero": np.mean(data.y_test ** 2),
+            "predict-mean": np.mean((np.mean(est.y_labeled_) - data.y_test) ** 2)}
+
+
+def si_variance(args):
+    from hardsample.samplers import InterpolationSampler
+
+    return InterpolationSampler(objective="variance")
 
 
 def paired_rows(records):
@@ -283,57 +285,30 @@ def render(result):
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+#: Row -> its sampler (registered name or object); the variance sampler's same-cost
+#: control is subsampled-variance-real, iGS's is random-real, SI-variance's is
+#: screened-prior.
+STUDY = Study(
+    script="benchmarks/regression_tool.py", load=load, estimator=estimator,
+    strategies={"random-real": lambda args: "random",
+                "variance-real": lambda args: "variance",
+                "subsampled-variance-real": lambda args: "subsampled-variance",
+                "igs-real": lambda args: "igs",
+                "random-synthetic": lambda args: "prior",
+                "screened-prior": lambda args: "screened-prior",
+                "SI-loss": lambda args: "interpolation",
+                "SI-variance": si_variance},
+    reference=REFERENCE, score=test_mse, baselines=baselines, render=render,
+    controls={"variance-real": "subsampled-variance-real", "igs-real": "random-real",
+              "SI-variance": "screened-prior", "SI-loss": "random-synthetic"})
+STRATEGIES = list(STUDY.strategies)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    import torch
-
-    from hardsample.curves import summarize
-    from hardsample.generators import PCAGenerator
-
-    torch.set_num_threads(max(1, args.threads))
-    start = time.perf_counter()
     args.tag = args.tag or (f"regression_tool_duffing_pool{args.pool_size}_r{args.rounds}_"
                             f"{args.initial_size}+{args.round_size}_s{len(args.seeds)}")
-    tool = DuffingTool()
-    X_pool, _ = make_forcings(args.pool_size, args.pool_seed)
-    X_test, _ = make_forcings(args.test_size, args.test_seed)
-    tick = time.perf_counter()
-    y_test = tool(X_test)
-    test_seconds = time.perf_counter() - tick
-    tick = time.perf_counter()
-    generator = PCAGenerator(args.latent_dim, random_state=0, prior="aggregate").fit(X_pool)
-    generator_seconds = time.perf_counter() - tick
-    decoded = generator.inverse_transform(generator.transform(X_test))
-    generator_check = {  # what synthetic rows can reach: the tool's labels of decodes
-        "explained_variance": float(generator.pca_.explained_variance_ratio_.sum()),
-        "reconstruction_mse": float(np.mean((decoded - X_test) ** 2)),
-        "label_mse_of_decodes": float(np.mean((tool(decoded) - y_test) ** 2))}
-    from sklearn.frozen import FrozenEstimator
-
-    generator = FrozenEstimator(generator)
-    records, calls, planned = [], [], list(args.seeds)
-    for done, seed in enumerate(planned, start=1):
-        for name in args.strategies:
-            mine, call = run_strategy(args, name, seed, X_pool, X_test, y_test, generator)
-            records += mine
-            calls.append(call)
-            print(f"{name}, seed {seed}: MSE "
-                  f"{[round(r['score'], 4) for r in mine if r['strategy'] == name]}", flush=True)
-        args.seeds = planned[:done]
-        result = {"config": vars(args), "tag": args.tag, "seeds_planned": planned,
-                  "zero_mse": float(np.mean(y_test ** 2)),
-                  "test_variance": float(np.var(y_test)), "test_seconds": test_seconds,
-                  "generator_seconds": generator_seconds, "generator_check": generator_check,
-                  "total_seconds": time.perf_counter() - start, "records": records,
-                  "summary": summarize(records), "calls": calls}
-        try:
-            result["paired"] = paired_rows(records)
-        except ValueError:
-            result["paired"] = None
-        text = write_result(args.output_dir, args.tag, result, render, argv,
-                            script="benchmarks/regression_tool.py", records=records)
-    print(text)
-    return 0
+    return run_study(STUDY, args, argv)
 
 
 if __name__ == "__main__":

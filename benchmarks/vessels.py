@@ -50,6 +50,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import cached_fit, settings_key  # noqa: E402
 from _report import config_of, header, write_result  # noqa: E402
+from _study import importable_by_tool_workers  # noqa: E402
 from _vessel_data import ScaledStressTool, cached_test_set  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -414,6 +415,7 @@ def main(argv=None):
     solver = VesselStressSolver()
     pressure = float(solver.pressure_kpa)
     tool = ScaledStressTool(solver, pressure)
+    importable_by_tool_workers()  # the solver's workers unpickle _vessel_data's tool
     masks, _ = make_vessel_masks(args.pool_size, random_state=args.pool_seed)
     X_pool = masks.reshape(-1, 1, 64, 64)
     X_test, y_test, test_path, test_seconds = cached_test_set(args.test_size, args.test_seed,

@@ -1,0 +1,295 @@
+"""One study runner: a study *definition* in, a committed report out.
+
+A study script (``regression_tool.py``, ``vessel_uncertainty.py``) holds a
+:class:`Study`: how to load its data and labels, the estimator it runs, its strategies
+and baselines, its metric and its ``render(result)``. :func:`run_study` owns what every
+study used to repeat: the seed x strategy loop, one record per round, the oracle's
+calls and refusals, the JSON rewritten after every seed (an interrupted run keeps the
+seeds it finished), the paired differences against the reference row, and
+``_report.write_result``. The script's ``main(argv)`` stays its command line, so
+``render.py`` finds its ``render`` by the JSON's file-name prefix as before.
+
+    STUDY = Study(script="benchmarks/x.py", load=load, estimator=estimator,
+                  strategies={"random-real": lambda args: "random", ...},
+                  reference="random-real", score=test_mse, render=render)
+
+    def main(argv=None):
+        args = build_parser().parse_args(argv)
+        args.tag = args.tag or "x_..."
+        return run_study(STUDY, args, argv)
+
+The command line must provide ``seeds``, ``strategies``, ``rounds``, ``output_dir``,
+``tag`` and ``threads`` (:func:`add_protocol_arguments` adds them).
+"""
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from _report import write_result
+
+HERE = Path(__file__).resolve().parent
+
+#: What one round costs, copied from the estimator's ``history_[-1]``.
+SECONDS = ("train_seconds", "mining_seconds", "labeling_seconds")
+
+
+@dataclass
+class StudyData:
+    """What a study's ``load`` returns.
+
+    Attributes
+    ----------
+    X_pool : array-like
+        The unlabeled pool the estimator mines.
+    X_test, y_test : ndarray
+        The held-out set the metric scores.
+    y_pool : ndarray or None
+        Known pool labels (passed to ``partial_fit`` every round), or None when a
+        labeling tool labels on demand.
+    tool : callable or None
+        The labeling tool, wrapped in :class:`hardsample.oracles.LabelingToolOracle`
+        (with ``n_jobs=args.n_jobs`` when the command line has it) for every run.
+    X_val, y_val : ndarray or None
+        An optional validation split (for strategies chosen on it).
+    info : dict
+        JSON-serialisable facts the report states (test-set seconds, the generator's
+        fit time, ...), stored at the top level of the result.
+    context : dict
+        Anything else the study's functions need (a fitted generator, a scale); not
+        stored.
+    """
+
+    X_pool: Any
+    X_test: Any
+    y_test: Any
+    y_pool: Any = None
+    tool: Any = None
+    X_val: Any = None
+    y_val: Any = None
+    info: dict = field(default_factory=dict)
+    context: dict = field(default_factory=dict)
+
+
+@dataclass
+class Study:
+    """A study definition: everything :func:`run_study` needs, and nothing it owns.
+
+    Attributes
+    ----------
+    script : str
+        The script's path in the repository (recorded as the exact command).
+    load : callable
+        ``load(args) -> StudyData``, called once per run.
+    estimator : callable
+        ``estimator(args, sampler, seed, data)``: an unfitted
+        ``LatentHardMining*`` estimator with the study's net, generator and protocol
+        (``initial_size``, ``round_size``, ``n_rounds``, ``retrain``).
+    strategies : dict
+        Row name -> ``sampler(args)``: a registered sampler name or object. Same-cost
+        controls are rows like any other (see ``controls``).
+    reference : str
+        The row every other is paired against, seed by seed.
+    score : callable
+        ``score(est, data) -> float``: the metric on the test set after a round.
+    render : callable
+        ``render(result) -> str``: the Markdown report of the result JSON.
+    greater_is_better : bool, default=False
+        The metric's direction (a test MSE: False).
+    baselines : callable or None
+        ``baselines(est, data) -> {name: score}``, trivial predictors scored after each
+        of the reference row's rounds (e.g. its labels' mean); recorded as rows with
+        zero seconds.
+    controls : dict
+        Row -> the row that is its same-cost control, stated in the result.
+    """
+
+    script: str
+    load: Callable
+    estimator: Callable
+    strategies: dict
+    reference: str
+    score: Callable
+    render: Callable
+    greater_is_better: bool = False
+    baselines: Callable = None
+    controls: dict = field(default_factory=dict)
+
+
+def add_protocol_arguments(parser, study, *, seeds=(0, 1, 2, 3, 4), rounds=5, initial_size=10,
+                           round_size=10, output_dir=None):
+    """Add the runner's options to a study's ``argparse`` parser.
+
+    ``--strategies`` (default: every row of ``study``), ``--seeds``, ``--rounds``,
+    ``--initial-size``, ``--round-size``, ``--threads`` (torch CPU threads),
+    ``--seed-jobs`` (seeds run in parallel processes), ``--output-dir`` and ``--tag``.
+    """
+    names = list(study.strategies)
+    parser.add_argument("--strategies", nargs="+", default=names, choices=names)
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(seeds))
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--initial-size", type=int, default=initial_size)
+    parser.add_argument("--round-size", type=int, default=round_size)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--seed-jobs", type=int, default=1,
+                        help="seeds run in parallel processes (joblib); the report is "
+                             "still written after every seed, in seed order")
+    parser.add_argument("--output-dir", default=output_dir)
+    parser.add_argument("--tag", default=None)
+    return parser
+
+
+def importable_by_tool_workers():
+    """Put ``benchmarks/`` and the repository on ``PYTHONPATH``: the oracle's parallel
+    workers are fresh Pythons that unpickle the tool, whose class may live in a sibling
+    module of the study (e.g. ``_vessel_data.ScaledStressTool``)."""
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    missing = [str(p) for p in (HERE, HERE.parent) if str(p) not in paths]
+    os.environ["PYTHONPATH"] = os.pathsep.join([*missing, *filter(None, paths)])
+
+
+def _oracle(args, data):
+    from hardsample.oracles import LabelingToolOracle
+
+    if data.tool is None:
+        return None
+    importable_by_tool_workers()
+    return LabelingToolOracle(data.tool, n_jobs=getattr(args, "n_jobs", None))
+
+
+def run_strategy(study, args, name, seed, data):
+    """Records of one row and seed (with the baselines' for the reference row), and the
+    oracle's calls and refusals.
+
+    Returns
+    -------
+    records : list of dict
+        One per round: strategy, seed, round, n_labeled, score, the round's train,
+        mining and labeling seconds, and ``uncertainty_seconds`` (the part of mining
+        spent training an uncertainty source).
+    calls : dict
+        ``n_sent`` (samples sent to the oracle), ``n_failed`` (refused), up to three
+        refusal messages, and ``stopped`` (the error that ended the run, or None).
+    """
+    from hardsample.oracles import LabelingError
+
+    est = study.estimator(args, study.strategies[name](args), seed, data)
+    oracle, records, stopped = _oracle(args, data), [], None
+    for round_index in range(args.rounds):
+        try:
+            est.partial_fit(data.X_pool, data.y_pool,
+                            oracle=oracle if round_index == 0 else None)
+        except LabelingError as exc:  # the failure budget ran out: keep the rounds done
+            stopped = str(exc)[:300]
+            print(f"{name}, seed {seed}: stopped at round {round_index + 1}: {exc}", flush=True)
+            break
+        last = est.history_[-1]
+        record = {"strategy": name, "seed": seed, "round": last["round"],
+                  "n_labeled": last["n_labeled"], "score": float(study.score(est, data)),
+                  **{k: last[k] for k in SECONDS},
+                  "uncertainty_seconds": last["mining_split"].get("uncertainty_training", 0.0)}
+        records.append(record)
+        if name == study.reference and study.baselines is not None:
+            free = dict.fromkeys((*SECONDS, "uncertainty_seconds"), 0.0)
+            records += [{**record, **free, "strategy": baseline, "score": float(value)}
+                        for baseline, value in study.baselines(est, data).items()]
+    failed = list(getattr(est, "failed_labels_", []))
+    return records, {"strategy": name, "seed": seed,
+                     "n_sent": int(getattr(est, "n_oracle_calls_", 0)),
+                     "n_failed": len(failed),
+                     "failure_examples": [f["error"][:200] for f in failed[:3]],
+                     "stopped": stopped}
+
+
+def run_seed(study, args, seed, data):
+    """Every row of ``args.strategies`` with one seed: their records and calls."""
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))  # also in a joblib worker
+    records, calls = [], []
+    for name in args.strategies:
+        mine, call = run_strategy(study, args, name, seed, data)
+        records += mine
+        calls.append(call)
+        scores = [round(r["score"], 4) for r in mine if r["strategy"] == name]
+        print(f"{name}, seed {seed}: score {scores}; {call['n_failed']}/{call['n_sent']} "
+              "refused", flush=True)
+    return records, calls
+
+
+def paired_rows(study, records):
+    """Every row minus the reference, seed by seed
+    (:func:`hardsample.curves.paired_differences`); None when they are not paired
+    (a run stopped early)."""
+    from hardsample.curves import paired_differences
+
+    try:
+        return paired_differences(records, reference=study.reference,
+                                  greater_is_better=study.greater_is_better)
+    except ValueError:
+        return None
+
+
+def run_study(study, args, argv=None):
+    """Run every row of ``args.strategies`` with every seed of ``args.seeds``; write the
+    report after each seed.
+
+    Parameters
+    ----------
+    study : Study
+    args : argparse.Namespace
+        The script's parsed command line, with ``tag`` set; recorded as ``config``.
+    argv : list of str, default=None
+        The script's arguments, recorded in the provenance.
+
+    Returns
+    -------
+    int
+        0, the exit status of the script's ``main``.
+    """
+    import torch
+
+    from hardsample.curves import summarize
+
+    from joblib import Parallel, delayed
+
+    torch.set_num_threads(max(1, args.threads))
+    start = time.perf_counter()
+    data = study.load(args)
+    importable_by_tool_workers()
+    records, calls, planned = [], [], list(args.seeds)
+    seed_jobs = getattr(args, "seed_jobs", 1)
+    if seed_jobs > 1:  # in seed order, each as soon as it and the ones before are done
+        runs = Parallel(n_jobs=seed_jobs, return_as="generator")(
+            delayed(run_seed)(study, args, seed, data) for seed in planned)
+    else:
+        runs = (run_seed(study, args, seed, data) for seed in planned)
+    for done, (mine, mine_calls) in enumerate(runs, start=1):
+        records += mine
+        calls += mine_calls
+        args.seeds = planned[:done]
+        result = {"config": vars(args), "tag": args.tag, "seeds_planned": planned,
+                  **data.info, "controls": study.controls,
+                  "total_seconds": time.perf_counter() - start, "records": records,
+                  "summary": summarize(records), "calls": calls,
+                  "paired": paired_rows(study, records)}
+        text = write_result(args.output_dir, args.tag, result, study.render, argv,
+                            script=study.script, records=records)
+    print(text)
+    return 0
+
+
+def ratio_to_reference(records, reference):
+    """Per row and round, the mean over seeds of the row's score / the reference's on
+    the same seed: ``{row: {round: ratio}}``."""
+    table = {(r["strategy"], r["seed"], r["round"]): r["score"] for r in records}
+    out = {}
+    for (name, seed, k), value in table.items():
+        if (reference, seed, k) in table and table[(reference, seed, k)] != 0:
+            out.setdefault(name, {}).setdefault(k, []).append(value / table[(reference, seed, k)])
+    return {name: {k: float(np.mean(v)) for k, v in sorted(rounds.items())}
+            for name, rounds in out.items()}
