@@ -1,9 +1,9 @@
 """CIFAR-10 benchmark: SNN against random and entropy sampling, with the α-GAN.
 
 Stage 1 fits the paper's α-GAN (latent 3) once on the unlabeled pool (or a subset of
-it) and caches it under the output folder, keyed by its settings and data
-(``cifar10_alphagan_<key>.pkl``; an unfinished fit resumes from
-``cifar10_alphagan_<key>.pt``); every strategy shares it through
+it) and caches it in the per-user cache folder (``benchmarks/_cache.py``), keyed by
+its settings and data (``cifar10_alphagan_<key>_e<epochs>.pt``; an unfinished fit
+resumes from its checkpoint ``cifar10_alphagan_<key>.pt``); every strategy shares it through
 ``sklearn.frozen.FrozenEstimator``. Stage 2 runs
 :func:`hardsample.curves.run_learning_curves` with the VGG-style net for each
 strategy and seed, then writes
@@ -29,7 +29,6 @@ Run ``python benchmarks/cifar10.py --help`` or ``hardsample bench cifar10 --help
 
 import argparse
 import json
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _cache import settings_key  # noqa: E402  (benchmarks/_cache.py)
+from _cache import cache_dir, load_model, save_model, settings_key  # noqa: E402
 from _report import (  # noqa: E402
     check_no_overlap, config_of, curves_seed_by_seed, header, load_runs, merged_info,
     merged_runs_lines, paired_lines, partial_run_lines, timing_tables, write_result)
@@ -124,8 +123,10 @@ def load_task(args):
             to_images(data.X_test[test]), data.y_test[test].astype(np.int64), str(data.path))
 
 
-def cached_gan(X_pool, args, output_dir):
-    """The α-GAN fitted on the pool, loaded from the cache when its settings match."""
+def cached_gan(X_pool, args):
+    """The α-GAN fitted on the pool, loaded from the per-user cache when its settings match."""
+    from sklearn.base import clone
+
     from hardsample._validation import fingerprint
     from hardsample.generators import AlphaGANTransformer
 
@@ -138,19 +139,20 @@ def cached_gan(X_pool, args, output_dir):
                   lambda_rec=args.gan_lambda_rec, lambda_adv=args.gan_lambda_adv,
                   random_state=0)
     settings = dict(params, data=fingerprint(X_fit))
-    key = settings_key(settings)
-    path = Path(output_dir) / f"cifar10_alphagan_{key}_e{args.gan_epochs}.pkl"
+    key, folder = settings_key(settings), cache_dir()
+    path = folder / f"cifar10_alphagan_{key}_e{args.gan_epochs}.pt"
+    template = AlphaGANTransformer(**params, max_epochs=args.gan_epochs, device=args.device)
     if path.is_file():
-        with open(path, "rb") as handle:
-            return pickle.load(handle), path, len(X_fit), True
+        try:
+            return load_model(path, template, settings), path, len(X_fit), True
+        except ValueError as exc:
+            print(f"cache {path} not used ({exc}); fitting again", flush=True)
     # The checkpoint's key leaves out the epochs: a longer run resumes a shorter one.
-    gan = AlphaGANTransformer(**params, max_epochs=args.gan_epochs, device=args.device,
-                              verbose=0 if args.no_progress else 2,
-                              checkpoint=Path(output_dir) / f"cifar10_alphagan_{key}.pt")
+    gan = clone(template).set_params(verbose=0 if args.no_progress else 2,
+                                     checkpoint=folder / f"cifar10_alphagan_{key}.pt")
     gan.fit(X_fit)
     gan.set_params(checkpoint=None, verbose=0)
-    with open(path, "wb") as handle:
-        pickle.dump(gan, handle)
+    save_model(path, gan, X_fit, settings)
     return gan, path, len(X_fit), False
 
 
@@ -298,7 +300,7 @@ def main(argv=None):
                        f"_w{args.vgg_width:g}_g{args.gan_channels}")
     print(f"data: {data_path}; pool {len(X_pool)}, test {len(X_test)}", flush=True)
     tic = time.perf_counter()
-    gan, gan_path, n_gan_train, cached = cached_gan(X_pool, args, output_dir)
+    gan, gan_path, n_gan_train, cached = cached_gan(X_pool, args)
     gan_seconds = time.perf_counter() - tic
     quality = gan_quality(gan, X_pool, X_test)
     print(f"stage 1: α-GAN {'from cache' if cached else 'fitted in %.0f s' % gan_seconds} "

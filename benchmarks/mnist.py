@@ -1,7 +1,7 @@
 """MNIST benchmark: every sampling strategy on the same pool, VAE, net and seeds.
 
 Stage 1 fits the paper's MLP VAE (latent 3) once on the unlabeled pool and caches it
-under the output folder, keyed by its settings; every strategy shares it through
+in the per-user cache folder (``benchmarks/_cache.py``), keyed by its settings; every strategy shares it through
 ``sklearn.frozen.FrozenEstimator``. Stage 2 runs
 :func:`hardsample.curves.run_learning_curves` with LeNet for each strategy and
 seed, then writes
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _cache import cached_fit, settings_key  # noqa: E402  (benchmarks/_cache.py)
+from _cache import cache_dir, cached_fit, settings_key  # noqa: E402  (benchmarks/_cache.py)
 from _strategies import check_strategies, strategies_from  # noqa: E402
 from _report import (  # noqa: E402
     check_no_overlap, config_of, curves_seed_by_seed, header, load_runs, merged_info,
@@ -176,17 +176,17 @@ def load_task(args):
             to_images(X_eval), y_eval.astype(np.int64), str(data.path))
 
 
-def cached_vae(X_pool, args, output_dir):
-    """The VAE fitted on the pool, loaded from the cache when its settings match."""
+def cached_vae(X_pool, args):
+    """The VAE fitted on the pool, loaded from the per-user cache when its settings match."""
     from hardsample.generators import VAETransformer
 
     settings = dict(pool_size=len(X_pool), pool_sum=float(X_pool[:, 0, ::7, ::7].sum()),
                     latent_dim=args.latent_dim, hidden_sizes=[400, 400],
                     max_epochs=args.vae_epochs, batch_size=128, lr=1e-3, random_state=0)
-    path = Path(output_dir) / f"vae_{settings_key(settings)}.pkl"
-    vae, seconds = cached_fit(path, lambda: VAETransformer(
+    path = cache_dir() / f"vae_{settings_key(settings)}.pt"
+    vae, seconds = cached_fit(path, VAETransformer(
         latent_dim=args.latent_dim, hidden_sizes=(400, 400), max_epochs=args.vae_epochs,
-        batch_size=128, lr=1e-3, random_state=0).fit(X_pool))
+        batch_size=128, lr=1e-3, random_state=0), X_pool, settings)
     return vae, path, seconds
 
 
@@ -272,7 +272,7 @@ def main(argv=None):
     start = time.perf_counter()
     X_pool, y_pool, X_test, y_test, path = load_task(args)
     print(f"data: {path}; pool {len(X_pool)}, test {len(X_test)}", flush=True)
-    vae, vae_path, vae_seconds = cached_vae(X_pool, args, output_dir)
+    vae, vae_path, vae_seconds = cached_vae(X_pool, args)
     print(f"stage 1: VAE {'fitted in %.0f s' % vae_seconds if vae_seconds else 'from cache'} "
           f"({vae_path.name})", flush=True)
     steps = dict(max_epochs=1, iterator_train=FixedStepsLoader,

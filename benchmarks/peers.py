@@ -270,7 +270,7 @@ def main(argv=None):
     X_pool, y_pool, X_test, y_test, source = mnist.load_task(args)
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    vae, vae_path, vae_seconds = mnist.cached_vae(X_pool, args, output)
+    vae, vae_path, vae_seconds = mnist.cached_vae(X_pool, args)
     print(f"data: {source}; pool {len(X_pool)}, test {len(X_test)}; VAE "
           f"{'fitted in %.0f s' % vae_seconds if vae_seconds else 'from cache'}", flush=True)
     net = NeuralNetClassifier(LeNet, criterion=torch.nn.CrossEntropyLoss,

@@ -11,7 +11,7 @@ labeled, and trained on, as the cleaned binary wall the solver solved on.
   seed ``--pool-seed``); the generator (``--generator``, latent ``--latent-dim``,
   prior ``--prior``) is fitted once on it and shared (``FrozenEstimator``).
 - Test set: ``--test-size`` held-out masks (seed ``--test-seed``) and their stress
-  maps, cached to an ``.npz``.
+  maps, cached to an ``.npz`` in the per-user cache folder (``benchmarks/_cache.py``).
 - Target net: ``skorch.NeuralNetRegressor(StressUNet)`` (GroupNorm, linear head),
   Adam, a fixed number of optimiser steps per fit (``--train-steps``, through
   :class:`hardsample.nets.FixedStepsLoader`) whatever the label count; targets are
@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _cache import cached_fit, settings_key  # noqa: E402
+from _cache import cache_dir, cached_fit, settings_key  # noqa: E402
 from _report import config_of, header, write_result  # noqa: E402
 from _vessel_data import ScaledStressTool, cached_test_set  # noqa: E402
 
@@ -399,7 +399,6 @@ def main(argv=None):
         figure(result, Path(args.replot).with_suffix(".png"))
         return 0
     import torch
-    from sklearn.base import clone
 
     from hardsample.curves import summarize
     from hardsample.datasets.vessels import VesselStressSolver, make_vessel_masks
@@ -417,14 +416,13 @@ def main(argv=None):
     masks, _ = make_vessel_masks(args.pool_size, random_state=args.pool_seed)
     X_pool = masks.reshape(-1, 1, 64, 64)
     X_test, y_test, test_path, test_seconds = cached_test_set(args.test_size, args.test_seed,
-                                                              solver, out_dir)
+                                                              solver)
     print(f"test set {test_path.name} ({test_seconds:.0f} s)", flush=True)
     template = make_generator(args)
     settings = dict(generator=repr(template), pool=args.pool_size, seed=args.pool_seed,
                     sum=float(X_pool.sum()))
     generator, generator_seconds = cached_fit(
-        out_dir / f"vessels_generator_{settings_key(settings)}.pkl",
-        lambda: clone(template).fit(X_pool))
+        cache_dir() / f"vessels_generator_{settings_key(settings)}.pt", template, X_pool, settings)
     print(f"generator {args.generator} ({generator_seconds:.0f} s)", flush=True)
     records, failures, checks = run(args, X_pool, X_test, y_test, tool, generator, pressure)
     try:
