@@ -47,8 +47,8 @@ def build_parser():
     parser.add_argument("--n-labeled", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--vae-pool-size", type=int, default=10000,
-                        help="pool of benchmarks/mnist.py the VAE is fitted on (0: all)")
+    parser.add_argument("--vae-pool-size", type=int, default=0,
+                        help="pool of benchmarks/mnist.py the VAE is fitted on (0: all 60k)")
     parser.add_argument("--vae-epochs", type=int, default=20)
     parser.add_argument("--output-dir", default=str(RESULTS))
     parser.add_argument("--tag", default="selection_cost")
