@@ -22,13 +22,17 @@ The command line must provide ``seeds``, ``strategies``, ``rounds``, ``output_di
 ``tag`` and ``threads`` (:func:`add_protocol_arguments` adds them).
 """
 
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from _report import write_result
+
+HERE = Path(__file__).resolve().parent
 
 #: What one round costs, copied from the estimator's ``history_[-1]``.
 SECONDS = ("train_seconds", "mining_seconds", "labeling_seconds")
@@ -136,11 +140,21 @@ def add_protocol_arguments(parser, study, *, seeds=(0, 1, 2, 3, 4), rounds=5, in
     return parser
 
 
+def _importable_by_tool_workers():
+    """Put ``benchmarks/`` and the repository on ``PYTHONPATH``: the oracle's parallel
+    workers are fresh Pythons that unpickle the tool, whose class may live in a sibling
+    module of the study (e.g. ``_vessel_data.ScaledStressTool``)."""
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    missing = [str(p) for p in (HERE, HERE.parent) if str(p) not in paths]
+    os.environ["PYTHONPATH"] = os.pathsep.join([*missing, *filter(None, paths)])
+
+
 def _oracle(args, data):
     from hardsample.oracles import LabelingToolOracle
 
     if data.tool is None:
         return None
+    _importable_by_tool_workers()
     return LabelingToolOracle(data.tool, n_jobs=getattr(args, "n_jobs", None))
 
 

@@ -23,6 +23,7 @@ SCRIPTS = {
     "dask_encoding": "bench_dask_encoding",
     "vessel_generators": "vessel_generators",
     "regression_tool_": "regression_tool",
+    "vessel_uncertainty_": "vessel_uncertainty",
 }
 
 

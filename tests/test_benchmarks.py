@@ -399,6 +399,37 @@ def test_regression_tool_script(tmp_path):
     assert (tmp_path / "t_records.csv").is_file()
 
 
+def test_vessel_uncertainty_script(tmp_path):
+    study = script("vessel_uncertainty")
+    strategies = ["random-real", "variance-real", "screened-prior", "SI-variance"]
+    assert study.main([*VESSEL_OPTIONS, "--seeds", "0", "1", "--rounds", "2", "--initial-size",
+                       "3", "--round-size", "2", "--train-steps", "2", "--widths", "4", "8",
+                       "--ensemble-members", "2", "--n-jobs", "1", "--strategies", *strategies,
+                       "--output-dir", str(tmp_path / "out"), "--cache-dir",
+                       str(tmp_path / "cache"), "--tag", "t"]) == 0
+    result, text = check_report(tmp_path / "out", "t", [*strategies, *study.BASELINES],
+                                paired=False)
+    assert text == study.render(result)
+    # the labeled test set is cached in the cache folder, not next to the results
+    assert len(list((tmp_path / "cache").glob("vessels_test_*.npz"))) == 1
+    assert not list((tmp_path / "out").glob("*.npz"))
+    scores = {(r["strategy"], r["seed"], r["round"]): r["score"] for r in result["records"]}
+    assert scores["predict-zero", 1, 2] == pytest.approx(result["zero_mse"])
+    for row in result["paired"]:  # every row minus random-real, seed by seed
+        assert row["reference"] == "random-real"
+        if row["quantity"] == "round":
+            assert row["differences"] == pytest.approx(
+                [scores[row["strategy"], s, row["round"]] - scores["random-real", s, row["round"]]
+                 for s in (0, 1)])
+    ensemble = [r for r in result["records"] if r["strategy"] == "SI-variance" and r["round"] == 2]
+    assert all(0 < r["uncertainty_seconds"] <= r["mining_seconds"] for r in ensemble)
+    assert {(c["strategy"], c["n_sent"] - c["n_failed"]) for c in result["calls"]} == {
+        (s, 5) for s in strategies}
+    assert "## Solver acceptance" in text and "| ratio to random-real, round (labels) |" in text
+    assert "Deep ensemble of 2 members" in text
+    assert result["controls"]["SI-variance"] == "screened-prior"
+
+
 def test_duffing_tool_labels_and_refuses():
     tool_study = script("regression_tool")
     X, params = tool_study.make_forcings(4, random_state=0)
