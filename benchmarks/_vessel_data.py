@@ -2,6 +2,7 @@
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -37,9 +38,9 @@ class ScaledStressTool:
         return f"ScaledStressTool({self.solver!r}, scale={self.scale:g})"
 
 
-def cached_test_set(size, seed, solver):
+def cached_test_set(size, seed, solver, folder=None):
     """Held-out masks ``(n, 1, 64, 64)`` and their stress maps (kPa), cached to an .npz
-    in the per-user cache folder (read without pickle).
+    in ``folder`` (default: the per-user :func:`_cache.cache_dir`), read without pickle.
 
     Returns
     -------
@@ -49,7 +50,7 @@ def cached_test_set(size, seed, solver):
     from hardsample.datasets.vessels import make_vessel_masks
 
     settings = dict(n=size, seed=seed, solver=repr(solver), lipid=None)
-    path = cache_dir() / f"vessels_test_{settings_key(settings)}.npz"
+    path = Path(folder or cache_dir()) / f"vessels_test_{settings_key(settings)}.npz"
     if path.is_file():
         data = np.load(path, allow_pickle=False)
         return data["X"], data["y"], path, 0.0
