@@ -22,6 +22,8 @@ The command line must provide ``seeds``, ``strategies``, ``rounds``, ``output_di
 ``tag`` and ``threads`` (:func:`add_protocol_arguments` adds them).
 """
 
+import argparse
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -30,7 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from _report import write_result
+from _report import check_no_overlap, load_runs, merged_info, write_result
 
 HERE = Path(__file__).resolve().parent
 
@@ -89,9 +91,12 @@ class Study:
         ``estimator(args, sampler, seed, data)``: an unfitted
         ``LatentHardMining*`` estimator with the study's net, generator and protocol
         (``initial_size``, ``round_size``, ``n_rounds``, ``retrain``).
-    strategies : dict
-        Row name -> ``sampler(args)``: a registered sampler name or object. Same-cost
-        controls are rows like any other (see ``controls``).
+    strategies : dict or callable
+        Row name -> ``sampler(args)``: a registered sampler name or object (what
+        ``estimator`` receives). Same-cost controls are rows like any other (see
+        ``controls``). Or ``strategies(args) -> {row: sampler}``, for rows named on the
+        command line (e.g. any registered sampler); the script then adds its own
+        ``--strategies`` option. Called for every run, so no sampler object is shared.
     reference : str
         The row every other is paired against, seed by seed.
     score : callable
@@ -106,6 +111,18 @@ class Study:
         zero seconds.
     controls : dict
         Row -> the row that is its same-cost control, stated in the result.
+    tag : callable or None
+        ``tag(args, data) -> str``, the file-name stem when ``args.tag`` is None.
+    summaries : callable or None
+        ``summaries(records) -> dict``, quantities derived from the records (AUC,
+        timing, ...) stored at the top level of the result.
+    extra_records : callable or None
+        ``extra_records(args, records) -> list``: records of rows not run here (e.g.
+        taken from an earlier result), added before this run's after every seed; it may
+        raise ``SystemExit`` when they do not pair with ``records``.
+    figures : callable or None
+        ``figures(result, args, data)``: draws the result (as written, read back) next
+        to the report, after every seed (``data`` is None for a merged report).
     """
 
     script: str
@@ -118,18 +135,23 @@ class Study:
     greater_is_better: bool = False
     baselines: Callable = None
     controls: dict = field(default_factory=dict)
+    tag: Callable = None
+    summaries: Callable = None
+    extra_records: Callable = None
+    figures: Callable = None
 
 
 def add_protocol_arguments(parser, study, *, seeds=(0, 1, 2, 3, 4), rounds=5, initial_size=10,
                            round_size=10, output_dir=None):
     """Add the runner's options to a study's ``argparse`` parser.
 
-    ``--strategies`` (default: every row of ``study``), ``--seeds``, ``--rounds``,
-    ``--initial-size``, ``--round-size``, ``--threads`` (torch CPU threads),
-    ``--output-dir`` and ``--tag``.
+    ``--strategies`` (default: every row of ``study``; not added when the study's
+    rows are a callable), ``--seeds``, ``--rounds``, ``--initial-size``,
+    ``--round-size``, ``--threads`` (torch CPU threads), ``--output-dir`` and ``--tag``.
     """
-    names = list(study.strategies)
-    parser.add_argument("--strategies", nargs="+", default=names, choices=names)
+    if not callable(study.strategies):
+        names = list(study.strategies)
+        parser.add_argument("--strategies", nargs="+", default=names, choices=names)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(seeds))
     parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--initial-size", type=int, default=initial_size)
@@ -158,6 +180,14 @@ def _oracle(args, data):
     return LabelingToolOracle(data.tool, n_jobs=getattr(args, "n_jobs", None))
 
 
+def rows(study, args):
+    """Row name -> sampler of the rows ``args.strategies`` names (or the study's callable
+    rows)."""
+    if callable(study.strategies):
+        return study.strategies(args)
+    return {name: study.strategies[name](args) for name in args.strategies}
+
+
 def run_strategy(study, args, name, seed, data):
     """Records of one row and seed (with the baselines' for the reference row), and the
     oracle's calls and refusals.
@@ -174,7 +204,7 @@ def run_strategy(study, args, name, seed, data):
     """
     from hardsample.oracles import LabelingError
 
-    est = study.estimator(args, study.strategies[name](args), seed, data)
+    est = study.estimator(args, rows(study, args)[name], seed, data)
     oracle, records, stopped = _oracle(args, data), [], None
     for round_index in range(args.rounds):
         try:
@@ -239,25 +269,105 @@ def run_study(study, args, argv=None):
     torch.set_num_threads(max(1, args.threads))
     start = time.perf_counter()
     data = study.load(args)
+    if args.tag is None and study.tag is not None:
+        args.tag = study.tag(args, data)
+    names = list(rows(study, args))
     records, calls, planned = [], [], list(args.seeds)
     for done, seed in enumerate(planned, start=1):
-        for name in args.strategies:
+        for name in names:
             mine, call = run_strategy(study, args, name, seed, data)
             records += mine
             calls.append(call)
             scores = [round(r["score"], 4) for r in mine if r["strategy"] == name]
-            print(f"{name}, seed {seed}: score {scores}; {call['n_failed']}/{call['n_sent']} "
-                  "refused", flush=True)
+            if not getattr(args, "no_progress", False):
+                print(f"{name}, seed {seed}: score {scores}; {call['n_failed']}/"
+                      f"{call['n_sent']} refused", flush=True)
         args.seeds = planned[:done]
+        reported = records
+        if study.extra_records is not None:
+            reported = study.extra_records(args, records) + records
         result = {"config": vars(args), "tag": args.tag, "seeds_planned": planned,
                   **data.info, "controls": study.controls,
-                  "total_seconds": time.perf_counter() - start, "records": records,
-                  "summary": summarize(records), "calls": calls,
-                  "paired": paired_rows(study, records)}
-        text = write_result(args.output_dir, args.tag, result, study.render, argv,
-                            script=study.script, records=records)
+                  "total_seconds": time.perf_counter() - start, "records": reported,
+                  "summary": summarize(reported), "calls": calls,
+                  "paired": paired_rows(study, reported), **_summaries(study, reported)}
+        text = _write(study, args, result, argv, data)
     print(text)
     return 0
+
+
+def _summaries(study, records):
+    return {} if study.summaries is None else study.summaries(records)
+
+
+def _write(study, args, result, argv, data=None):
+    """Write the result and its report (and figures); return the report's text."""
+    text = write_result(args.output_dir, args.tag, result, study.render, argv,
+                        script=study.script, records=result["records"])
+    if study.figures is not None:
+        path = Path(args.output_dir) / f"{args.tag}.json"
+        study.figures(json.loads(path.read_text()), args, data)
+    return text
+
+
+def merge_study(study, args, argv=None, *, keys, copied=(), overrides=()):
+    """One report from several results of the study's script (``args.merge``: their JSON
+    paths), e.g. seeds run side by side, or a run stopped after some seeds and one of
+    the rest.
+
+    Parameters
+    ----------
+    study : Study
+    args : argparse.Namespace
+        The command line: ``merge``, ``tag`` (default: the first part's tag +
+        ``"_merged"``), ``output_dir`` and the ``overrides``.
+    argv : list of str, default=None
+    keys : sequence of str
+        Settings every part must share with the first (else ``SystemExit``).
+    copied : sequence of str
+        Top-level fields of the first part's result the merged one keeps (data facts).
+    overrides : sequence of str
+        Options of this command line that replace the parts' (e.g. the paired
+        references of the report).
+
+    Returns
+    -------
+    int
+        0.
+    """
+    from hardsample.curves import summarize
+
+    first = json.loads(Path(args.merge[0]).read_text())
+    parts = load_runs(args.merge, {k: first["config"].get(k) for k in keys})
+    records = [r for part in parts for r in part["records"]]
+    check_no_overlap(records)
+    seeds = sorted({r["seed"] for r in records})
+    config = {**first["config"], "seeds": seeds,
+              **{k: getattr(args, k) for k in overrides}, "merge": args.merge}
+    tag = args.tag or first["tag"] + "_merged"
+    result = {**{k: first.get(k) for k in copied}, "config": config, "tag": tag,
+              "seeds_planned": seeds, "records": records, "summary": summarize(records),
+              "calls": [c for part in parts for c in part.get("calls", [])],
+              "paired": paired_rows(study, records), **_summaries(study, records),
+              **merged_info(args.merge, parts)}
+    merged = argparse.Namespace(**{**config, "tag": tag, "output_dir": args.output_dir})
+    print(_write(study, merged, result, argv))
+    return 0
+
+
+def classifier(args, sampler, seed, data):
+    """``data.context["base"]`` (an unfitted estimator) cloned with the row's sampler
+    (a name or object, or a dict of estimator parameters such as ``sampler`` and
+    ``initial``) and the seed: the estimator of studies that build one net for all rows."""
+    from sklearn.base import clone
+
+    params = sampler if isinstance(sampler, dict) else {"sampler": sampler}
+    return clone(data.context["base"]).set_params(**params, random_state=seed)
+
+
+def accuracy(est, data):
+    """The estimator's score on the test set (a classifier's accuracy)."""
+    return est.score(data.X_test, data.y_test)
 
 
 def ratio_to_reference(records, reference):

@@ -28,7 +28,6 @@ Run ``python benchmarks/cifar10.py --help`` or ``hardsample bench cifar10 --help
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -38,9 +37,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import cache_dir, load_model, save_model, settings_key  # noqa: E402
 from _report import (  # noqa: E402
-    check_no_overlap, config_of, curves_seed_by_seed, header, load_runs, merged_info,
-    merged_runs_lines, paired_lines, partial_run_lines, timing_tables, write_result)
-from _strategies import check_strategies, strategies_from  # noqa: E402
+    config_of, header, merged_runs_lines, paired_lines, partial_run_lines, timing_tables)
+from _strategies import check_strategies, specs_from  # noqa: E402
+from _study import Study, accuracy, classifier, merge_study, run_study  # noqa: E402
 
 DEFAULT_STRATEGIES = ("nearest", "random", "entropy", "latent-entropy")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -246,58 +245,22 @@ MERGE_KEYS = ("pool_size", "test_size", "rounds", "initial_size", "round_size", 
               "batch_size", "vgg_width", "retrain", "step_size", "latent_dim", "gan_channels",
               "gan_epochs", "gan_batch_size", "gan_lr", "gan_lambda_rec", "gan_lambda_adv",
               "gan_train_size", "strategies")
+#: What a result states about its data and α-GAN (kept by a merged report).
+DATA_FACTS = ("data_path", "n_pool", "n_test", "n_gan_train", "gan_cached", "gan_path",
+              "gan_seconds", "gan_quality")
 
 
-def merge_runs(args, argv):
-    """One report from several ``<tag>.json`` of this script (e.g. seeds run side by side)."""
-    from hardsample.curves import summarize
-
-    first = json.loads(Path(args.merge[0]).read_text())["config"]
-    parts = load_runs(args.merge, {k: first.get(k) for k in MERGE_KEYS})
-    records = [r for part in parts for r in part["records"]]
-    check_no_overlap(records)
-    config = {**parts[0]["config"], "seeds": sorted({r["seed"] for r in records}),
-              "paired_references": args.paired_references, "merge": args.merge}
-    config_args = argparse.Namespace(**config)
-    tag = args.tag or parts[0]["tag"] + "_merged"
-    extra = {key: parts[0][key] for key in ("data_path", "n_pool", "n_test", "n_gan_train",
-                                            "gan_cached", "gan_path", "gan_seconds",
-                                            "gan_quality")}
-    extra.update(tag=tag, **merged_info(args.merge, parts))
-    summary = summarize(records)
-    _, auc, timing = report(summary, records, config_args, extra)
-    text = write_result(Path(args.output_dir), tag, {
-        "config": config, **extra, "records": records, "summary": summary, "auc": auc,
-        "timing": timing}, render, argv, script="benchmarks/cifar10.py", records=records)
-    print(text)
-    return 0
-
-
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def load(args):
+    """Pool, test set, the α-GAN (cached) and the estimator every row clones."""
     import torch
     from skorch import NeuralNetClassifier
     from sklearn.frozen import FrozenEstimator
 
-    from hardsample.curves import summarize
+    from _study import StudyData
     from hardsample.estimators import LatentHardMiningClassifier
     from hardsample.nets import VGGNet
-    from hardsample.plotting import plot_learning_curves
-    from hardsample.samplers import SAMPLERS
 
-    if args.merge:
-        return merge_runs(args, argv)
-    if args.strategies is None:
-        args.strategies = [s for s in DEFAULT_STRATEGIES if s in SAMPLERS]
-    check_strategies(args.strategies)
-    torch.set_num_threads(max(1, args.threads))
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     X_pool, y_pool, X_test, y_test, data_path = load_task(args)
-    tag = args.tag or (f"cifar10_pool{len(X_pool)}_r{args.rounds}_{args.initial_size}+"
-                       f"{args.round_size}_s{len(args.seeds)}_e{args.epochs}"
-                       f"_w{args.vgg_width:g}_g{args.gan_channels}")
     print(f"data: {data_path}; pool {len(X_pool)}, test {len(X_test)}", flush=True)
     tic = time.perf_counter()
     gan, gan_path, n_gan_train, cached = cached_gan(X_pool, args)
@@ -306,7 +269,6 @@ def main(argv=None):
     print(f"stage 1: α-GAN {'from cache' if cached else 'fitted in %.0f s' % gan_seconds} "
           f"({gan_path.name}); test reconstruction MSE {quality['test_reconstruction_mse']:.4f} "
           f"(mean image {quality['mean_image_mse']:.4f})", flush=True)
-    plot_gan_grid(gan, X_test, output_dir / f"{tag}_gan.png")
     net = NeuralNetClassifier(
         VGGNet, module__width=args.vgg_width, criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.Adam, lr=args.lr, max_epochs=args.epochs,
@@ -316,29 +278,56 @@ def main(argv=None):
         net, FrozenEstimator(gan), initial_size=args.initial_size,
         round_size=args.round_size, n_rounds=args.rounds, retrain=args.retrain,
     )
-    strategies = strategies_from(base, args.strategies, args.step_size)
-    print(f"stage 2: {', '.join(strategies)}; {args.rounds} rounds, seeds {args.seeds}",
-          flush=True)
-    for records, seeds in curves_seed_by_seed(strategies, X_pool, y_pool, X_test, y_test,
-                                              args):
-        summary = summarize(records)
-        extra = dict(tag=tag, data_path=data_path, n_pool=len(X_pool), n_test=len(X_test),
-                     n_gan_train=n_gan_train, gan_cached=cached, gan_path=gan_path.name,
-                     gan_seconds=0.0 if cached else gan_seconds, gan_quality=quality,
-                     total_seconds=time.perf_counter() - start, seeds_planned=seeds)
-        _, auc, timing = report(summary, records, args, extra)
-        text = write_result(output_dir, tag, {
-            "config": vars(args), **extra, "records": records, "summary": summary,
-            "auc": auc, "timing": timing}, render, argv, script="benchmarks/cifar10.py",
-            records=records)
-    ax = plot_learning_curves(summary)
-    ax.set_title(f"CIFAR-10, pool {len(X_pool)}: mean ± std over {len(args.seeds)} seeds")
+    info = dict(data_path=data_path, n_pool=len(X_pool), n_test=len(X_test),
+                n_gan_train=n_gan_train, gan_cached=cached, gan_path=gan_path.name,
+                gan_seconds=0.0 if cached else gan_seconds, gan_quality=quality)
+    return StudyData(X_pool, X_test, y_test, y_pool=y_pool, info=info,
+                     context={"base": base, "gan": gan})
+
+
+def default_tag(args, data):
+    return (f"cifar10_pool{len(data.X_pool)}_r{args.rounds}_{args.initial_size}+"
+            f"{args.round_size}_s{len(args.seeds)}_e{args.epochs}"
+            f"_w{args.vgg_width:g}_g{args.gan_channels}")
+
+
+def figures(result, args, data):
+    """The learning curves; and test images, their α-GAN reconstructions and samples."""
+    from hardsample.plotting import plot_learning_curves
+
+    output_dir = Path(args.output_dir)
+    ax = plot_learning_curves(result["summary"])
+    ax.set_title(f"CIFAR-10, pool {result['n_pool']}: mean ± std over {len(args.seeds)} seeds")
     ax.figure.tight_layout()
-    ax.figure.savefig(output_dir / f"{tag}.png", dpi=120)
-    print()
-    print(text)
-    print(f"written: {output_dir}/{tag}.{{md,json,png}}, {tag}_gan.png, {tag}_records.csv")
-    return 0
+    ax.figure.savefig(output_dir / f"{args.tag}.png", dpi=120)
+    if data is not None:
+        plot_gan_grid(data.context["gan"], data.X_test, output_dir / f"{args.tag}_gan.png")
+
+
+def summaries(records):
+    from hardsample.curves import area_under_curve, seconds_per_round, summarize
+
+    return {"auc": area_under_curve(summarize(records)), "timing": seconds_per_round(records)}
+
+
+STUDY = Study(
+    script="benchmarks/cifar10.py", load=load, estimator=classifier,
+    strategies=lambda args: specs_from(args.strategies, args.step_size), reference="random",
+    score=accuracy, greater_is_better=True, render=render, tag=default_tag,
+    summaries=summaries, figures=figures)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from hardsample.samplers import SAMPLERS
+
+    if args.merge:
+        return merge_study(STUDY, args, argv, keys=MERGE_KEYS, copied=DATA_FACTS,
+                           overrides=("paired_references",))
+    if args.strategies is None:
+        args.strategies = [s for s in DEFAULT_STRATEGIES if s in SAMPLERS]
+    check_strategies(args.strategies)
+    return run_study(STUDY, args, argv)
 
 
 if __name__ == "__main__":
