@@ -100,7 +100,9 @@ class Study:
     reference : str
         The row every other is paired against, seed by seed.
     score : callable
-        ``score(est, data) -> float``: the metric on the test set after a round.
+        ``score(est, data) -> float``: the metric on the test set after a round; or a
+        dict with ``"score"`` and further fields of the round's record (e.g. the
+        prediction's seconds).
     render : callable
         ``render(result) -> str``: the Markdown report of the result JSON.
     greater_is_better : bool, default=False
@@ -108,7 +110,7 @@ class Study:
     baselines : callable or None
         ``baselines(est, data) -> {name: score}``, trivial predictors scored after each
         of the reference row's rounds (e.g. its labels' mean); recorded as rows with
-        zero seconds.
+        zero seconds (every ``*_seconds`` field).
     controls : dict
         Row -> the row that is its same-cost control, stated in the result.
     tag : callable or None
@@ -120,6 +122,14 @@ class Study:
         ``extra_records(args, records) -> list``: records of rows not run here (e.g.
         taken from an earlier result), added before this run's after every seed; it may
         raise ``SystemExit`` when they do not pair with ``records``.
+    paired : callable or None
+        ``paired(records) -> rows`` (:func:`hardsample.curves.paired_differences`
+        rows) stored as the result's ``paired``, for studies that compare other pairs
+        than every row against ``reference``; may raise ``ValueError`` (not paired).
+    inspect : callable or None
+        ``inspect(est, name, data) -> dict``: facts of one run (row and seed) after its
+        last round (e.g. refusals by cause, checks of the stored samples), added to its
+        entry of the result's ``calls``.
     figures : callable or None
         ``figures(result, args, data)``: draws the result (as written, read back) next
         to the report, after every seed (``data`` is None for a merged report).
@@ -138,6 +148,8 @@ class Study:
     tag: Callable = None
     summaries: Callable = None
     extra_records: Callable = None
+    paired: Callable = None
+    inspect: Callable = None
     figures: Callable = None
 
 
@@ -215,13 +227,16 @@ def run_strategy(study, args, name, seed, data):
             print(f"{name}, seed {seed}: stopped at round {round_index + 1}: {exc}", flush=True)
             break
         last = est.history_[-1]
+        score = study.score(est, data)
+        score = dict(score) if isinstance(score, dict) else {"score": score}
         record = {"strategy": name, "seed": seed, "round": last["round"],
-                  "n_labeled": last["n_labeled"], "score": float(study.score(est, data)),
+                  "n_labeled": last["n_labeled"], "score": float(score.pop("score")),
                   **{k: last[k] for k in SECONDS},
-                  "uncertainty_seconds": last["mining_split"].get("uncertainty_training", 0.0)}
+                  "uncertainty_seconds": last["mining_split"].get("uncertainty_training", 0.0),
+                  **score}
         records.append(record)
         if name == study.reference and study.baselines is not None:
-            free = dict.fromkeys((*SECONDS, "uncertainty_seconds"), 0.0)
+            free = {k: 0.0 for k in record if k.endswith("_seconds")}
             records += [{**record, **free, "strategy": baseline, "score": float(value)}
                         for baseline, value in study.baselines(est, data).items()]
     failed = list(getattr(est, "failed_labels_", []))
@@ -229,7 +244,8 @@ def run_strategy(study, args, name, seed, data):
                      "n_sent": int(getattr(est, "n_oracle_calls_", 0)),
                      "n_failed": len(failed),
                      "failure_examples": [f["error"][:200] for f in failed[:3]],
-                     "stopped": stopped}
+                     "stopped": stopped,
+                     **({} if study.inspect is None else study.inspect(est, name, data))}
 
 
 def paired_rows(study, records):
@@ -239,6 +255,8 @@ def paired_rows(study, records):
     from hardsample.curves import paired_differences
 
     try:
+        if study.paired is not None:
+            return study.paired(records)
         return paired_differences(records, reference=study.reference,
                                   greater_is_better=study.greater_is_better)
     except ValueError:
