@@ -159,7 +159,8 @@ def add_protocol_arguments(parser, study, *, seeds=(0, 1, 2, 3, 4), rounds=5, in
 
     ``--strategies`` (default: every row of ``study``; not added when the study's
     rows are a callable), ``--seeds``, ``--rounds``, ``--initial-size``,
-    ``--round-size``, ``--threads`` (torch CPU threads), ``--output-dir`` and ``--tag``.
+    ``--round-size``, ``--threads`` (torch CPU threads), ``--seed-jobs`` (seeds run in
+    parallel processes), ``--output-dir`` and ``--tag``.
     """
     if not callable(study.strategies):
         names = list(study.strategies)
@@ -169,6 +170,9 @@ def add_protocol_arguments(parser, study, *, seeds=(0, 1, 2, 3, 4), rounds=5, in
     parser.add_argument("--initial-size", type=int, default=initial_size)
     parser.add_argument("--round-size", type=int, default=round_size)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--seed-jobs", type=int, default=1,
+                        help="seeds run in parallel processes (joblib); the report is "
+                             "still written after every seed, in seed order")
     parser.add_argument("--output-dir", default=output_dir)
     parser.add_argument("--tag", default=None)
     return parser
@@ -248,6 +252,23 @@ def run_strategy(study, args, name, seed, data):
                      **({} if study.inspect is None else study.inspect(est, name, data))}
 
 
+def run_seed(study, args, seed, data):
+    """Every row (:func:`rows`) with one seed: their records and calls."""
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))  # also in a joblib worker
+    records, calls = [], []
+    for name in rows(study, args):
+        mine, call = run_strategy(study, args, name, seed, data)
+        records += mine
+        calls.append(call)
+        scores = [round(r["score"], 4) for r in mine if r["strategy"] == name]
+        if not getattr(args, "no_progress", False):
+            print(f"{name}, seed {seed}: score {scores}; {call['n_failed']}/"
+                  f"{call['n_sent']} refused", flush=True)
+    return records, calls
+
+
 def paired_rows(study, records):
     """Every row minus the reference, seed by seed
     (:func:`hardsample.curves.paired_differences`); None when they are not paired
@@ -284,22 +305,24 @@ def run_study(study, args, argv=None):
 
     from hardsample.curves import summarize
 
+    from joblib import Parallel, delayed
+
     torch.set_num_threads(max(1, args.threads))
     start = time.perf_counter()
     data = study.load(args)
     if args.tag is None and study.tag is not None:
         args.tag = study.tag(args, data)
-    names = list(rows(study, args))
+    _importable_by_tool_workers()
     records, calls, planned = [], [], list(args.seeds)
-    for done, seed in enumerate(planned, start=1):
-        for name in names:
-            mine, call = run_strategy(study, args, name, seed, data)
-            records += mine
-            calls.append(call)
-            scores = [round(r["score"], 4) for r in mine if r["strategy"] == name]
-            if not getattr(args, "no_progress", False):
-                print(f"{name}, seed {seed}: score {scores}; {call['n_failed']}/"
-                      f"{call['n_sent']} refused", flush=True)
+    seed_jobs = getattr(args, "seed_jobs", 1)
+    if seed_jobs > 1:  # in seed order, each as soon as it and the ones before are done
+        runs = Parallel(n_jobs=seed_jobs, return_as="generator")(
+            delayed(run_seed)(study, args, seed, data) for seed in planned)
+    else:
+        runs = (run_seed(study, args, seed, data) for seed in planned)
+    for done, (mine, mine_calls) in enumerate(runs, start=1):
+        records += mine
+        calls += mine_calls
         args.seeds = planned[:done]
         reported = records
         if study.extra_records is not None:

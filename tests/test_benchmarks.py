@@ -433,6 +433,40 @@ def test_vessel_uncertainty_script(tmp_path):
     assert result["controls"]["SI-variance"] == "screened-prior"
 
 
+def test_study_runner_keeps_a_run_the_failure_budget_stopped(tmp_path):
+    """A row whose tool refuses everything stops, is recorded as stopped, and the
+    report says the rows are not paired instead of failing."""
+    import dataclasses
+
+    tool_study, study = script("regression_tool"), script("_study")
+
+    def refusing_load(args):
+        data = tool_study.load(args)
+
+        def tool(X):
+            raise ValueError("refused")
+        data.tool = tool if args.strategies == ["SI-loss"] else data.tool
+        return data
+
+    definition = dataclasses.replace(tool_study.STUDY, load=refusing_load)
+    options = ["--pool-size", "60", "--test-size", "20", "--seeds", "0", "--rounds", "2",
+               "--initial-size", "4", "--round-size", "2", "--epochs", "1", "--hidden", "4",
+               "--output-dir", str(tmp_path)]
+    args = tool_study.build_parser().parse_args([*options, "--strategies", "SI-loss"])
+    args.tag = "t"
+    assert study.run_study(definition, args, options) == 0
+    result = json.loads((tmp_path / "t.json").read_text())
+    [call] = result["calls"]
+    assert call["stopped"].startswith("Round 1 got 0 of the 4 labels")
+    assert call["n_failed"] == call["n_sent"] > 0 and result["records"] == []
+    assert result["paired"] is None and result["seeds_planned"] == [0]
+    # the per-seed ratio to the reference, on the seeds and rounds both have
+    records = [{"strategy": s, "seed": seed, "round": 1, "score": v}
+               for s, seed, v in (("a", 0, 2.0), ("ref", 0, 4.0), ("a", 1, 3.0), ("ref", 1, 3.0),
+                                  ("a", 2, 1.0))]
+    assert study.ratio_to_reference(records, "ref") == {"a": {1: 0.75}, "ref": {1: 1.0}}
+
+
 def test_duffing_tool_labels_and_refuses():
     tool_study = script("regression_tool")
     X, params = tool_study.make_forcings(4, random_state=0)
