@@ -332,7 +332,7 @@ def run_study(study, args, argv=None):
                   "total_seconds": time.perf_counter() - start, "records": reported,
                   "summary": summarize(reported), "calls": calls,
                   "paired": paired_rows(study, reported), **_summaries(study, reported)}
-        text = _write(study, args, result, argv, data)
+        text = write_report(study, args, result, argv, data)
     print(text)
     return 0
 
@@ -341,8 +341,10 @@ def _summaries(study, records):
     return {} if study.summaries is None else study.summaries(records)
 
 
-def _write(study, args, result, argv, data=None):
-    """Write the result and its report (and figures); return the report's text."""
+def write_report(study, args, result, argv=None, data=None):
+    """Write ``result`` as ``args.output_dir/args.tag`` (JSON, its report, the records'
+    CSV, the study's figures); return the report's text. For a script that builds a
+    result itself (e.g. merges its own way)."""
     text = write_result(args.output_dir, args.tag, result, study.render, argv,
                         script=study.script, records=result["records"])
     if study.figures is not None:
@@ -392,7 +394,7 @@ def merge_study(study, args, argv=None, *, keys, copied=(), overrides=()):
               "paired": paired_rows(study, records), **_summaries(study, records),
               **merged_info(args.merge, parts)}
     merged = argparse.Namespace(**{**config, "tag": tag, "output_dir": args.output_dir})
-    print(_write(study, merged, result, argv))
+    print(write_report(study, merged, result, argv))
     return 0
 
 

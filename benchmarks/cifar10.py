@@ -4,9 +4,9 @@ Stage 1 fits the paper's α-GAN (latent 3) once on the unlabeled pool (or a subs
 it) and caches it in the per-user cache folder (``benchmarks/_cache.py``), keyed by
 its settings and data (``cifar10_alphagan_<key>_e<epochs>.pt``; an unfinished fit
 resumes from its checkpoint ``cifar10_alphagan_<key>.pt``); every strategy shares it through
-``sklearn.frozen.FrozenEstimator``. Stage 2 runs
-:func:`hardsample.curves.run_learning_curves` with the VGG-style net for each
-strategy and seed, then writes
+``sklearn.frozen.FrozenEstimator``. Stage 2, the study runner
+(``benchmarks/_study.py``), runs each strategy with the VGG-style net for every seed
+and writes, after every seed,
 
 - ``<tag>_records.csv`` / ``<tag>.json``: one record per (strategy, seed, round),
   plus the configuration, summary, AUC, timing and generator quality in the JSON;
