@@ -216,6 +216,30 @@ def _setup_lines(args, result):
         "tuned on the test set (no validation split).", ""]
 
 
+#: The committed vessels.py study's settings this one starts from (and the samplers'
+#: default ensemble), so that the report names every setting cut to fit a time budget.
+REFERENCE_SETTINGS = {"rounds": 5, "train_steps": 150, "widths": [8, 16, 32],
+                      "ensemble_members": 5}
+
+
+def _shown(value):
+    return str(tuple(value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _cut_lines(args):
+    cuts = [f"{key.replace('_', ' ')} {_shown(getattr(args, key))} instead of {_shown(value)}"
+            for key, value in REFERENCE_SETTINGS.items() if list(np.atleast_1d(
+                getattr(args, key))) != list(np.atleast_1d(value))]
+    parallel = getattr(args, "seed_jobs", 1)
+    if parallel > 1:
+        cuts.append(f"{parallel} seeds run at once in parallel processes (their seconds "
+                    "are measured under that contention)")
+    if not cuts:
+        return []
+    return ["**Settings cut to fit the time budget** (from the committed vessels.py study "
+            "and the samplers' default ensemble): " + "; ".join(cuts) + ".", ""]
+
+
 def _labels_at(records, n_labeled):
     return sorted({r["round"] for r in records if r["n_labeled"] == n_labeled})
 
@@ -275,7 +299,7 @@ def render(result):
     lines = [*header(f"Vessel regression study: uncertainty, diversity and synthesis "
                      f"({result['tag']})", result),
              *partial_run_lines(args.seeds, result.get("seeds_planned")),
-             *_setup_lines(args, result),
+             *_setup_lines(args, result), *_cut_lines(args),
              "## Test MSE (kPa², all pixels), mean ± std over seeds (lower is better)", "",
              markdown_table(summarize(records), scale=1.0, digits=2,
                             title="test MSE (kPa²), round (labels)"), "",
