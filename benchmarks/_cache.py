@@ -226,7 +226,10 @@ def load_model(path, template, settings):
     except ValueError:  # an estimator that trains at least one epoch
         skeleton.set_params(**dict.fromkeys(epochs, 1)).fit(state["skeleton"].numpy())
     skeleton.set_params(**{k: v for k, v in template.get_params().items() if k in epochs})
-    _restore(skeleton, state["model"])
+    try:
+        _restore(skeleton, state["model"])
+    except (KeyError, TypeError, RuntimeError) as exc:  # e.g. state_dict keys or shapes
+        raise ValueError(f"{path} does not fit the rebuilt model: {exc}") from exc
     return skeleton
 
 

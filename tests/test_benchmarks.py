@@ -593,6 +593,9 @@ def test_cached_model_round_trips_without_pickle(make, tmp_path, cache_folder):
     torch.save({"format": cache.FORMAT, "code": print}, path)  # would need pickle
     with pytest.raises(ValueError, match="weights_only"):
         cache.load_model(path, template, {"k": 1})
+    path.write_bytes(b"not a model")  # a damaged cache is fitted again, and replaced
+    refitted, seconds = cache.cached_fit(path, template, X, {"k": 1})
+    assert seconds > 0 and cache.cached_fit(path, template, X, {"k": 1})[1] == 0.0
 
 
 def test_bench_scale_script(tiny_data, tmp_path):
