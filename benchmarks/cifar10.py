@@ -39,7 +39,8 @@ from _cache import cache_dir, load_model, save_model, settings_key  # noqa: E402
 from _report import (  # noqa: E402
     config_of, header, merged_runs_lines, paired_lines, partial_run_lines, timing_tables)
 from _strategies import check_strategies, specs_from  # noqa: E402
-from _study import Study, accuracy, classifier, merge_study, run_study  # noqa: E402
+from _study import (  # noqa: E402
+    Study, accuracy, add_protocol_arguments, classifier, merge_study, run_study)
 
 DEFAULT_STRATEGIES = ("nearest", "random", "entropy", "latent-entropy")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -63,10 +64,8 @@ def build_parser():
                         "or pca), e.g. 'latent-margin+typiclust@pca'; without it round 1 is "
                         "random. Default: those of "
                         f"{list(DEFAULT_STRATEGIES)} that are registered")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--initial-size", type=int, default=1000)
-    parser.add_argument("--round-size", type=int, default=1000)
+    add_protocol_arguments(parser, STUDY, rounds=10, initial_size=1000, round_size=1000,
+                           output_dir=str(RESULTS))
     parser.add_argument("--epochs", type=int, default=30, help="VGG epochs per round")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of the net")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -86,10 +85,6 @@ def build_parser():
     parser.add_argument("--gan-train-size", type=int, default=0,
                         help="pool images the α-GAN is fitted on (0: the whole pool)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--output-dir", default=str(RESULTS))
-    parser.add_argument("--tag", default=None, help="file name stem (default: derived "
-                        "from the configuration)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                         help="do not run: merge the records of earlier runs of this script "

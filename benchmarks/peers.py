@@ -31,7 +31,8 @@ sys.path.insert(0, str(HERE))
 import mnist  # noqa: E402  (benchmarks/mnist.py: data loading and the cached VAE)
 from _report import (  # noqa: E402
     config_of, header, merged_runs_lines, paired_lines, partial_run_lines)
-from _study import Study, StudyData, accuracy, classifier, merge_study, run_study  # noqa: E402
+from _study import (  # noqa: E402
+    Study, StudyData, accuracy, add_protocol_arguments, classifier, merge_study, run_study)
 
 DEFAULT_STRATEGIES = ("random", "margin", "latent-margin", "subsampled-margin")
 DEFAULT_PEERS = ("badge", "typiclust", "probcover", "coreset", "falcun", "dropquery", "clue")
@@ -47,10 +48,8 @@ def build_parser():
                         "(default: $HARDSAMPLE_DATA)")
     parser.add_argument("--pool-size", type=int, default=10000, help="pool subsample")
     parser.add_argument("--test-size", type=int, default=0, help="test images (0: all)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds")
-    parser.add_argument("--rounds", type=int, default=6, help="rounds")
-    parser.add_argument("--initial-size", type=int, default=100, help="round-1 labels")
-    parser.add_argument("--round-size", type=int, default=100, help="labels per round")
+    add_protocol_arguments(parser, STUDY, seeds=(0, 1, 2), rounds=6, initial_size=100,
+                           round_size=100, output_dir=str(HERE / "results"))
     parser.add_argument("--epochs", type=int, default=15, help="LeNet epochs per round")
     parser.add_argument("--retrain", choices=("scratch", "continue"), default="scratch")
     parser.add_argument("--strategies", nargs="*", default=list(DEFAULT_STRATEGIES),
@@ -63,10 +62,6 @@ def build_parser():
                         help="strategies the paired statistics are taken against")
     parser.add_argument("--latent-dim", type=int, default=3, help="VAE latent dimension")
     parser.add_argument("--vae-epochs", type=int, default=20, help="VAE epochs")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--output-dir", default=str(HERE / "results"), help="output folder")
-    parser.add_argument("--tag", default=None, help="file name stem (default: derived "
-                        "from the configuration)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--reuse", default=None, metavar="JSON",
                         help="a benchmarks/mnist.py result with the same settings whose "

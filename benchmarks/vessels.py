@@ -52,7 +52,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cache import cache_dir, cached_fit, settings_key  # noqa: E402
 from _report import config_of, header  # noqa: E402
-from _study import Study, StudyData, run_study  # noqa: E402
+from _study import Study, StudyData, add_protocol_arguments, run_study  # noqa: E402
 from _vessel_data import ScaledStressTool, cached_test_set  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -73,12 +73,7 @@ def build_parser():
     parser.add_argument("--pool-seed", type=int, default=0)
     parser.add_argument("--test-size", type=int, default=80)
     parser.add_argument("--test-seed", type=int, default=1)
-    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES),
-                        choices=list(STRATEGIES))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--initial-size", type=int, default=10)
-    parser.add_argument("--round-size", type=int, default=10)
+    add_protocol_arguments(parser, STUDY, output_dir=str(RESULTS))
     parser.add_argument("--generator", default="sdf-pca",
                         choices=("sdf-pca", "pca", "vae", "sdf-vae", "conv-vae", "sdf-conv-vae"))
     parser.add_argument("--latent-dim", type=int, default=3)
@@ -97,9 +92,6 @@ def build_parser():
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--retrain", choices=("scratch", "continue"), default="continue")
     parser.add_argument("--n-jobs", type=int, default=2, help="parallel solver jobs")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--output-dir", default=str(RESULTS))
-    parser.add_argument("--tag", default=None)
     parser.add_argument("--replot", default=None, metavar="JSON",
                         help="do not run: redraw <tag>.png from a results JSON of this script")
     return parser
