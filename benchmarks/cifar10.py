@@ -187,18 +187,12 @@ def plot_gan_grid(gan, X_test, path, n=10):
 
 def render(result):
     """The Markdown report of a ``<tag>.json`` written by this script."""
-    from hardsample.curves import summarize
+    from hardsample.curves import markdown_table, summarize
 
-    records = result["records"]
-    return report(summarize(records), records, config_of(build_parser(), result),
-                  result)[0]
-
-
-def report(summary, records, args, extra):
-    from hardsample.curves import area_under_curve, markdown_table, seconds_per_round
-
-    auc = area_under_curve(summary)
-    timing = seconds_per_round(records)
+    records, args, extra = result["records"], config_of(build_parser(), result), result
+    summary = summarize(records)
+    derived = summaries(records)
+    auc, timing = derived["auc"], derived["timing"]
     q = extra["gan_quality"]
     per_epoch = ("n/a (loaded from cache, not timed)" if q["seconds_per_epoch"] is None
                  else f"{q['seconds_per_epoch']:.1f} s")
@@ -232,7 +226,7 @@ def report(summary, records, args, extra):
         "", "## Time per round", "",
         *timing_tables(records, timing),
     ]
-    return "\n".join(lines) + "\n", auc, timing
+    return "\n".join(lines) + "\n"
 
 
 #: Settings the runs merged by ``--merge`` must share.
