@@ -191,15 +191,6 @@ def cached_vae(X_pool, args):
     return vae, path, seconds
 
 
-def render(result):
-    """The Markdown report of a ``<tag>.json`` written by this script."""
-    from hardsample.curves import summarize
-
-    records = result["records"]
-    return report(summarize(records), records, config_of(build_parser(), result),
-                  result)[0]
-
-
 #: How strategies named ``NAME+CRITERION@SPACE`` chose round 1, for the reports.
 INITIAL_NOTE = (
     "Round 1 is random and shared by the strategies of a seed, except for those named "
@@ -210,14 +201,15 @@ INITIAL_NOTE = (
     "of the pixels, fitted on 20,000 pool images: the same selection without the generator).")
 
 
-def report(summary, records, args, extra):
-    from hardsample.curves import (
-        area_under_curve, labels_to_reach, markdown_table, seconds_per_round)
+def render(result):
+    """The Markdown report of a ``<tag>.json`` written by this script."""
+    from hardsample.curves import markdown_table, summarize
 
-    auc = area_under_curve(summary)
+    records, args, extra = result["records"], config_of(build_parser(), result), result
+    summary = summarize(records)
+    derived = summaries(records)
+    auc, reach, timing = derived["auc"], derived["labels_to_reach"], derived["timing"]
     target = "random" if "random" in auc else next(iter(auc))
-    reach = labels_to_reach(summary, target_strategy=target)
-    timing = seconds_per_round(records)
     lines = [
         *header(f"MNIST benchmark ({extra['tag']})", extra),
         f"pool {extra['n_pool']} (seed-0 subsample of the training set), test "
@@ -250,7 +242,7 @@ def report(summary, records, args, extra):
     for reference in references:
         lines += paired_lines(records, reference)
     lines += timing_tables(records, timing)
-    return "\n".join(lines) + "\n", auc, reach, timing
+    return "\n".join(lines) + "\n"
 
 
 def load(args):
