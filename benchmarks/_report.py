@@ -58,25 +58,6 @@ def write_result(output_dir, tag, result, render, argv=None, *, script=None, rec
     return text
 
 
-def curves_seed_by_seed(strategies, X_pool, y_pool, X_test, y_test, args):
-    """:func:`hardsample.curves.run_learning_curves` one seed at a time.
-
-    Yields ``(records, planned)`` after each seed of ``args.seeds``, with ``args.seeds``
-    set to the seeds done so far, so that a script can rewrite its report after every
-    seed: an interrupted run keeps the seeds it finished, and its report says which of
-    the ``planned`` ones those are.
-    """
-    from hardsample.curves import run_learning_curves
-
-    records, planned = [], list(args.seeds)
-    for done, seed in enumerate(planned, start=1):
-        records += run_learning_curves(strategies, X_pool, y_pool, X_test, y_test,
-                                       n_rounds=args.rounds, seeds=[seed],
-                                       progress=not args.no_progress)
-        args.seeds = planned[:done]
-        yield records, planned
-
-
 def header(title, result):
     """A report's first lines: its title and the provenance recorded in ``result``."""
     from hardsample.provenance import provenance_lines

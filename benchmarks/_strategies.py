@@ -56,14 +56,21 @@ def sampler_for(name, step_size=None):
     return sampler.set_params(step_size=step_size)
 
 
+def specs_from(names, step_size=None):
+    """``{name: {"sampler": ..., "initial": ...}}``, the estimator parameters of each
+    ``NAME[+INITIAL]`` (checked first)."""
+    check_strategies(names)
+    specs = {}
+    for name in names:
+        sampler, _, initial = name.partition("+")
+        specs[name] = {"sampler": sampler_for(sampler, step_size),
+                       "initial": initial_for(initial or "random")}
+    return specs
+
+
 def strategies_from(base, names, step_size=None):
     """``{name: clone(base).set_params(sampler=..., initial=...)}`` for ``NAME[+INITIAL]``."""
     from sklearn.base import clone
 
-    check_strategies(names)
-    strategies = {}
-    for name in names:
-        sampler, _, initial = name.partition("+")
-        strategies[name] = clone(base).set_params(sampler=sampler_for(sampler, step_size),
-                                                  initial=initial_for(initial or "random"))
-    return strategies
+    return {name: clone(base).set_params(**spec)
+            for name, spec in specs_from(names, step_size).items()}

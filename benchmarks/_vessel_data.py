@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _cache import settings_key
+from _cache import cache_dir, settings_key
 
 
 class ScaledStressTool:
@@ -38,8 +38,9 @@ class ScaledStressTool:
         return f"ScaledStressTool({self.solver!r}, scale={self.scale:g})"
 
 
-def cached_test_set(size, seed, solver, output_dir):
-    """Held-out masks ``(n, 1, 64, 64)`` and their stress maps (kPa), cached to an .npz.
+def cached_test_set(size, seed, solver, folder=None):
+    """Held-out masks ``(n, 1, 64, 64)`` and their stress maps (kPa), cached to an .npz
+    in ``folder`` (default: the per-user :func:`_cache.cache_dir`), read without pickle.
 
     Returns
     -------
@@ -49,9 +50,9 @@ def cached_test_set(size, seed, solver, output_dir):
     from hardsample.datasets.vessels import make_vessel_masks
 
     settings = dict(n=size, seed=seed, solver=repr(solver), lipid=None)
-    path = Path(output_dir) / f"vessels_test_{settings_key(settings)}.npz"
+    path = Path(folder or cache_dir()) / f"vessels_test_{settings_key(settings)}.npz"
     if path.is_file():
-        data = np.load(path)
+        data = np.load(path, allow_pickle=False)
         return data["X"], data["y"], path, 0.0
     masks, _ = make_vessel_masks(size, random_state=seed)
     start = time.perf_counter()

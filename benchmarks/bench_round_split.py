@@ -63,7 +63,7 @@ def main(argv=None):
         ["--pool-size", "0", "--epochs", str(args.epochs), "--vae-epochs", str(args.vae_epochs)]
         + (["--data-home", args.data_home] if args.data_home else []))
     X_pool, y_pool, _, _, path = mnist.load_task(task_args)
-    vae, vae_path, _ = mnist.cached_vae(X_pool, task_args, args.output_dir)
+    vae, vae_path, _ = mnist.cached_vae(X_pool, task_args)
     print(f"data {path}: pool {len(X_pool)}; VAE {vae_path.name}", flush=True)
     rows = []
     for seed in args.seeds:

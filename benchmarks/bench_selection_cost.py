@@ -9,8 +9,9 @@ strategies interleaved within each repeat so that machine load hits them alike.
   tiled (17 copies, the first 1,000,000 rows kept), every copy but the first shifted
   by a random integer offset of up to +-2 pixels in each direction (``np.roll``) and
   given Gaussian pixel noise (sigma 0.05, clipped to [0, 1]); built in chunks.
-- Latent codes: the cached MNIST VAE (``results/vae_<key>.pkl``, latent 3, fitted by
-  ``benchmarks/mnist.py`` on its 10k pool) encodes the pool in batches of 50,000; the
+- Latent codes: the MNIST VAE of ``benchmarks/mnist.py`` (latent 3, ``--vae-epochs``
+  epochs on its ``--vae-pool-size`` pool; from the per-user cache when that run fitted
+  it) encodes the pool in batches of 50,000; the
   latent index (``LatentIndex``, built once per fit by the estimator, not per round)
   is timed separately.
 - Net: LeNet (as in ``benchmarks/mnist.py``: Adam lr 1e-3, batch 64) trained for
@@ -23,7 +24,6 @@ Writes ``results/selection_cost.json`` and ``results/selection_cost.md``.
 """
 
 import argparse
-import pickle
 import platform
 import sys
 import time
@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import mnist  # noqa: E402  (benchmarks/mnist.py: data and cached VAE)
 from _report import config_of, header, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_VAE = "vae_b88b70364565.pkl"
 
 
 def build_parser():
@@ -47,7 +47,9 @@ def build_parser():
     parser.add_argument("--n-labeled", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--vae", default=DEFAULT_VAE, help="cached VAE file in --output-dir")
+    parser.add_argument("--vae-pool-size", type=int, default=0,
+                        help="pool of benchmarks/mnist.py the VAE is fitted on (0: all 60k)")
+    parser.add_argument("--vae-epochs", type=int, default=20)
     parser.add_argument("--output-dir", default=str(RESULTS))
     parser.add_argument("--tag", default="selection_cost")
     parser.add_argument("--reference", default="margin",
@@ -110,9 +112,11 @@ def main(argv=None):
     from hardsample.samplers import MiningState
 
     torch.set_num_threads(max(1, args.threads))
-    output_dir = Path(args.output_dir)
-    with open(output_dir / args.vae, "rb") as handle:
-        vae = pickle.load(handle)
+    task_args = mnist.build_parser().parse_args(
+        ["--pool-size", str(args.vae_pool_size), "--vae-epochs", str(args.vae_epochs)]
+        + (["--data-home", args.data_home] if args.data_home else []))
+    vae, vae_path, _ = mnist.cached_vae(mnist.load_task(task_args)[0], task_args)
+    args.vae = vae_path.name  # the report names the VAE's cache file
     data = load_mnist(args.data_home, download=False)
     X_train = (data.X_train / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)
     y_train = data.y_train.astype(np.int64)

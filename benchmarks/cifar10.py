@@ -1,12 +1,12 @@
 """CIFAR-10 benchmark: SNN against random and entropy sampling, with the α-GAN.
 
 Stage 1 fits the paper's α-GAN (latent 3) once on the unlabeled pool (or a subset of
-it) and caches it under the output folder, keyed by its settings and data
-(``cifar10_alphagan_<key>.pkl``; an unfinished fit resumes from
-``cifar10_alphagan_<key>.pt``); every strategy shares it through
-``sklearn.frozen.FrozenEstimator``. Stage 2 runs
-:func:`hardsample.curves.run_learning_curves` with the VGG-style net for each
-strategy and seed, then writes
+it) and caches it in the per-user cache folder (``benchmarks/_cache.py``), keyed by
+its settings and data (``cifar10_alphagan_<key>_e<epochs>.pt``; an unfinished fit
+resumes from its checkpoint ``cifar10_alphagan_<key>.pt``); every strategy shares it through
+``sklearn.frozen.FrozenEstimator``. Stage 2, the study runner
+(``benchmarks/_study.py``), runs each strategy with the VGG-style net for every seed
+and writes, after every seed,
 
 - ``<tag>_records.csv`` / ``<tag>.json``: one record per (strategy, seed, round),
   plus the configuration, summary, AUC, timing and generator quality in the JSON;
@@ -28,8 +28,6 @@ Run ``python benchmarks/cifar10.py --help`` or ``hardsample bench cifar10 --help
 """
 
 import argparse
-import json
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -37,11 +35,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _cache import settings_key  # noqa: E402  (benchmarks/_cache.py)
+from _cache import cache_dir, load_model, save_model, settings_key  # noqa: E402
 from _report import (  # noqa: E402
-    check_no_overlap, config_of, curves_seed_by_seed, header, load_runs, merged_info,
-    merged_runs_lines, paired_lines, partial_run_lines, timing_tables, write_result)
-from _strategies import check_strategies, strategies_from  # noqa: E402
+    config_of, header, merged_runs_lines, paired_lines, partial_run_lines, timing_tables)
+from _strategies import check_strategies, specs_from  # noqa: E402
+from _study import (  # noqa: E402
+    Study, accuracy, add_protocol_arguments, classifier, merge_study, run_study)
 
 DEFAULT_STRATEGIES = ("nearest", "random", "entropy", "latent-entropy")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -65,10 +64,8 @@ def build_parser():
                         "or pca), e.g. 'latent-margin+typiclust@pca'; without it round 1 is "
                         "random. Default: those of "
                         f"{list(DEFAULT_STRATEGIES)} that are registered")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--initial-size", type=int, default=1000)
-    parser.add_argument("--round-size", type=int, default=1000)
+    add_protocol_arguments(parser, STUDY, rounds=10, initial_size=1000, round_size=1000,
+                           output_dir=str(RESULTS))
     parser.add_argument("--epochs", type=int, default=30, help="VGG epochs per round")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of the net")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -88,10 +85,6 @@ def build_parser():
     parser.add_argument("--gan-train-size", type=int, default=0,
                         help="pool images the α-GAN is fitted on (0: the whole pool)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--output-dir", default=str(RESULTS))
-    parser.add_argument("--tag", default=None, help="file name stem (default: derived "
-                        "from the configuration)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                         help="do not run: merge the records of earlier runs of this script "
@@ -124,8 +117,10 @@ def load_task(args):
             to_images(data.X_test[test]), data.y_test[test].astype(np.int64), str(data.path))
 
 
-def cached_gan(X_pool, args, output_dir):
-    """The α-GAN fitted on the pool, loaded from the cache when its settings match."""
+def cached_gan(X_pool, args):
+    """The α-GAN fitted on the pool, loaded from the per-user cache when its settings match."""
+    from sklearn.base import clone
+
     from hardsample._validation import fingerprint
     from hardsample.generators import AlphaGANTransformer
 
@@ -138,19 +133,20 @@ def cached_gan(X_pool, args, output_dir):
                   lambda_rec=args.gan_lambda_rec, lambda_adv=args.gan_lambda_adv,
                   random_state=0)
     settings = dict(params, data=fingerprint(X_fit))
-    key = settings_key(settings)
-    path = Path(output_dir) / f"cifar10_alphagan_{key}_e{args.gan_epochs}.pkl"
+    key, folder = settings_key(settings), cache_dir()
+    path = folder / f"cifar10_alphagan_{key}_e{args.gan_epochs}.pt"
+    template = AlphaGANTransformer(**params, max_epochs=args.gan_epochs, device=args.device)
     if path.is_file():
-        with open(path, "rb") as handle:
-            return pickle.load(handle), path, len(X_fit), True
+        try:
+            return load_model(path, template, settings), path, len(X_fit), True
+        except ValueError as exc:
+            print(f"cache {path} not used ({exc}); fitting again", flush=True)
     # The checkpoint's key leaves out the epochs: a longer run resumes a shorter one.
-    gan = AlphaGANTransformer(**params, max_epochs=args.gan_epochs, device=args.device,
-                              verbose=0 if args.no_progress else 2,
-                              checkpoint=Path(output_dir) / f"cifar10_alphagan_{key}.pt")
+    gan = clone(template).set_params(verbose=0 if args.no_progress else 2,
+                                     checkpoint=folder / f"cifar10_alphagan_{key}.pt")
     gan.fit(X_fit)
     gan.set_params(checkpoint=None, verbose=0)
-    with open(path, "wb") as handle:
-        pickle.dump(gan, handle)
+    save_model(path, gan, X_fit, settings)
     return gan, path, len(X_fit), False
 
 
@@ -191,18 +187,12 @@ def plot_gan_grid(gan, X_test, path, n=10):
 
 def render(result):
     """The Markdown report of a ``<tag>.json`` written by this script."""
-    from hardsample.curves import summarize
+    from hardsample.curves import markdown_table, summarize
 
-    records = result["records"]
-    return report(summarize(records), records, config_of(build_parser(), result),
-                  result)[0]
-
-
-def report(summary, records, args, extra):
-    from hardsample.curves import area_under_curve, markdown_table, seconds_per_round
-
-    auc = area_under_curve(summary)
-    timing = seconds_per_round(records)
+    records, args, extra = result["records"], config_of(build_parser(), result), result
+    summary = summarize(records)
+    derived = summaries(records)
+    auc, timing = derived["auc"], derived["timing"]
     q = extra["gan_quality"]
     per_epoch = ("n/a (loaded from cache, not timed)" if q["seconds_per_epoch"] is None
                  else f"{q['seconds_per_epoch']:.1f} s")
@@ -236,7 +226,7 @@ def report(summary, records, args, extra):
         "", "## Time per round", "",
         *timing_tables(records, timing),
     ]
-    return "\n".join(lines) + "\n", auc, timing
+    return "\n".join(lines) + "\n"
 
 
 #: Settings the runs merged by ``--merge`` must share.
@@ -244,67 +234,30 @@ MERGE_KEYS = ("pool_size", "test_size", "rounds", "initial_size", "round_size", 
               "batch_size", "vgg_width", "retrain", "step_size", "latent_dim", "gan_channels",
               "gan_epochs", "gan_batch_size", "gan_lr", "gan_lambda_rec", "gan_lambda_adv",
               "gan_train_size", "strategies")
+#: What a result states about its data and α-GAN (kept by a merged report).
+DATA_FACTS = ("data_path", "n_pool", "n_test", "n_gan_train", "gan_cached", "gan_path",
+              "gan_seconds", "gan_quality")
 
 
-def merge_runs(args, argv):
-    """One report from several ``<tag>.json`` of this script (e.g. seeds run side by side)."""
-    from hardsample.curves import summarize
-
-    first = json.loads(Path(args.merge[0]).read_text())["config"]
-    parts = load_runs(args.merge, {k: first.get(k) for k in MERGE_KEYS})
-    records = [r for part in parts for r in part["records"]]
-    check_no_overlap(records)
-    config = {**parts[0]["config"], "seeds": sorted({r["seed"] for r in records}),
-              "paired_references": args.paired_references, "merge": args.merge}
-    config_args = argparse.Namespace(**config)
-    tag = args.tag or parts[0]["tag"] + "_merged"
-    extra = {key: parts[0][key] for key in ("data_path", "n_pool", "n_test", "n_gan_train",
-                                            "gan_cached", "gan_path", "gan_seconds",
-                                            "gan_quality")}
-    extra.update(tag=tag, **merged_info(args.merge, parts))
-    summary = summarize(records)
-    _, auc, timing = report(summary, records, config_args, extra)
-    text = write_result(Path(args.output_dir), tag, {
-        "config": config, **extra, "records": records, "summary": summary, "auc": auc,
-        "timing": timing}, render, argv, script="benchmarks/cifar10.py", records=records)
-    print(text)
-    return 0
-
-
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def load(args):
+    """Pool, test set, the α-GAN (cached) and the estimator every row clones."""
     import torch
     from skorch import NeuralNetClassifier
     from sklearn.frozen import FrozenEstimator
 
-    from hardsample.curves import summarize
+    from _study import StudyData
     from hardsample.estimators import LatentHardMiningClassifier
     from hardsample.nets import VGGNet
-    from hardsample.plotting import plot_learning_curves
-    from hardsample.samplers import SAMPLERS
 
-    if args.merge:
-        return merge_runs(args, argv)
-    if args.strategies is None:
-        args.strategies = [s for s in DEFAULT_STRATEGIES if s in SAMPLERS]
-    check_strategies(args.strategies)
-    torch.set_num_threads(max(1, args.threads))
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     X_pool, y_pool, X_test, y_test, data_path = load_task(args)
-    tag = args.tag or (f"cifar10_pool{len(X_pool)}_r{args.rounds}_{args.initial_size}+"
-                       f"{args.round_size}_s{len(args.seeds)}_e{args.epochs}"
-                       f"_w{args.vgg_width:g}_g{args.gan_channels}")
     print(f"data: {data_path}; pool {len(X_pool)}, test {len(X_test)}", flush=True)
     tic = time.perf_counter()
-    gan, gan_path, n_gan_train, cached = cached_gan(X_pool, args, output_dir)
+    gan, gan_path, n_gan_train, cached = cached_gan(X_pool, args)
     gan_seconds = time.perf_counter() - tic
     quality = gan_quality(gan, X_pool, X_test)
     print(f"stage 1: α-GAN {'from cache' if cached else 'fitted in %.0f s' % gan_seconds} "
           f"({gan_path.name}); test reconstruction MSE {quality['test_reconstruction_mse']:.4f} "
           f"(mean image {quality['mean_image_mse']:.4f})", flush=True)
-    plot_gan_grid(gan, X_test, output_dir / f"{tag}_gan.png")
     net = NeuralNetClassifier(
         VGGNet, module__width=args.vgg_width, criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.Adam, lr=args.lr, max_epochs=args.epochs,
@@ -314,29 +267,56 @@ def main(argv=None):
         net, FrozenEstimator(gan), initial_size=args.initial_size,
         round_size=args.round_size, n_rounds=args.rounds, retrain=args.retrain,
     )
-    strategies = strategies_from(base, args.strategies, args.step_size)
-    print(f"stage 2: {', '.join(strategies)}; {args.rounds} rounds, seeds {args.seeds}",
-          flush=True)
-    for records, seeds in curves_seed_by_seed(strategies, X_pool, y_pool, X_test, y_test,
-                                              args):
-        summary = summarize(records)
-        extra = dict(tag=tag, data_path=data_path, n_pool=len(X_pool), n_test=len(X_test),
-                     n_gan_train=n_gan_train, gan_cached=cached, gan_path=gan_path.name,
-                     gan_seconds=0.0 if cached else gan_seconds, gan_quality=quality,
-                     total_seconds=time.perf_counter() - start, seeds_planned=seeds)
-        _, auc, timing = report(summary, records, args, extra)
-        text = write_result(output_dir, tag, {
-            "config": vars(args), **extra, "records": records, "summary": summary,
-            "auc": auc, "timing": timing}, render, argv, script="benchmarks/cifar10.py",
-            records=records)
-    ax = plot_learning_curves(summary)
-    ax.set_title(f"CIFAR-10, pool {len(X_pool)}: mean ± std over {len(args.seeds)} seeds")
+    info = dict(data_path=data_path, n_pool=len(X_pool), n_test=len(X_test),
+                n_gan_train=n_gan_train, gan_cached=cached, gan_path=gan_path.name,
+                gan_seconds=0.0 if cached else gan_seconds, gan_quality=quality)
+    return StudyData(X_pool, X_test, y_test, y_pool=y_pool, info=info,
+                     context={"base": base, "gan": gan})
+
+
+def default_tag(args, data):
+    return (f"cifar10_pool{len(data.X_pool)}_r{args.rounds}_{args.initial_size}+"
+            f"{args.round_size}_s{len(args.seeds)}_e{args.epochs}"
+            f"_w{args.vgg_width:g}_g{args.gan_channels}")
+
+
+def figures(result, args, data):
+    """The learning curves; and test images, their α-GAN reconstructions and samples."""
+    from hardsample.plotting import plot_learning_curves
+
+    output_dir = Path(args.output_dir)
+    ax = plot_learning_curves(result["summary"])
+    ax.set_title(f"CIFAR-10, pool {result['n_pool']}: mean ± std over {len(args.seeds)} seeds")
     ax.figure.tight_layout()
-    ax.figure.savefig(output_dir / f"{tag}.png", dpi=120)
-    print()
-    print(text)
-    print(f"written: {output_dir}/{tag}.{{md,json,png}}, {tag}_gan.png, {tag}_records.csv")
-    return 0
+    ax.figure.savefig(output_dir / f"{args.tag}.png", dpi=120)
+    if data is not None:
+        plot_gan_grid(data.context["gan"], data.X_test, output_dir / f"{args.tag}_gan.png")
+
+
+def summaries(records):
+    from hardsample.curves import area_under_curve, seconds_per_round, summarize
+
+    return {"auc": area_under_curve(summarize(records)), "timing": seconds_per_round(records)}
+
+
+STUDY = Study(
+    script="benchmarks/cifar10.py", load=load, estimator=classifier,
+    strategies=lambda args: specs_from(args.strategies, args.step_size), reference="random",
+    score=accuracy, greater_is_better=True, render=render, tag=default_tag,
+    summaries=summaries, figures=figures)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from hardsample.samplers import SAMPLERS
+
+    if args.merge:
+        return merge_study(STUDY, args, argv, keys=MERGE_KEYS, copied=DATA_FACTS,
+                           overrides=("paired_references",))
+    if args.strategies is None:
+        args.strategies = [s for s in DEFAULT_STRATEGIES if s in SAMPLERS]
+    check_strategies(args.strategies)
+    return run_study(STUDY, args, argv)
 
 
 if __name__ == "__main__":

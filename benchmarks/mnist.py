@@ -1,10 +1,10 @@
 """MNIST benchmark: every sampling strategy on the same pool, VAE, net and seeds.
 
 Stage 1 fits the paper's MLP VAE (latent 3) once on the unlabeled pool and caches it
-under the output folder, keyed by its settings; every strategy shares it through
-``sklearn.frozen.FrozenEstimator``. Stage 2 runs
-:func:`hardsample.curves.run_learning_curves` with LeNet for each strategy and
-seed, then writes
+in the per-user cache folder (``benchmarks/_cache.py``), keyed by its settings; every
+strategy shares it through ``sklearn.frozen.FrozenEstimator``. Stage 2, the study
+runner (``benchmarks/_study.py``), runs each strategy with LeNet for every seed and
+writes, after every seed,
 
 - ``<tag>_records.csv`` / ``<tag>.json``: one record per (strategy, seed, round),
   plus the configuration, summary, AUC, labels-to-reach and timing in the JSON;
@@ -17,17 +17,18 @@ Run ``python benchmarks/mnist.py --help`` or ``hardsample bench mnist --help``.
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _cache import cached_fit, settings_key  # noqa: E402  (benchmarks/_cache.py)
-from _strategies import check_strategies, strategies_from  # noqa: E402
+from _cache import cache_dir, cached_fit, settings_key  # noqa: E402  (benchmarks/_cache.py)
+from _strategies import check_strategies, specs_from  # noqa: E402
 from _report import (  # noqa: E402
-    check_no_overlap, config_of, curves_seed_by_seed, header, load_runs, merged_info,
-    merged_runs_lines, paired_lines, partial_run_lines, timing_tables, write_result)
+    check_no_overlap, config_of, header, load_runs, merged_info, merged_runs_lines,
+    paired_lines, partial_run_lines, timing_tables)
+from _study import (  # noqa: E402
+    Study, StudyData, accuracy, classifier, run_study, write_report)
 
 DEFAULT_STRATEGIES = ("random", "nearest", "entropy", "margin", "coreset", "latent-entropy")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -176,27 +177,18 @@ def load_task(args):
             to_images(X_eval), y_eval.astype(np.int64), str(data.path))
 
 
-def cached_vae(X_pool, args, output_dir):
-    """The VAE fitted on the pool, loaded from the cache when its settings match."""
+def cached_vae(X_pool, args):
+    """The VAE fitted on the pool, loaded from the per-user cache when its settings match."""
     from hardsample.generators import VAETransformer
 
     settings = dict(pool_size=len(X_pool), pool_sum=float(X_pool[:, 0, ::7, ::7].sum()),
                     latent_dim=args.latent_dim, hidden_sizes=[400, 400],
                     max_epochs=args.vae_epochs, batch_size=128, lr=1e-3, random_state=0)
-    path = Path(output_dir) / f"vae_{settings_key(settings)}.pkl"
-    vae, seconds = cached_fit(path, lambda: VAETransformer(
+    path = cache_dir() / f"vae_{settings_key(settings)}.pt"
+    vae, seconds = cached_fit(path, VAETransformer(
         latent_dim=args.latent_dim, hidden_sizes=(400, 400), max_epochs=args.vae_epochs,
-        batch_size=128, lr=1e-3, random_state=0).fit(X_pool))
+        batch_size=128, lr=1e-3, random_state=0), X_pool, settings)
     return vae, path, seconds
-
-
-def render(result):
-    """The Markdown report of a ``<tag>.json`` written by this script."""
-    from hardsample.curves import summarize
-
-    records = result["records"]
-    return report(summarize(records), records, config_of(build_parser(), result),
-                  result)[0]
 
 
 #: How strategies named ``NAME+CRITERION@SPACE`` chose round 1, for the reports.
@@ -209,14 +201,15 @@ INITIAL_NOTE = (
     "of the pixels, fitted on 20,000 pool images: the same selection without the generator).")
 
 
-def report(summary, records, args, extra):
-    from hardsample.curves import (
-        area_under_curve, labels_to_reach, markdown_table, seconds_per_round)
+def render(result):
+    """The Markdown report of a ``<tag>.json`` written by this script."""
+    from hardsample.curves import markdown_table, summarize
 
-    auc = area_under_curve(summary)
+    records, args, extra = result["records"], config_of(build_parser(), result), result
+    summary = summarize(records)
+    derived = summaries(records)
+    auc, reach, timing = derived["auc"], derived["labels_to_reach"], derived["timing"]
     target = "random" if "random" in auc else next(iter(auc))
-    reach = labels_to_reach(summary, target_strategy=target)
-    timing = seconds_per_round(records)
     lines = [
         *header(f"MNIST benchmark ({extra['tag']})", extra),
         f"pool {extra['n_pool']} (seed-0 subsample of the training set), test "
@@ -249,30 +242,21 @@ def report(summary, records, args, extra):
     for reference in references:
         lines += paired_lines(records, reference)
     lines += timing_tables(records, timing)
-    return "\n".join(lines) + "\n", auc, reach, timing
+    return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def load(args):
+    """Pool and test (or validation) set, the cached VAE, the net every row clones."""
     import torch
     from skorch import NeuralNetClassifier
-    from sklearn.base import clone
     from sklearn.frozen import FrozenEstimator
 
     from hardsample.estimators import LatentHardMiningClassifier
     from hardsample.nets import FixedStepsLoader, LeNet
 
-    if args.merge:
-        return write_outputs(args, *merge_runs(args, args.merge), argv)
-    variants = build_variants(args.variant)
-    check_strategies(args.strategies)
-    torch.set_num_threads(max(1, args.threads))
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     X_pool, y_pool, X_test, y_test, path = load_task(args)
     print(f"data: {path}; pool {len(X_pool)}, test {len(X_test)}", flush=True)
-    vae, vae_path, vae_seconds = cached_vae(X_pool, args, output_dir)
+    vae, vae_path, vae_seconds = cached_vae(X_pool, args)
     print(f"stage 1: VAE {'fitted in %.0f s' % vae_seconds if vae_seconds else 'from cache'} "
           f"({vae_path.name})", flush=True)
     steps = dict(max_epochs=1, iterator_train=FixedStepsLoader,
@@ -286,47 +270,73 @@ def main(argv=None):
         net, FrozenEstimator(vae), initial_size=args.initial_size,
         round_size=args.round_size, n_rounds=args.rounds, retrain=args.retrain,
     )
-    strategies = strategies_from(base, args.strategies, args.step_size)
-    strategies.update({label: clone(base).set_params(sampler=sampler)
-                       for label, sampler in variants.items()})
-    print(f"stage 2: {', '.join(strategies)}; {args.rounds} rounds, seeds {args.seeds}",
-          flush=True)
-    # The report is rewritten after every seed: a stopped run keeps the seeds it finished.
-    for records, planned in curves_seed_by_seed(strategies, X_pool, y_pool, X_test, y_test,
-                                                args):
-        extra = dict(n_pool=len(X_pool), n_test=len(X_test), vae_seconds=vae_seconds,
-                     vae_path=vae_path.name, total_seconds=time.perf_counter() - start,
-                     variants={k: repr(v) for k, v in variants.items()},
-                     seeds_planned=planned)
-        write_outputs(args, records, extra, argv)
-    return 0
+    info = dict(n_pool=len(X_pool), n_test=len(X_test), vae_seconds=vae_seconds,
+                vae_path=vae_path.name,
+                variants={k: repr(v) for k, v in build_variants(args.variant).items()})
+    return StudyData(X_pool, X_test, y_test, y_pool=y_pool, info=info, context={"base": base})
 
 
-def write_outputs(args, records, extra, argv=None):
-    from hardsample.curves import summarize
+def rows(args):
+    """The ``--strategies`` (``NAME[+INITIAL]``), then the ``--variant`` sampler objects."""
+    return {**specs_from(args.strategies, args.step_size), **build_variants(args.variant)}
+
+
+def default_tag(args, data):
+    return tag_for(args, len(data.X_pool))
+
+
+def tag_for(args, n_pool):
+    """The file-name stem of a run of these settings on a pool of ``n_pool`` images."""
+    return (f"mnist_pool{n_pool}_r{args.rounds}_{args.initial_size}+"
+            f"{args.round_size}_s{len(args.seeds)}"
+            + (f"_steps{args.train_steps}" if args.train_steps else f"_e{args.epochs}")
+            + (f"_val{args.validation}" if args.validation else ""))
+
+
+def summaries(records):
+    """AUC, labels to reach random's final accuracy (or the first row's), seconds."""
+    from hardsample.curves import area_under_curve, labels_to_reach, seconds_per_round, \
+        summarize
+
+    summary = summarize(records)
+    auc = area_under_curve(summary)
+    target = "random" if "random" in auc else next(iter(auc))
+    return {"auc": auc, "labels_to_reach": labels_to_reach(summary, target_strategy=target),
+            "timing": seconds_per_round(records)}
+
+
+def figures(result, args, data=None):
+    """The learning curves, ``<tag>.png``."""
     from hardsample.plotting import plot_learning_curves
 
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    n_seeds = len(extra.get("seeds_planned") or args.seeds)
-    tag = args.tag or (f"mnist_pool{extra['n_pool']}_r{args.rounds}_{args.initial_size}+"
-                       f"{args.round_size}_s{n_seeds}"
-                       + (f"_steps{args.train_steps}" if args.train_steps else f"_e{args.epochs}")
-                       + (f"_val{args.validation}" if args.validation else ""))
-    extra = {"tag": tag, **extra}
-    summary = summarize(records)
-    _, auc, reach, timing = report(summary, records, args, extra)
-    text = write_result(output_dir, tag, {
-        "config": vars(args), **extra, "records": records, "summary": summary, "auc": auc,
-        "labels_to_reach": reach, "timing": timing}, render, argv, script="benchmarks/mnist.py",
-        records=records)
-    ax = plot_learning_curves(summary)
-    ax.set_title(f"MNIST, pool {extra['n_pool']}: mean ± std over {len(args.seeds)} seeds")
+    ax = plot_learning_curves(result["summary"])
+    ax.set_title(f"MNIST, pool {result['n_pool']}: mean ± std over {len(args.seeds)} seeds")
     ax.figure.tight_layout()
-    ax.figure.savefig(output_dir / f"{tag}.png", dpi=120)
-    print()
-    print(text)
-    print(f"written: {output_dir}/{tag}.{{md,json,png}}, {tag}_records.csv")
+    ax.figure.savefig(Path(args.output_dir) / f"{args.tag}.png", dpi=120)
+
+
+STUDY = Study(script="benchmarks/mnist.py", load=load, estimator=classifier, strategies=rows,
+              reference="random", score=accuracy, greater_is_better=True, render=render,
+              tag=default_tag, summaries=summaries, figures=figures)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.merge:
+        return write_merged(args, *merge_runs(args, args.merge), argv)
+    build_variants(args.variant)
+    check_strategies(args.strategies)
+    return run_study(STUDY, args, argv)
+
+
+def write_merged(args, records, extra, argv=None):
+    """The report of the merged runs' records (tag: as a run of these settings would)."""
+    from hardsample.curves import summarize
+
+    args.tag = args.tag or tag_for(args, extra["n_pool"])
+    result = {"config": vars(args), "tag": args.tag, **extra, "records": records,
+              "summary": summarize(records), **summaries(records)}
+    print(write_report(STUDY, args, result, argv))
     return 0
 
 

@@ -23,7 +23,6 @@ scikit-activeml is a benchmark-only dependency, in the ``bench`` extra: ``pip in
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -31,8 +30,9 @@ sys.path.insert(0, str(HERE))
 
 import mnist  # noqa: E402  (benchmarks/mnist.py: data loading and the cached VAE)
 from _report import (  # noqa: E402
-    check_no_overlap, config_of, curves_seed_by_seed, header, load_runs, merged_info,
-    merged_runs_lines, paired_lines, partial_run_lines, write_result)
+    config_of, header, merged_runs_lines, paired_lines, partial_run_lines)
+from _study import (  # noqa: E402
+    Study, StudyData, accuracy, add_protocol_arguments, classifier, merge_study, run_study)
 
 DEFAULT_STRATEGIES = ("random", "margin", "latent-margin", "subsampled-margin")
 DEFAULT_PEERS = ("badge", "typiclust", "probcover", "coreset", "falcun", "dropquery", "clue")
@@ -48,10 +48,8 @@ def build_parser():
                         "(default: $HARDSAMPLE_DATA)")
     parser.add_argument("--pool-size", type=int, default=10000, help="pool subsample")
     parser.add_argument("--test-size", type=int, default=0, help="test images (0: all)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds")
-    parser.add_argument("--rounds", type=int, default=6, help="rounds")
-    parser.add_argument("--initial-size", type=int, default=100, help="round-1 labels")
-    parser.add_argument("--round-size", type=int, default=100, help="labels per round")
+    add_protocol_arguments(parser, STUDY, seeds=(0, 1, 2), rounds=6, initial_size=100,
+                           round_size=100, output_dir=str(HERE / "results"))
     parser.add_argument("--epochs", type=int, default=15, help="LeNet epochs per round")
     parser.add_argument("--retrain", choices=("scratch", "continue"), default="scratch")
     parser.add_argument("--strategies", nargs="*", default=list(DEFAULT_STRATEGIES),
@@ -64,10 +62,6 @@ def build_parser():
                         help="strategies the paired statistics are taken against")
     parser.add_argument("--latent-dim", type=int, default=3, help="VAE latent dimension")
     parser.add_argument("--vae-epochs", type=int, default=20, help="VAE epochs")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--output-dir", default=str(HERE / "results"), help="output folder")
-    parser.add_argument("--tag", default=None, help="file name stem (default: derived "
-                        "from the configuration)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--reuse", default=None, metavar="JSON",
                         help="a benchmarks/mnist.py result with the same settings whose "
@@ -89,26 +83,9 @@ MERGE_KEYS = ("pool_size", "test_size", "rounds", "initial_size", "round_size", 
               "vae_epochs", "threads")
 
 
-def merge_runs(args, argv):
-    """One report from several ``<tag>.json`` of this script."""
-    from hardsample.curves import summarize
-
-    first = json.loads(Path(args.merge[0]).read_text())
-    parts = load_runs(args.merge, {k: first["config"].get(k) for k in MERGE_KEYS})
-    records = [r for part in parts for r in part["records"]]
-    check_no_overlap(records)
-    seeds = sorted({r["seed"] for r in records})
-    tag = args.tag or first["tag"] + "_merged"
-    result = {key: first.get(key) for key in ("source", "n_pool", "n_test", "vae_path",
-                                              "vae_seconds", "skactiveml_version",
-                                              "candidate_view", "reused_from")}
-    result.update(config={**first["config"], "seeds": seeds, "merge": args.merge}, tag=tag,
-                  records=records, seeds_planned=seeds, summary=summarize(records),
-                  **merged_info(args.merge, parts))
-    output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    print(write_result(output, tag, result, render, argv, script="benchmarks/peers.py"))
-    return 0
+#: What a result states about its data and tools (kept by a merged report).
+DATA_FACTS = ("source", "n_pool", "n_test", "vae_path", "vae_seconds", "skactiveml_version",
+              "candidate_view", "reused_from")
 
 
 #: Settings a reused mnist.py result must share with this run.
@@ -244,33 +221,19 @@ def render(result):
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def main(argv=None):
+def load(args):
+    """Pool and test set (those of mnist.py), the cached VAE and the estimator every row
+    clones; the provenance of the reused result."""
     import skactiveml
     import torch
     from skorch import NeuralNetClassifier
-    from sklearn.base import clone
     from sklearn.frozen import FrozenEstimator
 
-    from _skactiveml import SkactivemlSampler
-    from _strategies import strategies_from
     from hardsample import LatentHardMiningClassifier
-    from hardsample.curves import summarize
     from hardsample.nets import LeNet
 
-    args = build_parser().parse_args(argv)
-    if args.merge:
-        return merge_runs(args, argv)
-    peers = {f"{PREFIX}{spec}": parse_peer(spec) for spec in args.peers}
-    reused, reused_provenance = reused_records(args)
-    if not args.strategies and not peers:
-        raise SystemExit("nothing to run: give --strategies and/or --peers")
-    torch.set_num_threads(args.threads)
-    start = time.perf_counter()
-    args.validation = 0
     X_pool, y_pool, X_test, y_test, source = mnist.load_task(args)
-    output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    vae, vae_path, vae_seconds = mnist.cached_vae(X_pool, args, output)
+    vae, vae_path, vae_seconds = mnist.cached_vae(X_pool, args)
     print(f"data: {source}; pool {len(X_pool)}, test {len(X_test)}; VAE "
           f"{'fitted in %.0f s' % vae_seconds if vae_seconds else 'from cache'}", flush=True)
     net = NeuralNetClassifier(LeNet, criterion=torch.nn.CrossEntropyLoss,
@@ -279,25 +242,52 @@ def main(argv=None):
     base = LatentHardMiningClassifier(
         net, FrozenEstimator(vae), initial_size=args.initial_size,
         round_size=args.round_size, n_rounds=args.rounds, retrain=args.retrain)
-    strategies = strategies_from(base, args.strategies)
-    strategies.update({name: clone(base).set_params(
-        sampler=SkactivemlSampler(peer, embedding, n_candidates=per_label))
-        for name, (peer, embedding, per_label) in peers.items()})
-    tag = args.tag or (f"peers_pool{len(X_pool)}_r{args.rounds}_{args.initial_size}+"
-                       f"{args.round_size}_s{len(args.seeds)}")
-    for records, seeds in curves_seed_by_seed(strategies, X_pool, y_pool, X_test, y_test,
-                                              args):
-        ours = [r for r in reused if r["seed"] in args.seeds]
-        check_paired(records, ours)
-        text = write_result(output, tag, {
-            "config": vars(args), "tag": tag, "source": source, "n_pool": len(X_pool),
-            "n_test": len(X_test), "vae_path": vae_path.name, "vae_seconds": vae_seconds,
+    info = {"source": source, "n_pool": len(X_pool), "n_test": len(X_test),
+            "vae_path": vae_path.name, "vae_seconds": vae_seconds,
             "skactiveml_version": skactiveml.__version__, "candidate_view": CANDIDATE_VIEW,
-            "total_seconds": time.perf_counter() - start, "records": ours + records,
-            "reused_from": reused_provenance, "seeds_planned": seeds,
-            "summary": summarize(ours + records)}, render, argv, script="benchmarks/peers.py")
-    print(text)
-    return 0
+            "reused_from": reused_records(args)[1]}
+    return StudyData(X_pool, X_test, y_test, y_pool=y_pool, info=info, context={"base": base})
+
+
+def rows(args):
+    """hardsample's strategies, then the peers, each through the same estimator."""
+    from _skactiveml import SkactivemlSampler
+    from _strategies import specs_from
+
+    specs = specs_from(args.strategies)
+    specs.update({f"{PREFIX}{spec}": SkactivemlSampler(peer, embedding, n_candidates=per_label)
+                  for spec in args.peers for peer, embedding, per_label in [parse_peer(spec)]})
+    return specs
+
+
+def reused(args, records):
+    """The reused records of the seeds run so far, checked to pair with this run's."""
+    ours = reused_records(args)[0]
+    check_paired(records, ours)
+    return ours
+
+
+def default_tag(args, data):
+    return (f"peers_pool{len(data.X_pool)}_r{args.rounds}_{args.initial_size}+"
+            f"{args.round_size}_s{len(args.seeds)}")
+
+
+STUDY = Study(script="benchmarks/peers.py", load=load, estimator=classifier, strategies=rows,
+              reference="random", score=accuracy, greater_is_better=True, render=render,
+              tag=default_tag, extra_records=reused)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.merge:
+        return merge_study(STUDY, args, argv, keys=MERGE_KEYS, copied=DATA_FACTS)
+    for spec in args.peers:
+        parse_peer(spec)
+    reused_records(args)  # settings and records checked before any label is paid for
+    if not args.strategies and not args.peers:
+        raise SystemExit("nothing to run: give --strategies and/or --peers")
+    args.validation = 0
+    return run_study(STUDY, args, argv)
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@ def main(argv=None):
     pressure = solver.pressure_kpa
     pool, _ = make_vessel_masks(args.pool_size, random_state=args.pool_seed)
     X_pool = pool.reshape(-1, 1, 64, 64)
-    X_test, y_test, _, _ = cached_test_set(args.test_size, args.test_seed, solver, out_dir)
+    X_test, y_test, _, _ = cached_test_set(args.test_size, args.test_seed, solver)
     real_stats = shape_stats(X_test)
     rng = np.random.RandomState(0)
     real_idx = rng.choice(len(X_pool), args.n_fidelity, replace=False)

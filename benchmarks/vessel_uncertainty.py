@@ -36,7 +36,6 @@ Run by :func:`_study.run_study`: ``<tag>.json`` (rewritten after every seed),
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -59,13 +58,6 @@ BASELINES = ("predict-zero", "mean-map")
 SYNTHETIC = ("random-synthetic", "screened-prior", "SI-loss", "SI-variance")
 #: The label counts of the issue's goals (test MSE at 30-50 labels).
 GOAL_LABELS = (30, 40, 50)
-
-
-def default_cache_dir():
-    """A per-user cache folder: ``$XDG_CACHE_HOME/hardsample/benchmarks`` (or
-    ``~/.cache/...``)."""
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return str(Path(root) / "hardsample" / "benchmarks")
 
 
 def build_parser():
@@ -93,8 +85,9 @@ def build_parser():
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--retrain", choices=("scratch", "continue"), default="continue")
     parser.add_argument("--n-jobs", type=int, default=2, help="parallel solver jobs")
-    parser.add_argument("--cache-dir", default=default_cache_dir(),
-                        help="where the labeled test set is cached (.npz)")
+    parser.add_argument("--cache-dir", default=None,
+                        help="where the labeled test set is cached (.npz; default: the "
+                             "per-user cache folder of _cache.cache_dir)")
     return parser
 
 
@@ -111,7 +104,8 @@ def load(args):
     pressure = float(solver.pressure_kpa)
     masks, _ = make_vessel_masks(args.pool_size, random_state=args.pool_seed)
     X_pool = masks.reshape(-1, 1, 64, 64)
-    Path(args.cache_dir).mkdir(parents=True, exist_ok=True)
+    if args.cache_dir is not None:
+        Path(args.cache_dir).mkdir(parents=True, exist_ok=True)
     X_test, y_test, _, test_seconds = cached_test_set(args.test_size, args.test_seed, solver,
                                                       args.cache_dir)
     tick = time.perf_counter()

@@ -11,7 +11,7 @@ labeled, and trained on, as the cleaned binary wall the solver solved on.
   seed ``--pool-seed``); the generator (``--generator``, latent ``--latent-dim``,
   prior ``--prior``) is fitted once on it and shared (``FrozenEstimator``).
 - Test set: ``--test-size`` held-out masks (seed ``--test-seed``) and their stress
-  maps, cached to an ``.npz``.
+  maps, cached to an ``.npz`` in the per-user cache folder (``benchmarks/_cache.py``).
 - Target net: ``skorch.NeuralNetRegressor(StressUNet)`` (GroupNorm, linear head),
   Adam, a fixed number of optimiser steps per fit (``--train-steps``, through
   :class:`hardsample.nets.FixedStepsLoader`) whatever the label count; targets are
@@ -34,9 +34,11 @@ what was labeled; the report checks it (stored inputs binary, relabeling gives b
 stored targets). With ``--prior aggregate`` the samplers' prior draws are the
 generator's ``sample_codes``.
 
-Outputs in ``--output-dir`` (``_report.write_result``): ``<tag>.json`` (provenance,
-configuration, records, failures, checks), ``<tag>.md`` rendered from that JSON by
-:func:`render`, and ``<tag>_records.csv``.
+A definition for the study runner (``benchmarks/_study.py``), which writes in
+``--output-dir`` ``<tag>.json`` (provenance, configuration, records; ``calls``: per row
+and seed the masks sent, the refusals by cause and the checks of the stored inputs),
+``<tag>.md`` rendered from that JSON by :func:`render`, ``<tag>_records.csv`` and
+``<tag>.png``, after every seed.
 """
 
 import argparse
@@ -48,9 +50,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _cache import cached_fit, settings_key  # noqa: E402
-from _report import config_of, header, write_result  # noqa: E402
-from _study import importable_by_tool_workers  # noqa: E402
+from _cache import cache_dir, cached_fit, settings_key  # noqa: E402
+from _report import config_of, header  # noqa: E402
+from _study import Study, StudyData, add_protocol_arguments, run_study  # noqa: E402
 from _vessel_data import ScaledStressTool, cached_test_set  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -71,12 +73,7 @@ def build_parser():
     parser.add_argument("--pool-seed", type=int, default=0)
     parser.add_argument("--test-size", type=int, default=80)
     parser.add_argument("--test-seed", type=int, default=1)
-    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES),
-                        choices=list(STRATEGIES))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--initial-size", type=int, default=10)
-    parser.add_argument("--round-size", type=int, default=10)
+    add_protocol_arguments(parser, STUDY, output_dir=str(RESULTS))
     parser.add_argument("--generator", default="sdf-pca",
                         choices=("sdf-pca", "pca", "vae", "sdf-vae", "conv-vae", "sdf-conv-vae"))
     parser.add_argument("--latent-dim", type=int, default=3)
@@ -95,9 +92,6 @@ def build_parser():
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--retrain", choices=("scratch", "continue"), default="continue")
     parser.add_argument("--n-jobs", type=int, default=2, help="parallel solver jobs")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--output-dir", default=str(RESULTS))
-    parser.add_argument("--tag", default=None)
     parser.add_argument("--replot", default=None, metavar="JSON",
                         help="do not run: redraw <tag>.png from a results JSON of this script")
     return parser
@@ -124,82 +118,81 @@ def make_generator(args):
             }[args.generator]
 
 
-def run(args, X_pool, X_test, y_test, tool, generator, pressure):
-    import torch
-    from skorch import NeuralNetRegressor
+def load(args):
+    """The real pool, the cached labeled test set, the solver as tool, the fitted generator."""
     from sklearn.frozen import FrozenEstimator
 
-    from hardsample import LatentHardMiningRegressor as Regressor
-    from hardsample.nets import FixedStepsLoader, StressUNet
-    from hardsample.oracles import LabelingError, LabelingToolOracle
-    from hardsample.samplers import InterpolationSampler, PriorSampler
+    from hardsample.datasets.vessels import VesselStressSolver, make_vessel_masks
 
-    samplers = {"SI": lambda: InterpolationSampler(step_size=args.step_size),
-                "random-synthetic": PriorSampler, "random-real": lambda: "random"}
-    records, failures, checks = [], [], []
-    for seed in args.seeds:
-        for name in args.strategies:
-            net = NeuralNetRegressor(
-                StressUNet, module__widths=tuple(args.widths), module__n_convs=args.n_convs,
-                optimizer=torch.optim.Adam, lr=args.lr, max_epochs=1,
-                batch_size=args.batch_size, train_split=None, iterator_train=FixedStepsLoader,
-                iterator_train__n_steps=args.train_steps, verbose=0)
-            est = Regressor(net, FrozenEstimator(generator), sampler=samplers[name](),
-                            initial_size=args.initial_size, round_size=args.round_size,
-                            n_rounds=args.rounds, retrain=args.retrain, random_state=seed)
-            oracle = LabelingToolOracle(tool, n_jobs=args.n_jobs)
-            for round_index in range(args.rounds):
-                try:
-                    est.partial_fit(X_pool, oracle=oracle if round_index == 0 else None)
-                except LabelingError as exc:
-                    print(f"{name}, seed {seed}: stopped at round {round_index + 1}: {exc}",
-                          flush=True)
-                    break
-                last = est.history_[-1]
-                start = time.perf_counter()
-                pred = est.predict(X_test).reshape(y_test.shape) * pressure
-                record = {
-                    "strategy": name, "seed": seed, "round": last["round"],
-                    "n_labeled": last["n_labeled"],
-                    "score": float(np.mean((pred - y_test) ** 2)),
-                    "train_seconds": last["train_seconds"],
-                    "mining_seconds": last["mining_seconds"],
-                    "labeling_seconds": last["labeling_seconds"],
-                    "n_oracle_calls": last["n_oracle_calls"], "n_failed": last["n_failed"],
-                    "test_seconds": time.perf_counter() - start,
-                }
-                if name == "random-real":  # the mean-map baseline of this seed and round
-                    mean_map = est.y_labeled_.reshape(-1, *y_test.shape[1:]).mean(0) * pressure
-                    records.append({**record, "strategy": "mean-map",
-                                    "score": float(np.mean((mean_map - y_test) ** 2)),
-                                    "train_seconds": 0.0, "mining_seconds": 0.0,
-                                    "labeling_seconds": 0.0, "test_seconds": 0.0})
-                records.append(record)
-            failed = getattr(est, "failed_labels_", [])
-            failures.append({"strategy": name, "seed": seed,
-                             "n_sent": int(getattr(est, "n_oracle_calls_", 0)),
-                             "n_failed": len(failed),
-                             "n_mask_error": sum("MaskError" in f["error"] for f in failed),
-                             "n_solver_error": sum("SolverError" in f["error"] for f in failed),
-                             "examples": [f["error"][:200] for f in failed[:3]]})
-            if name != "random-real" and len(est.X_synthetic_):
-                # what is labeled is what is trained on: stored inputs are binary, and
-                # labeling them again gives back their stored targets
-                pick = np.arange(min(3, len(est.X_synthetic_)))
-                again = tool(est.X_synthetic_[pick])
-                checks.append({
-                    "strategy": name, "seed": seed,
-                    "binary": bool(np.isin(est.X_synthetic_, (0.0, 1.0)).all()),
-                    "relabel_max_abs_diff": float(np.abs(again - est.y_synthetic_[pick]).max()),
-                })
-            done = [r for r in records if r["strategy"] == name and r["seed"] == seed]
-            if done:
-                print(f"{name}, seed {seed}: MSE by round "
-                      f"{[round(r['score'], 2) for r in done]}; {len(failed)} failed labels",
-                      flush=True)
-            partial = Path(args.output_dir) / f"{args.tag}_partial.json"
-            partial.write_text(json.dumps({"records": records, "failures": failures}))
-    return records, failures, checks
+    solver = VesselStressSolver()
+    pressure = float(solver.pressure_kpa)
+    masks, _ = make_vessel_masks(args.pool_size, random_state=args.pool_seed)
+    X_pool = masks.reshape(-1, 1, 64, 64)
+    X_test, y_test, test_path, test_seconds = cached_test_set(args.test_size, args.test_seed,
+                                                              solver)
+    print(f"test set {test_path.name} ({test_seconds:.0f} s)", flush=True)
+    template = make_generator(args)
+    settings = dict(generator=repr(template), pool=args.pool_size, seed=args.pool_seed,
+                    sum=float(X_pool.sum()))
+    generator, generator_seconds = cached_fit(
+        cache_dir() / f"vessels_generator_{settings_key(settings)}.pt", template, X_pool, settings)
+    print(f"generator {args.generator} ({generator_seconds:.0f} s)", flush=True)
+    info = {"zero_mse": float(np.mean(y_test ** 2)), "generator_seconds": generator_seconds,
+            "test_seconds": test_seconds}
+    return StudyData(X_pool, X_test, y_test, tool=ScaledStressTool(solver, pressure),
+                     info=info, context={"generator": FrozenEstimator(generator),
+                                         "pressure": pressure})
+
+
+def estimator(args, sampler, seed, data):
+    """StressUNet trained a fixed number of steps per fit, the shared generator."""
+    import torch
+    from skorch import NeuralNetRegressor
+
+    from hardsample import LatentHardMiningRegressor
+    from hardsample.nets import FixedStepsLoader, StressUNet
+
+    net = NeuralNetRegressor(
+        StressUNet, module__widths=tuple(args.widths), module__n_convs=args.n_convs,
+        optimizer=torch.optim.Adam, lr=args.lr, max_epochs=1,
+        batch_size=args.batch_size, train_split=None, iterator_train=FixedStepsLoader,
+        iterator_train__n_steps=args.train_steps, verbose=0)
+    return LatentHardMiningRegressor(
+        net, data.context["generator"], sampler=sampler, initial_size=args.initial_size,
+        round_size=args.round_size, n_rounds=args.rounds, retrain=args.retrain,
+        random_state=seed)
+
+
+def test_mse(est, data):
+    """Test MSE in kPa² over all pixels, the prediction's seconds, and the round's
+    oracle calls and refusals."""
+    start = time.perf_counter()
+    pred = est.predict(data.X_test).reshape(data.y_test.shape) * data.context["pressure"]
+    last = est.history_[-1]
+    return {"score": float(np.mean((pred - data.y_test) ** 2)),
+            "n_oracle_calls": last["n_oracle_calls"], "n_failed": last["n_failed"],
+            "test_seconds": time.perf_counter() - start}
+
+
+def baselines(est, data):
+    """The mean stress map of the real labels random-real holds."""
+    y = data.y_test
+    mean_map = est.y_labeled_.reshape(-1, *y.shape[1:]).mean(0) * data.context["pressure"]
+    return {"mean-map": float(np.mean((mean_map - y) ** 2))}
+
+
+def inspect(est, name, data):
+    """Refusals by cause; for the synthetic rows, that what is labeled is what is trained
+    on: stored inputs are binary, and labeling them again gives back their stored targets."""
+    failed = getattr(est, "failed_labels_", [])
+    facts = {"n_mask_error": sum("MaskError" in f["error"] for f in failed),
+             "n_solver_error": sum("SolverError" in f["error"] for f in failed)}
+    if name != "random-real" and len(est.X_synthetic_):
+        pick = np.arange(min(3, len(est.X_synthetic_)))
+        again = data.tool(est.X_synthetic_[pick])
+        facts.update(binary=bool(np.isin(est.X_synthetic_, (0.0, 1.0)).all()),
+                     relabel_max_abs_diff=float(np.abs(again - est.y_synthetic_[pick]).max()))
+    return facts
 
 
 def paired_rows(records):
@@ -334,12 +327,13 @@ def render(result):
                   "seed.", "", "Floor (every strategy's net beats the mean map at every round "
                   f"of every seed): {'met' if not floor else 'NOT met at ' + str(floor)}.", ""]
     lines += _paired_lines(records)
-    names = list(dict.fromkeys(f["strategy"] for f in result["failures"]))
+    calls = result.get("failures") or result["calls"]  # "failures": before the runner
+    names = list(dict.fromkeys(f["strategy"] for f in calls))
     lines += ["## Failed labels (recorded and replaced by new proposals)", "",
               "| strategy | masks sent | failed | MaskError | SolverError |",
               "|---|---|---|---|---|"]
     for name in names:
-        rows = [f for f in result["failures"] if f["strategy"] == name]
+        rows = [f for f in calls if f["strategy"] == name]
         lines.append(f"| {name} | " + " | ".join(
             str(sum(f[k] for f in rows))
             for k in ("n_sent", "n_failed", "n_mask_error", "n_solver_error")) + " |")
@@ -363,7 +357,7 @@ def render(result):
                 f"{np.mean([r[f] for r in group]):.{d}f}" for f, d in (
                     ("labeling_seconds", 1), ("train_seconds", 1), ("mining_seconds", 2))))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    checks = result.get("checks")
+    checks = result.get("checks") or [c for c in calls if "binary" in c]
     if checks:
         lines += ["", "Stored synthetic inputs: binary in "
                   f"{sum(c['binary'] for c in checks)}/{len(checks)} runs; relabeling 3 stored "
@@ -393,58 +387,40 @@ def figure(result, path):
     plt.close(ax.figure)
 
 
+def si(args):
+    from hardsample.samplers import InterpolationSampler
+
+    return InterpolationSampler(step_size=args.step_size)
+
+
+def random_synthetic(args):
+    from hardsample.samplers import PriorSampler
+
+    return PriorSampler()
+
+
+def figures(result, args, data=None):
+    figure(result, Path(args.output_dir) / f"{args.tag}.png")
+
+
+STUDY = Study(
+    script="benchmarks/vessels.py", load=load, estimator=estimator,
+    strategies={"SI": si, "random-synthetic": random_synthetic,
+                "random-real": lambda args: "random"},
+    reference="random-real", score=test_mse, baselines=baselines, render=render,
+    paired=paired_rows, inspect=inspect, figures=figures)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.replot:
         result = json.loads(Path(args.replot).read_text())
         figure(result, Path(args.replot).with_suffix(".png"))
         return 0
-    import torch
-    from sklearn.base import clone
-
-    from hardsample.curves import summarize
-    from hardsample.datasets.vessels import VesselStressSolver, make_vessel_masks
-
-    torch.set_num_threads(max(1, args.threads))
-    start = time.perf_counter()
     args.tag = args.tag or (f"vessels_{args.generator}{args.latent_dim}_{args.prior}_pool"
                             f"{args.pool_size}_r{args.rounds}_{args.initial_size}+"
                             f"{args.round_size}_s{len(args.seeds)}_{args.retrain}")
-    out_dir = Path(args.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    solver = VesselStressSolver()
-    pressure = float(solver.pressure_kpa)
-    tool = ScaledStressTool(solver, pressure)
-    importable_by_tool_workers()  # the solver's workers unpickle _vessel_data's tool
-    masks, _ = make_vessel_masks(args.pool_size, random_state=args.pool_seed)
-    X_pool = masks.reshape(-1, 1, 64, 64)
-    X_test, y_test, test_path, test_seconds = cached_test_set(args.test_size, args.test_seed,
-                                                              solver, out_dir)
-    print(f"test set {test_path.name} ({test_seconds:.0f} s)", flush=True)
-    template = make_generator(args)
-    settings = dict(generator=repr(template), pool=args.pool_size, seed=args.pool_seed,
-                    sum=float(X_pool.sum()))
-    generator, generator_seconds = cached_fit(
-        out_dir / f"vessels_generator_{settings_key(settings)}.pkl",
-        lambda: clone(template).fit(X_pool))
-    print(f"generator {args.generator} ({generator_seconds:.0f} s)", flush=True)
-    records, failures, checks = run(args, X_pool, X_test, y_test, tool, generator, pressure)
-    try:
-        paired = paired_rows(records)
-    except ValueError as exc:
-        print(f"no paired statistics: {exc}", flush=True)
-        paired = None
-    result = {"config": vars(args), "tag": args.tag, "zero_mse": float(np.mean(y_test ** 2)),
-              "generator_seconds": generator_seconds, "test_seconds": test_seconds,
-              "total_seconds": time.perf_counter() - start, "records": records,
-              "summary": summarize(records), "paired": paired, "failures": failures,
-              "checks": checks}
-    text = write_result(out_dir, args.tag, result, render, argv,
-                        script="benchmarks/vessels.py", records=records)
-    (out_dir / f"{args.tag}_partial.json").unlink(missing_ok=True)
-    figure(json.loads((out_dir / f"{args.tag}.json").read_text()), out_dir / f"{args.tag}.png")
-    print(text)
-    return 0
+    return run_study(STUDY, args, argv)
 
 
 if __name__ == "__main__":

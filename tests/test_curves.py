@@ -157,13 +157,14 @@ def test_bench_mnist_command(data_home, tmp_path, monkeypatch):
     from hardsample.cli import main
 
     monkeypatch.setenv("HARDSAMPLE_DATA", data_home)
+    monkeypatch.setenv("HARDSAMPLE_CACHE", str(tmp_path / "cache"))
     assert main(["bench", "mnist", "--pool-size", "400", "--test-size", "100", "--seeds", "0",
                  "--rounds", "2", "--initial-size", "20", "--round-size", "20", "--epochs", "1",
                  "--vae-epochs", "1", "--strategies", "random", "entropy", "latent-entropy",
                  "--output-dir", str(tmp_path), "--tag", "t", "--no-progress"]) == 0
     names = {p.name for p in tmp_path.iterdir()}
     assert {"t.md", "t.json", "t.png", "t_records.csv"} <= names
-    assert any(n.startswith("vae_") for n in names)
+    assert [p.suffix for p in (tmp_path / "cache").glob("vae_*")] == [".pt"]  # the VAE cache
     result = json.loads((tmp_path / "t.json").read_text())
     assert set(result["auc"]) == {"random", "entropy", "latent-entropy"}
     assert len(result["records"]) == 3 * 2
