@@ -343,9 +343,11 @@ def render(result):
     stopped = [c for c in result["calls"] if c.get("stopped")]
     lines += ["", "Runs stopped by the failure budget: " + ("; ".join(
         f"{c['strategy']} seed {c['seed']} ({c['stopped']})" for c in stopped) or "none") + "."]
-    examples = [e for c in result["calls"] for e in c.get("failure_examples", [])][:3]
+    examples = list(dict.fromkeys(e for c in result["calls"]
+                                  for e in c.get("failure_examples", [])))[:3]
     if examples:
-        lines += ["", "Examples of refusals: " + "; ".join(f"`{e}`" for e in examples) + "."]
+        lines += ["", "Refusals (distinct messages): " + "; ".join(f"`{e}`" for e in examples)
+                  + "."]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
