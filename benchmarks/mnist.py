@@ -45,11 +45,12 @@ def build_parser():
                         help="pool: a random subsample of the training set (0 or >= 60000: all)")
     parser.add_argument("--test-size", type=int, default=0,
                         help="test images scored per round (0: all 10,000)")
-    parser.add_argument("--strategies", nargs="+", default=list(DEFAULT_STRATEGIES),
+    parser.add_argument("--strategies", nargs="*", default=list(DEFAULT_STRATEGIES),
                         help="registered sampler NAMEs, each optionally NAME+INITIAL: round 1 "
                         "chosen by INITIAL = CRITERION@SPACE (typiclust or centroid @ latent "
                         "or pca), e.g. 'latent-margin+typiclust@pca'; without it round 1 is "
-                        "random. Default: %(default)s")
+                        "random; none (a bare --strategies): only the --variant rows. "
+                        "Default: %(default)s")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--initial-size", type=int, default=100)
@@ -313,6 +314,8 @@ def main(argv=None):
         net, FrozenEstimator(vae), initial_size=args.initial_size,
         round_size=args.round_size, n_rounds=args.rounds, retrain=args.retrain,
     )
+    if not args.strategies and not variants:
+        raise SystemExit("nothing to run: give --strategies NAME ... or --variant")
     strategies = strategies_from(base, args.strategies, args.step_size)
     strategies.update({label: clone(base).set_params(sampler=sampler)
                        for label, sampler in variants.items()})
