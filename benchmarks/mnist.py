@@ -46,11 +46,12 @@ def build_parser():
                         help="pool: a random subsample of the training set (0 or >= 60000: all)")
     parser.add_argument("--test-size", type=int, default=0,
                         help="test images scored per round (0: all 10,000)")
-    parser.add_argument("--strategies", nargs="+", default=list(DEFAULT_STRATEGIES),
+    parser.add_argument("--strategies", nargs="*", default=list(DEFAULT_STRATEGIES),
                         help="registered sampler NAMEs, each optionally NAME+INITIAL: round 1 "
                         "chosen by INITIAL = CRITERION@SPACE (typiclust or centroid @ latent "
                         "or pca), e.g. 'latent-margin+typiclust@pca'; without it round 1 is "
-                        "random. Default: %(default)s")
+                        "random; none (a bare --strategies): only the --variant rows. "
+                        "Default: %(default)s")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--initial-size", type=int, default=100)
@@ -76,7 +77,9 @@ def build_parser():
                         help="an extra strategy: registered sampler NAME built with the given "
                         "parameters (a sampler object: --step-size does not apply to it; "
                         "reported as LABEL; e.g. "
-                        "'lm64=latent-margin:n_candidates=64,step_size=auto'. Repeatable.")
+                        "'lm64=latent-margin:n_candidates=64,step_size=auto'; a Bayesian "
+                        "sampler's source: 'uncertainty=DeepEnsemble,uncertainty__n_members=3')."
+                        " Repeatable.")
     parser.add_argument("--validation", type=int, default=0, metavar="N",
                         help="score on N training images outside the pool (a seed-1 draw) "
                         "instead of the test set: for tuning without touching the test set")
@@ -133,10 +136,23 @@ def parse_value(text):
     return text
 
 
+def uncertainty_sources():
+    """The uncertainty sources a ``--variant`` can name as ``uncertainty=NAME``."""
+    from hardsample.uncertainty import DeepEnsemble, MCDropout
+
+    return {"DeepEnsemble": DeepEnsemble, "MCDropout": MCDropout}
+
+
 def build_variants(specs):
-    """``{label: sampler object}`` from ``LABEL=NAME[:K=V,...]`` specs."""
+    """``{label: sampler object}`` from ``LABEL=NAME[:K=V,...]`` specs.
+
+    ``uncertainty=DeepEnsemble`` (or ``MCDropout``) gives a Bayesian sampler that source,
+    and ``uncertainty__K=V`` sets its parameters, e.g.
+    ``pb=power-bald:uncertainty=DeepEnsemble,uncertainty__n_members=3,power=2``.
+    """
     from hardsample.samplers import SAMPLERS
 
+    sources = uncertainty_sources()
     variants = {}
     for spec in specs:
         label, _, rest = spec.partition("=")
@@ -144,11 +160,23 @@ def build_variants(specs):
         if not label or name not in SAMPLERS:
             raise SystemExit(f"bad --variant {spec!r}: expected LABEL=NAME[:K=V,...] with NAME "
                              f"among {sorted(SAMPLERS)}")
-        kwargs = {}
+        kwargs, nested = {}, {}
         for item in filter(None, params.split(",")):
             key, _, value = item.partition("=")
-            kwargs[key] = parse_value(value)
-        variants[label] = SAMPLERS[name](**kwargs)
+            if key == "uncertainty" and value in sources:
+                kwargs[key] = sources[value]()
+            elif "__" in key:
+                nested[key] = parse_value(value)
+            else:
+                kwargs[key] = parse_value(value)
+        if nested and "uncertainty" not in kwargs:
+            raise SystemExit(f"bad --variant {spec!r}: {sorted(nested)} set the parameters of "
+                             f"the uncertainty source; name it first as uncertainty=NAME, "
+                             f"NAME among {sorted(sources)}")
+        try:
+            variants[label] = SAMPLERS[name](**kwargs).set_params(**nested)
+        except (AttributeError, TypeError, ValueError) as error:
+            raise SystemExit(f"bad --variant {spec!r}: {error}") from error
     return variants
 
 
@@ -324,6 +352,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.merge:
         return write_merged(args, *merge_runs(args, args.merge), argv)
+    if not args.strategies and not args.variant:
+        raise SystemExit("nothing to run: give --strategies NAME ... or --variant")
     build_variants(args.variant)
     check_strategies(args.strategies)
     return run_study(STUDY, args, argv)

@@ -651,3 +651,27 @@ def test_strategy_spec_sets_sampler_and_initial():
     initial = built["latent-margin+centroid@pca"].initial
     assert (initial.criterion, initial.space) == ("centroid", "pca")
     assert built["latent-margin+centroid@pca"].sampler == "latent-margin"
+
+
+def test_mnist_variant_builds_a_bayesian_sampler_with_its_uncertainty_source():
+    from hardsample.samplers import PowerBALDSampler
+    from hardsample.uncertainty import DeepEnsemble, MCDropout
+
+    mnist = script("mnist")
+    built = mnist.build_variants([
+        "pb=power-bald:uncertainty=DeepEnsemble,uncertainty__n_members=3,power=2.5",
+        "mc=bald:uncertainty=MCDropout,uncertainty__n_samples=4"])
+    assert isinstance(built["pb"], PowerBALDSampler) and built["pb"].power == 2.5
+    assert isinstance(built["pb"].uncertainty, DeepEnsemble)
+    assert built["pb"].uncertainty.n_members == 3
+    assert built["mc"].uncertainty.get_params() == MCDropout(n_samples=4).get_params()
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("b=bald:uncertainty__n_members=3", r"name it first as uncertainty=NAME"),
+    ("b=bald:uncertainty=DeepEnsemble,uncertainty__members=3", "Invalid parameter 'members'"),
+    ("b=bald:temperature=2", "unexpected keyword argument 'temperature'"),
+])
+def test_mnist_variant_rejects_bad_uncertainty_settings(spec, match):
+    with pytest.raises(SystemExit, match=match):
+        script("mnist").build_variants([spec])
