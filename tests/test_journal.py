@@ -212,3 +212,99 @@ def test_claims_between_connections(tmp_path):
         db.execute("UPDATE claims SET pid=? WHERE sample_key='k2'", (2 ** 22 + 12345,))
         db.close()
         assert b.claim(["k2"]) == ({"k2"}, {})
+
+
+# ------------------------------------------------------------- what errors say
+@pytest.mark.parametrize("exc, advice", [
+    (sqlite3.OperationalError("database is locked"),
+     "another connection holds its write lock (waited 0.25 s); close the other program or "
+     "process using it, then rerun: the labels paid for are kept and written at the next "
+     "chance"),
+    (sqlite3.OperationalError("database table is busy"),
+     "another connection holds its write lock (waited 0.25 s)"),
+    (sqlite3.OperationalError("database or disk is full"),
+     "the disk is full; free space, then rerun"),
+    (sqlite3.DatabaseError("database disk image is malformed"),
+     "the file is damaged; restore it from a copy (with its -wal file) or start a new "
+     "journal file"),
+    (sqlite3.OperationalError("attempt to write a readonly database"),
+     "check the file and its folder are writable"),
+])
+def test_storage_errors_name_the_file_the_cause_and_what_to_do(tmp_path, exc, advice):
+    path = tmp_path / "j.sqlite"
+    with AnnotationJournal(path, timeout=0.25) as journal:
+        error = journal._error("storing labels", exc)
+    assert isinstance(error, JournalError) and error.path == str(path)
+    assert str(error).startswith(f"The journal {str(path)!r}: storing labels failed "
+                                 f"({type(exc).__name__}: {exc}): {advice}")
+    assert str(error).endswith(".")
+
+
+def test_schema_and_unclean_copy_messages(tmp_path):
+    old = tmp_path / "old.sqlite"
+    db = _raw(old)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    db.close()
+    with pytest.raises(JournalError) as info:
+        AnnotationJournal(old)
+    assert str(info.value) == (
+        f"The journal {str(old)!r} has schema version '1'; this hardsample reads version "
+        "'2', whose rows carry checksums. Its labels cannot be checked: start a new journal "
+        "file (keep the old one to read it with the hardsample version that wrote it).")
+    assert info.value.path == str(old)
+    path = tmp_path / "j.sqlite"
+    crashed = AnnotationJournal(path, signature="tool")  # never closed
+    crashed.put_many([(np.zeros(2), 1.0)])
+    copy = tmp_path / "copy.sqlite"
+    copy.write_bytes(path.read_bytes())
+    with pytest.raises(JournalError) as info:
+        AnnotationJournal(copy)
+    assert str(info.value) == (
+        f"The journal {str(copy)!r} was not closed cleanly (by 1 connection(s)) and the "
+        "-wal file is missing, so labels written since its last checkpoint are not in it: "
+        f"copy the -wal file ({copy}-wal) with the journal. If another program merged the "
+        "WAL into the file (e.g. the sqlite3 shell), open it with trust_unclean=True.")
+    assert info.value.path == str(copy)
+    # trusted anyway, it opens without what was only in the -wal file
+    with AnnotationJournal(copy, trust_unclean=True) as trusted:
+        assert len(trusted) == 0
+    crashed.close()
+
+
+def test_edited_and_unreadable_rows_are_named(tmp_path):
+    path = tmp_path / "j.sqlite"
+    keys = [sample_key(np.zeros(2)), sample_key(np.ones(2))]
+    with AnnotationJournal(path, signature="tool") as journal:
+        journal.put_many([(np.zeros(2), 1.0), (np.ones(2), np.arange(3.0))])
+    db = _raw(path)
+    db.execute("UPDATE labels SET checksum='0' WHERE sample_key=?", (keys[0],))
+    blob = b"not npy"
+    db.execute("UPDATE labels SET label=?, checksum=? WHERE sample_key=?",
+               (blob, row_checksum(keys[1], blob, "tool"), keys[1]))
+    db.close()
+    with AnnotationJournal(path) as journal:
+        with pytest.raises(JournalError) as info:
+            journal.get_many([np.zeros(2)])
+        assert str(info.value) == (
+            f"The journal {str(path)!r}: row 1 (sample {keys[0][:16]}...) does not match its "
+            "checksum: the label was changed outside hardsample and is not trusted. Delete "
+            "that row (or restore the file from a copy) to have it labeled again.")
+        assert info.value.path == str(path)
+        with pytest.raises(JournalError) as info:
+            journal.get_many([np.ones(2)])
+        assert str(info.value) == (
+            f"The journal {str(path)!r}: the label in row 2 (sample {keys[1][:16]}...) cannot "
+            "be read (ValueError); it was not written by hardsample. Delete that row to have "
+            "it labeled again.")
+        assert info.value.path == str(path) and info.value.__cause__ is None
+
+
+def test_array_and_scalar_labels_come_back_as_stored(tmp_path):
+    with AnnotationJournal(tmp_path / "j.sqlite", signature="tool") as journal:
+        journal.put_many([(np.zeros(1), 2.5), (np.ones(1), np.array([4.0])),
+                          (np.full(1, 2.0), np.int64(3))])
+        found = journal.get_many([np.zeros(1), np.ones(1), np.full(1, 2.0)])
+    assert found[0] == 2.5 and np.ndim(found[0]) == 0
+    assert isinstance(found[1], np.ndarray) and found[1].shape == (1,)
+    assert found[2] == 3 and np.asarray(found[2]).dtype == np.int64
