@@ -308,3 +308,34 @@ def test_array_and_scalar_labels_come_back_as_stored(tmp_path):
     assert found[0] == 2.5 and np.ndim(found[0]) == 0
     assert isinstance(found[1], np.ndarray) and found[1].shape == (1,)
     assert found[2] == 3 and np.asarray(found[2]).dtype == np.int64
+
+
+def test_claims_of_another_host_expire_after_the_lease(tmp_path):
+    import time
+
+    from hardsample.journal import CLAIM_LEASE, _is_stale
+
+    path = tmp_path / "j.sqlite"
+    with AnnotationJournal(path, signature="t") as mine:
+        db = _raw(path)  # claims of a process on another host: its pid cannot be checked
+        now = time.time()
+        db.executemany("INSERT INTO claims VALUES (?, 'other-run', 1, 'elsewhere', ?)",
+                       [("fresh", now - 60.0), ("old", now - CLAIM_LEASE - 60.0)])
+        db.close()
+        claimed, others = mine.claim(["fresh", "old"])
+        assert claimed == {"old"} and others == {"fresh": "pid 1 on elsewhere"}
+    # a claim exactly as old as the lease still holds
+    assert not _is_stale(1, "elsewhere", created=100.0, now=100.0 + CLAIM_LEASE)
+    assert _is_stale(1, "elsewhere", created=100.0, now=100.5 + CLAIM_LEASE)
+
+
+def test_every_unpickled_copy_claims_as_a_connection_of_its_own(tmp_path):
+    journal = AnnotationJournal(tmp_path / "j.sqlite", signature="t")
+    first, second = (pickle.loads(pickle.dumps(journal)) for _ in range(2))
+    ids = {journal.run_id_, first.run_id_, second.run_id_}
+    assert len(ids) == 3 and all(isinstance(i, str) and len(i) == 32 for i in ids)
+    assert first.claim(["k"]) == ({"k"}, {})
+    claimed, others = second.claim(["k"])
+    assert claimed == set() and list(others) == ["k"]
+    for j in (first, second, journal):
+        j.close()
