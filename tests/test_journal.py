@@ -339,3 +339,37 @@ def test_every_unpickled_copy_claims_as_a_connection_of_its_own(tmp_path):
     assert claimed == set() and list(others) == ["k"]
     for j in (first, second, journal):
         j.close()
+
+
+@pytest.mark.parametrize("action, call", [
+    ("reading labels", lambda j: j.get_many([np.zeros(2)])),
+    ("reading claims", lambda j: j.claims()),
+    ("reading failures", lambda j: j.failures()),
+    ("counting labels", len),
+    ("counting failures", lambda j: j.n_failed),
+    ("storing labels", lambda j: j.put_many([(np.zeros(2), 1.0)])),
+    ("recording failures", lambda j: j.put_failures([(np.zeros(2), "crashed")])),
+    ("claiming samples", lambda j: j.claim(["k"])),
+    ("releasing claims", lambda j: j.release(["k"])),
+])
+def test_each_storage_error_says_what_was_being_done(tmp_path, action, call):
+    path = tmp_path / "j.sqlite"
+    with AnnotationJournal(path, signature="t") as journal:
+        db = _raw(path)
+        db.execute("DROP TABLE labels")
+        db.execute("DROP TABLE claims")
+        db.close()
+        with pytest.raises(JournalError) as info:
+            call(journal)
+    assert str(info.value).startswith(
+        f"The journal {str(path)!r}: {action} failed (OperationalError: no such table: ")
+
+
+def test_labels_are_stored_under_the_keys_given(tmp_path):
+    with AnnotationJournal(tmp_path / "j.sqlite", signature="t") as journal:
+        canonical = sample_key(np.ones(2))  # e.g. the key of the input actually labeled
+        journal.put_many([(np.zeros(2), 5.0)], keys=[canonical])
+        assert journal.get_many([np.ones(2)]) == {0: 5.0}
+        assert journal.get_many([np.zeros(2)]) == {}
+        journal.put_failures([(np.zeros(2), "crashed")], keys=["other"])
+        assert journal.failures() == {"other": "crashed"}
