@@ -308,3 +308,55 @@ def test_samples_a_stopped_tool_never_got_are_not_failures_nor_paid(small):
     # first call goes over it, and its nine other samples are never sent.
     assert oracle.n_queries_ == clf.n_oracle_calls_ == len(clf.failed_labels_) == 11
     assert {f["error"] for f in clf.failed_labels_} == {"RuntimeError: solver crashed"}
+
+
+def test_rounds_may_take_the_last_pool_samples_and_no_more(small):
+    X, y = small
+    clf = _random_clf(initial_size=10, round_size=2, n_rounds=1)
+    clf.partial_fit(X[:12], y[:12])
+    clf.partial_fit(X[:12], y[:12])  # the two samples left
+    assert sorted(clf.labeled_indices_.tolist()) == list(range(12))
+    with pytest.raises(ValueError) as caught:
+        clf.partial_fit(X[:12], y[:12])
+    assert str(caught.value) == ("Round 3 needs 2 new labels but only 0 pool samples are "
+                                 "left unlabeled.")
+    assert clf.n_oracle_calls_ == 12 and len(clf.history_) == 2
+
+
+def test_initial_labeled_round_one_is_the_labels_in_hand(small):
+    X, y_full = small
+    in_hand = np.array([3, 10, 20, 33, 47])
+    y = np.full(len(X), -1)
+    y[in_hand] = y_full[in_hand]
+    with pytest.warns(UserWarning, match="4 requested samples await labels"):
+        clf = _random_clf(initial="labeled", round_size=4).fit(X, y)
+    np.testing.assert_array_equal(clf.labeled_indices_, in_hand)
+    assert clf.history_[0]["n_new"] == 5 and clf.n_oracle_calls_ == 5
+    assert len(clf.pending_) == 4 and not np.isin(clf.pending_, in_hand).any()
+    # every sample labeled: round 1 is the whole pool
+    everything = _random_clf(initial="labeled", n_rounds=1).fit(X[:15], y_full[:15])
+    np.testing.assert_array_equal(everything.labeled_indices_, np.arange(15))
+
+
+BATCHES = []
+
+
+def _sum_tool(X):
+    BATCHES.append(X.dtype)
+    return X.reshape(len(X), -1).sum(axis=1)
+
+
+def test_synthetic_samples_go_to_the_tool_as_float32_and_never_to_hidden_labels(small):
+    X, _ = small
+    BATCHES.clear()
+    reg = LatentHardMiningRegressor(make_regressor_net(max_epochs=1), sampler=_Synthesizes(),
+                                    initial_size=5, round_size=3, random_state=0)
+    reg.partial_fit(X, oracle=_sum_tool)
+    reg.partial_fit(X, oracle=_sum_tool)
+    assert len(reg.X_synthetic_) == 3 and set(BATCHES) == {np.dtype(np.float32)}
+    np.testing.assert_allclose(reg.y_synthetic_, reg.X_synthetic_.sum(axis=1), rtol=1e-5)
+    with pytest.raises(TypeError) as caught:
+        reg.partial_fit(X, X.sum(axis=1))
+    assert str(caught.value) == (
+        "_Synthesizes proposes synthetic samples, which only a labeling tool can label: "
+        "pass oracle=<callable> instead of y.")
