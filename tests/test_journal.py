@@ -373,3 +373,18 @@ def test_labels_are_stored_under_the_keys_given(tmp_path):
         assert journal.get_many([np.zeros(2)]) == {}
         journal.put_failures([(np.zeros(2), "crashed")], keys=["other"])
         assert journal.failures() == {"other": "crashed"}
+
+
+def test_label_and_failure_rows_carry_their_write_time(tmp_path):
+    import time
+
+    path = tmp_path / "j.sqlite"
+    before = time.time()
+    with AnnotationJournal(path, signature="t") as journal:
+        journal.put_many([(np.zeros(2), 1.0)])
+        journal.put_failures([(np.ones(2), "crashed")])
+    after = time.time()
+    db = _raw(path)
+    created = [row[0] for row in db.execute("SELECT created FROM labels")]
+    db.close()
+    assert len(created) == 2 and all(before <= t <= after for t in created)
