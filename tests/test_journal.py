@@ -388,3 +388,35 @@ def test_label_and_failure_rows_carry_their_write_time(tmp_path):
     created = [row[0] for row in db.execute("SELECT created FROM labels")]
     db.close()
     assert len(created) == 2 and all(before <= t <= after for t in created)
+
+
+def test_a_journal_error_carries_what_was_paid_for():
+    result = object()
+    error = JournalError("disk full", path="j.sqlite", unsaved=(("k", 1.0),), result=result)
+    assert (error.path, error.unsaved, error.result) == ("j.sqlite", [("k", 1.0)], result)
+    bare = JournalError("closed")
+    assert (bare.path, bare.unsaved, bare.result) == (None, [], None)
+
+
+def test_checking_a_claim_holder_leaves_it_running(monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from hardsample.journal import _pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert _pid_alive(child.pid)
+        with pytest.raises(subprocess.TimeoutExpired):  # only asked, not signalled
+            child.wait(timeout=0.3)
+    finally:
+        child.kill()
+        child.wait()
+    assert not _pid_alive(child.pid)
+
+    def not_ours(pid, signal):
+        raise PermissionError(pid)
+
+    monkeypatch.setattr(os, "kill", not_ours)  # another user's live process
+    assert _pid_alive(child.pid)
