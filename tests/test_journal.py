@@ -405,14 +405,20 @@ def test_checking_a_claim_holder_leaves_it_running(monkeypatch):
 
     from hardsample.journal import _pid_alive
 
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # a child that any terminating signal would end (even under nohup)
+    child = subprocess.Popen([sys.executable, "-c", "import signal, time\n"
+                              "for s in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):\n"
+                              "    signal.signal(s, signal.SIG_DFL)\n"
+                              "print('ready', flush=True)\n"
+                              "time.sleep(30)"], stdout=subprocess.PIPE, text=True)
     try:
+        assert child.stdout.readline() == "ready\n"
         assert _pid_alive(child.pid)
         with pytest.raises(subprocess.TimeoutExpired):  # only asked, not signalled
             child.wait(timeout=0.3)
     finally:
         child.kill()
-        child.wait()
+        child.communicate()
     assert not _pid_alive(child.pid)
 
     def not_ours(pid, signal):
