@@ -257,6 +257,10 @@ def test_a_resumed_round_takes_answers_and_chosen_labels_and_carries_the_rest(sm
         clf.partial_fit(X, y)
     record = clf.history_[0]
     assert (record["n_new"], record["n_chosen"], record["n_pending"]) == (8, 2, 4)
+    # the labels came in by asking again; nothing was proposed
+    assert record["labeling_seconds"] > 0 and record["mining_seconds"] == 0.0
+    assert record["mining_split"] == {} and record["n_reused"] == 0
+    assert (record["round"], record["n_labeled"], record["n_oracle_calls"]) == (1, 8, 8)
     np.testing.assert_array_equal(clf.labeled_indices_, np.r_[requested[:6], chosen])
     np.testing.assert_array_equal(clf.y_labeled_, y_full[clf.labeled_indices_])
     assert clf.n_oracle_calls_ == 8 and clf.failed_labels_ == []
@@ -360,3 +364,63 @@ def test_synthetic_samples_go_to_the_tool_as_float32_and_never_to_hidden_labels(
     assert str(caught.value) == (
         "_Synthesizes proposes synthetic samples, which only a labeling tool can label: "
         "pass oracle=<callable> instead of y.")
+
+
+SEEDS = []
+
+
+class _TimedRandom(RandomSampler):
+    """RandomSampler that reports a fixed 'judging' time and records torch's seed."""
+
+    def _propose(self, state, n, random_state):
+        SEEDS.append(torch.initial_seed())
+        return Proposal(indices=super()._propose(state, n, random_state).indices,
+                        timings={"judging": 0.25})
+
+
+def test_each_replacement_proposal_gets_its_own_seed_and_its_time_is_summed(small):
+    X, y = small
+    SEEDS.clear()
+    # round 2 asks for 5; two of the first proposal's fail, then one of the second's
+    oracle = _FailsOn(y, call=2, positions=(0, 4))
+    oracle.label = _fail_again(oracle.label, call=3, position=1)
+    clf = _random_clf(sampler=_TimedRandom(), initial_size=10, round_size=5)
+    clf.fit(X, oracle=oracle, classes=range(10))
+    record = clf.history_[1]
+    assert (record["n_new"], record["n_failed"], record["n_oracle_calls"]) == (5, 3, 18)
+    assert len(SEEDS) == 3 and SEEDS[1] == SEEDS[0] + 1 and SEEDS[2] == SEEDS[0] + 2
+    assert record["mining_split"] == {"judging": 0.75}
+    assert record["mining_seconds"] > 0 and record["labeling_seconds"] > 0
+    assert clf.history_[0]["mining_split"] == {}  # round 1 is a random draw
+
+
+def _fail_again(label, call, position):
+    def wrapped(X, indices=None):
+        result = label(X, indices=indices)
+        owner = label.__self__
+        if owner.n_calls == call:
+            result.errors[position] = "failed again"
+            result.labels[position] = None
+        return result
+    return wrapped
+
+
+def _labels_three_then_fails(X):
+    _labels_three_then_fails.calls += 1
+    if _labels_three_then_fails.calls > 3:
+        raise RuntimeError("solver crashed")
+    return [0]
+
+
+def test_labels_paid_before_the_budget_ran_out_count_for_the_round(small):
+    X, _ = small
+    _labels_three_then_fails.calls = 0
+    oracle = LabelingToolOracle(_labels_three_then_fails, max_retries=0, max_failures=2)
+    clf = _random_clf(initial_size=10, n_rounds=1)
+    with pytest.raises(LabelingError) as caught:
+        clf.fit(X, oracle=oracle, classes=range(10))
+    assert str(caught.value).startswith(
+        "Round 1 got 3 of the 10 labels it needs; the oracle failed on 3 samples and its "
+        "failure budget (max_failures) is spent, so nothing more was sent.")
+    assert "The 3 labels already paid for are kept" in str(caught.value)
+    assert len(clf.labeled_indices_) == 3 and clf.n_oracle_calls_ == 6
