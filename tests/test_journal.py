@@ -426,3 +426,38 @@ def test_checking_a_claim_holder_leaves_it_running(monkeypatch):
 
     monkeypatch.setattr(os, "kill", not_ours)  # another user's live process
     assert _pid_alive(child.pid)
+
+
+def test_a_pickled_label_row_is_never_unpickled(tmp_path):
+    import io
+
+    path = tmp_path / "j.sqlite"
+    key = sample_key(np.zeros(2))
+    with AnnotationJournal(path, signature="t") as journal:
+        journal.put_many([(np.zeros(2), 1.0)])
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"run": "code"}], dtype=object), allow_pickle=True)
+    blob = buffer.getvalue()
+    db = _raw(path)  # a valid .npy holding a pickle, with a matching checksum
+    db.execute("UPDATE labels SET label=?, checksum=?", (blob, row_checksum(key, blob, "t")))
+    db.close()
+    with AnnotationJournal(path) as journal:
+        with pytest.raises(JournalError, match="cannot be read"):
+            journal.get_many([np.zeros(2)])
+
+
+def test_claims_lists_who_claimed_what(tmp_path):
+    import os
+    import socket
+    import time
+
+    before = time.time()
+    with AnnotationJournal(tmp_path / "j.sqlite", signature="t") as journal:
+        journal.claim(["k1", "k2"])
+        claims = journal.claims()
+        assert sorted(claims) == ["k1", "k2"]
+        run_id, pid, host, created = claims["k1"]
+        assert (run_id, pid, host) == (journal.run_id_, os.getpid(), socket.gethostname())
+        assert before <= created <= time.time()
+        journal.release(["k1"])
+        assert list(journal.claims()) == ["k2"]
