@@ -219,16 +219,23 @@ class LabelLedger:
         Samples in ``result.pending`` are neither labels nor failures: pool samples
         join the open request's ``pending`` (and no sampler proposes them again), and
         are not counted as oracle calls. A synthetic sample cannot wait (it exists
-        only in this batch): it is counted and recorded as failed.
+        only in this batch): it is counted and recorded as failed. Samples in
+        ``result.unsent`` were never sent (the oracle stopped first): they are not
+        counted, not failed, and pending ones stay pending.
         """
         waiting = set(getattr(result, "pending", ()) or ())
+        # Never sent (the oracle stopped first): no cost, no failure, free to be proposed.
+        unsent = set(getattr(result, "unsent", ()) or ())
         # A waiting pool sample is asked again later; a synthetic one fails now.
-        self.n_oracle_calls += len(batch) - (len(waiting) if indices is not None else 0)
+        self.n_oracle_calls += (len(batch) - len(unsent)
+                                - (len(waiting) if indices is not None else 0))
         codec = self.codec
         codec.learn_shape([label for pos, label in enumerate(result.labels)
-                           if pos not in result.errors and pos not in waiting])
+                           if pos not in result.errors and pos not in waiting | unsent])
         accepted, targets = [], []
         for pos, label in enumerate(result.labels):
+            if pos in unsent:
+                continue
             error = result.errors.get(pos)
             if pos in waiting:
                 if indices is not None:
@@ -250,7 +257,7 @@ class LabelLedger:
             targets.append(target)
         accepted = np.asarray(accepted, dtype=np.int64)
         if indices is not None:
-            self._update_pending(indices, waiting)
+            self._update_pending(indices, waiting, unsent)
             self.indices = np.concatenate([self.indices, indices[accepted]])
             self.excluded[indices[accepted]] = True
             self.targets_real.extend(targets)
@@ -263,14 +270,16 @@ class LabelLedger:
             self.targets_synthetic.extend(targets)
         return len(accepted)
 
-    def _update_pending(self, indices, waiting):
+    def _update_pending(self, indices, waiting, unsent=()):
         waiting = np.asarray(sorted(waiting), dtype=np.int64)
         if self.request is None:
             if len(waiting):
                 raise RuntimeError("a sample is pending but no round is open")
             return
-        # Answered or failed samples leave the request; waiting ones join it once.
-        answered = np.setdiff1d(indices, indices[waiting])
+        # Answered or failed samples leave the request; waiting ones join it once;
+        # unsent ones stay as they were.
+        not_answered = np.asarray(sorted(set(waiting.tolist()) | set(unsent)), dtype=np.int64)
+        answered = np.setdiff1d(indices, indices[not_answered])
         pending = self.request.pending
         pending = pending[~np.isin(pending, answered)]
         new = indices[waiting]

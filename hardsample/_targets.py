@@ -280,8 +280,13 @@ class RegressionTargets:
     def probe(self, net, X_one):
         """Learn the net's output shape, to hand it targets in that shape."""
         net.initialize()
-        with torch.no_grad():
-            output = net.infer(torch.as_tensor(X_one, device=net.device))
+        # In eval mode: a batch norm layer in training mode refuses a single sample.
+        net.module_.eval()
+        try:
+            with torch.no_grad():
+                output = net.infer(torch.as_tensor(X_one, device=net.device))
+        finally:
+            net.module_.train()
         self.net_output_shape_ = tuple(output.shape[1:])
         if int(np.prod(self.net_output_shape_)) != int(np.prod(self.target_shape)):
             raise ValueError(

@@ -109,16 +109,22 @@ class LabelingResult:
     pending : set of int, default=set()
         Positions whose label is not available yet (neither a label nor an
         error): ask again later.
+    unsent : set of int, default=set()
+        Positions never sent: labeling stopped before their turn (the failure
+        budget was spent, or the journal failed). Neither labeled nor failed,
+        and they cost nothing.
     """
 
     labels: list
     errors: dict = field(default_factory=dict)
     inputs: Optional[np.ndarray] = None
     pending: set = field(default_factory=set)
+    unsent: set = field(default_factory=set)
 
     @property
     def succeeded(self):
         return np.array([pos not in self.errors and pos not in self.pending
+                         and pos not in self.unsent
                          for pos in range(len(self.labels))], dtype=bool)
 
 
@@ -731,7 +737,9 @@ default=None
         errors.update(run.skipped)
         for pos in run.pending:
             errors.pop(pos, None)
-        result = LabelingResult(labels, errors, inputs, pending=set(run.pending))
+        answered = set(run.labels) | set(run.reused) | set(run.errors) | set(run.pending)
+        unsent = {int(pos) for pos in todo if int(pos) not in answered | set(run.skipped)}
+        result = LabelingResult(labels, errors, inputs, pending=set(run.pending), unsent=unsent)
         self.unsaved_.extend(run.unsaved)
         if run.journal_error is not None:
             run.journal_error.unsaved = list(self.unsaved_)

@@ -258,3 +258,22 @@ def test_a_waiting_synthetic_sample_fails_with_the_reason():
                  "samples can wait for labels"}]
     assert ledger.pending.size == 0
     assert ledger.n_oracle_calls == 2  # both were sent: one labeled, one failed
+
+
+def test_unsent_samples_cost_nothing_fail_nothing_and_keep_their_place():
+    ledger = _class_ledger()
+    _open(ledger)
+    X = np.arange(20, dtype=np.float32).reshape(10, 2)
+    asked = np.array([4, 7, 2, 5])
+    ledger.record(LabelingResult([None] * 4, pending={0, 1, 2, 3}), X[asked], 1, indices=asked)
+    # Asked again, the oracle stopped after two answers: 2 and 5 were never sent.
+    result = LabelingResult(["a", None, None, None], errors={1: "crashed"}, unsent={2, 3})
+    assert ledger.record(result, X[asked], 1, indices=asked) == 1
+    assert ledger.n_oracle_calls == 2 and [f["index"] for f in ledger.failures] == [7]
+    assert ledger.pending.tolist() == [2, 5] and ledger.indices.tolist() == [4]
+    # A fresh pool sample never sent stays free to be proposed; a synthetic one is no failure.
+    fresh = np.array([0, 9])
+    ledger.record(LabelingResult(["b", None], unsent={1}), X[fresh], 1, indices=fresh)
+    assert not ledger.excluded[9] and ledger.n_oracle_calls == 3
+    ledger.record(LabelingResult([None, "c"], unsent={0}), X[:2], 1)
+    assert len(ledger.failures) == 1 and ledger.n_oracle_calls == 4 and ledger.n_labeled == 3

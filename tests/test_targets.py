@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+import torch
+from skorch import NeuralNetRegressor
 
 from hardsample._targets import ClassTargets, RegressionTargets
 
@@ -42,3 +44,23 @@ def test_regression_shape_is_the_most_common_of_the_first_batch():
     assert "expected (2,)" in codec.encode([1.0, 2.0, 3.0])[1]
     assert "NaN" in codec.encode([np.nan, 1.0])[1]
     np.testing.assert_array_equal(codec.stack([np.ones(2)] * 3), np.ones((3, 2)))
+
+
+class _BatchNormNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8),
+                                          torch.nn.ReLU(), torch.nn.Linear(8, 2))
+
+    def forward(self, X):
+        return self.layers(X)
+
+
+def test_the_output_probe_takes_one_sample_even_through_batch_norm():
+    codec = RegressionTargets()
+    codec.set_up_for_tool()
+    codec.learn_shape([np.zeros(2)])
+    net = NeuralNetRegressor(_BatchNormNet, max_epochs=1, verbose=0)
+    codec.probe(net, np.zeros((1, 4), dtype=np.float32))  # one sample, as _train sends
+    assert codec.net_output_shape_ == (2,)
+    assert net.module_.training  # left in training mode, for fit
