@@ -190,3 +190,44 @@ def test_subsampled_samplers_judge_distinct_candidates(state, name):
     proposal = getattr(samplers, name)(n_candidates=1).propose(
         state, n, np.random.RandomState(0))
     check_picks(state, proposal, n)
+
+
+# ------------------------------------------------- batches, timings, tie-breaks
+class TiedNet:
+    """A classifier unsure of everything (every score ties); records its batch sizes."""
+
+    def __init__(self, n_classes=3):
+        self.n_classes, self.batches = n_classes, []
+
+    def predict_proba(self, X):
+        self.batches.append(len(X))
+        return np.full((len(X), self.n_classes), 1.0 / self.n_classes)
+
+
+def tied_state(n_pool=30, n_labeled=10):
+    X = np.arange(n_pool, dtype=np.float32)[:, None]
+    excluded = np.zeros(n_pool, dtype=bool)
+    excluded[:n_labeled] = True
+    return MiningState(X_pool=X, latent_codes=None, excluded=excluded, X_labeled=X[:n_labeled],
+                       y_labeled=np.zeros(n_labeled, dtype=np.int64), z_labeled=None,
+                       net=TiedNet())
+
+
+@pytest.mark.parametrize("cls", [EntropySampler, MarginSampler])
+def test_the_net_judges_in_batches_of_batch_size_and_the_pass_is_timed(cls):
+    state = tied_state(n_pool=30, n_labeled=10)
+    proposal = cls(batch_size=7).propose(state, 4, np.random.RandomState(0))
+    assert state.net.batches == [7, 7, 6]  # the 20 available samples, 7 at a time
+    assert set(proposal.timings) == {"judging"} and proposal.timings["judging"] >= 0
+
+
+@pytest.mark.parametrize("cls", [EntropySampler, MarginSampler])
+def test_a_subset_of_every_available_sample_is_the_full_pass(cls):
+    # n * n_candidates == n_available: the "subset" is the whole pool, and with every
+    # score tied the picks show that the seed's stream was used the same way.
+    state = tied_state(n_pool=30, n_labeled=10)
+    full = cls().propose(state, 4, np.random.RandomState(0)).indices
+    subset = cls(n_candidates=5).propose(state, 4, np.random.RandomState(0)).indices
+    np.testing.assert_array_equal(subset, full)
+    other_seeds = [cls().propose(state, 4, np.random.RandomState(s)).indices for s in (1, 2)]
+    assert any(set(picks) != set(full) for picks in other_seeds)  # the ties are seeded
