@@ -1,0 +1,63 @@
+"""The sampler contract (samplers/_base.py): state, proposals, checks, the uniform draw."""
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+
+from hardsample.samplers import BaseSampler, ClusterMarginSampler, MiningState, RepresentativeSampler
+from hardsample.samplers._base import GeneratorCapabilities, draw_available, generator_capabilities
+
+
+def small_state(excluded):
+    excluded = np.asarray(excluded, dtype=bool)
+    X = np.arange(len(excluded), dtype=np.float32)[:, None]
+    return MiningState(X_pool=X, latent_codes=None, excluded=excluded, X_labeled=X[excluded],
+                       y_labeled=np.zeros(int(excluded.sum()), dtype=np.int64), z_labeled=None,
+                       net=None)
+
+
+def test_a_sampler_without_propose_says_what_it_must_implement():
+    class Bare(BaseSampler):
+        pass
+
+    with pytest.raises(NotImplementedError, match=r"^Bare must implement _propose\.$"):
+        Bare().propose(small_state([False, False]), 1, np.random.RandomState(0))
+
+
+def test_draw_available_may_take_every_available_sample_but_not_more():
+    state = small_state([True, False, False, True, False, False])
+    picks = draw_available(state, 4, np.random.RandomState(0))
+    np.testing.assert_array_equal(picks, [1, 2, 4, 5])
+    assert picks.dtype == np.int64
+    with pytest.raises(ValueError, match=r"^Asked for 5 samples but only 4 are unlabeled\.$"):
+        draw_available(state, 5, np.random.RandomState(0))
+
+
+def test_no_generator_offers_nothing():
+    assert generator_capabilities(None) == GeneratorCapabilities(None, False, False, False)
+
+
+TASK_ERROR = r"^task must be 'classification', 'regression' or None, got 'clustering'\.$"
+
+
+@pytest.mark.parametrize("cls", [ClusterMarginSampler, RepresentativeSampler])
+def test_latent_or_pca_samplers_point_to_pca_when_the_codes_are_missing(cls):
+    with pytest.raises(ValueError, match=rf"^{cls.__name__}\(\) works in a latent space.* Or use "
+                                         r"space='pca': a PCA of the inputs, no generator "
+                                         r"needed\.$"):
+        cls().check_compatible(task="classification", net=None, generator=None)
+
+
+@pytest.mark.parametrize("cls", [ClusterMarginSampler, RepresentativeSampler])
+@pytest.mark.parametrize("space, generator", [("pca", None), ("pca", PCA(2)), ("latent", PCA(2)),
+                                              ("latent", None)])
+def test_other_errors_get_no_pca_hint(cls, space, generator):
+    # a bad task is not fixed by space='pca', with or without a generator
+    with pytest.raises(ValueError, match=TASK_ERROR):
+        cls(space=space).check_compatible(task="clustering", net=None, generator=generator)
+
+
+def test_the_task_reaches_the_shared_checks_through_latent_or_pca():
+    # no net to look at: only the task tells that a margin sampler cannot serve the run
+    with pytest.raises(TypeError, match="class probabilities"):
+        ClusterMarginSampler(space="pca").check_compatible(task="regression", net=None,
+                                                           generator=None)
