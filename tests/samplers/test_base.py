@@ -61,3 +61,48 @@ def test_the_task_reaches_the_shared_checks_through_latent_or_pca():
     with pytest.raises(TypeError, match="class probabilities"):
         ClusterMarginSampler(space="pca").check_compatible(task="regression", net=None,
                                                            generator=None)
+
+
+class OwnDecoder:
+    """A generator of one's own that declares nothing but is fitted with a decoder_."""
+
+    def fit(self, X):
+        self.decoder_ = object()
+        return self
+
+    def transform(self, X):
+        return X
+
+    def inverse_transform(self, Z):
+        return Z
+
+
+def test_capabilities_of_undeclared_generators():
+    fitted = OwnDecoder().fit(None)
+    assert generator_capabilities(fitted) == GeneratorCapabilities(fitted, True, True, True)
+    assert not generator_capabilities(OwnDecoder()).differentiable  # not fitted yet
+    nothing = object()
+    assert generator_capabilities(nothing) == GeneratorCapabilities(nothing, False, False, False)
+
+
+class PlainClassifier:
+    """A net that is not skorch's, known by its predict_proba."""
+
+    def predict_proba(self, X):
+        return np.full((len(X), 2), 0.5)
+
+
+class PlainRegressor:
+    def predict(self, X):
+        return np.zeros(len(X))
+
+
+def test_with_the_task_unknown_a_plain_net_tells_by_its_predict_proba():
+    from hardsample.samplers import MarginSampler, VarianceSampler
+
+    MarginSampler().check_compatible(task=None, net=PlainClassifier(), generator=None)
+    VarianceSampler().check_compatible(task=None, net=PlainRegressor(), generator=None)
+    with pytest.raises(TypeError, match="needs class probabilities"):
+        MarginSampler().check_compatible(task=None, net=PlainRegressor(), generator=None)
+    with pytest.raises(TypeError, match="regression targets only"):
+        VarianceSampler().check_compatible(task=None, net=PlainClassifier(), generator=None)
