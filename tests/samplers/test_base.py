@@ -106,3 +106,53 @@ def test_with_the_task_unknown_a_plain_net_tells_by_its_predict_proba():
         MarginSampler().check_compatible(task=None, net=PlainRegressor(), generator=None)
     with pytest.raises(TypeError, match="regression targets only"):
         VarianceSampler().check_compatible(task=None, net=PlainClassifier(), generator=None)
+
+
+def _full(message):
+    import re
+
+    return "^" + re.escape(message) + "$"
+
+
+def test_compatibility_errors_in_full():
+    """Each message names the sampler, what is missing and a way out, whole."""
+    from sklearn.kernel_approximation import Nystroem
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from hardsample.samplers import (
+        InterpolationSampler,
+        MarginSampler,
+        NearestNeighborSampler,
+        VarianceSampler,
+    )
+
+    with pytest.raises(TypeError, match=_full(
+            "MarginSampler() needs class probabilities (a classifier net's predict_proba), "
+            "which a regressor has not; for regression choose a sampler that needs no "
+            "classes, e.g. 'random'.")):
+        MarginSampler().check_compatible(task="regression", net=None, generator=None)
+    with pytest.raises(TypeError, match=_full(
+            "VarianceSampler() works on regression targets only; a classifier cannot use it "
+            "(e.g. use 'margin' or 'random').")):
+        VarianceSampler().check_compatible(task="classification", net=None, generator=None)
+    with pytest.raises(ValueError, match=_full(
+            "NearestNeighborSampler() works in a latent space: pass a generator whose "
+            "transform gives latent codes (e.g. hardsample.generators.PCAGenerator("
+            "n_components=10)), or choose a sampler that needs none.")):
+        NearestNeighborSampler().check_compatible(task="classification", net=None,
+                                                  generator=None)
+    with pytest.raises(ValueError, match=_full(
+            "NearestNeighborSampler() back-propagates through the generator's differentiable "
+            "decoder (decoder_), which PCA has not (it only encodes): pass a generator with "
+            "one (e.g. hardsample.generators.PCAGenerator or VAETransformer; a class of your "
+            "own declares has_decoder = True), or choose a sampler that needs only codes.")):
+        NearestNeighborSampler().check_compatible(task="classification", net=None,
+                                                  generator=PCA(2))
+    with pytest.raises(ValueError, match=_full(
+            "InterpolationSampler(step_direction='random') synthesizes samples by decoding "
+            "latent codes (inverse_transform), which Pipeline cannot: pass a generator that "
+            "decodes (e.g. hardsample.generators.PCAGenerator), or choose a pool sampler.")):
+        InterpolationSampler(step_direction="random").check_compatible(
+            task="classification", net=None,
+            generator=make_pipeline(StandardScaler(), Nystroem(n_components=2)))
