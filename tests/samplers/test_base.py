@@ -156,3 +156,20 @@ def test_compatibility_errors_in_full():
         InterpolationSampler(step_direction="random").check_compatible(
             task="classification", net=None,
             generator=make_pipeline(StandardScaler(), Nystroem(n_components=2)))
+
+
+@pytest.mark.parametrize("bad", [True, np.bool_(False), 2.5, -1, "3"])
+def test_n_must_be_a_non_negative_int(bad):
+    from hardsample.samplers._base import check_n
+
+    with pytest.raises(ValueError, match=_full(f"n must be a non-negative int, got {bad!r}.")):
+        check_n(bad)
+
+
+def test_n_up_to_the_available_samples():
+    from hardsample.samplers._base import check_n
+
+    assert check_n(np.int64(3), 3) == 3 and type(check_n(np.int64(3), 3)) is int
+    assert check_n(0, 0) == 0
+    with pytest.raises(ValueError, match=_full("Asked for 4 samples but only 3 are unlabeled.")):
+        check_n(4, 3)
