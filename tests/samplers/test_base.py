@@ -173,3 +173,25 @@ def test_n_up_to_the_available_samples():
     assert check_n(0, 0) == 0
     with pytest.raises(ValueError, match=_full("Asked for 4 samples but only 3 are unlabeled.")):
         check_n(4, 3)
+
+
+def test_a_proposal_holds_exactly_one_of_indices_and_x():
+    from hardsample.samplers import Proposal
+
+    for kwargs in ({}, {"indices": np.array([1]), "X": np.zeros((1, 2))}):
+        with pytest.raises(ValueError, match=_full("A Proposal holds exactly one of indices "
+                                                   "and X.")):
+            Proposal(**kwargs)
+
+
+def test_a_synthesizing_sampler_may_propose_more_than_the_pool_has_left():
+    from hardsample.samplers import Proposal
+
+    class Synthesizer(BaseSampler):
+        synthesizes = True
+
+        def _propose(self, state, n, random_state):
+            return Proposal(X=np.zeros((n, 1)))
+
+    state = small_state([True, False])  # one pool sample left
+    assert len(Synthesizer().propose(state, 5, np.random.RandomState(0))) == 5
