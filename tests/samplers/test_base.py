@@ -195,3 +195,29 @@ def test_a_synthesizing_sampler_may_propose_more_than_the_pool_has_left():
 
     state = small_state([True, False])  # one pool sample left
     assert len(Synthesizer().propose(state, 5, np.random.RandomState(0))) == 5
+
+
+def test_a_boolean_for_a_number_is_refused_by_name():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from hardsample.samplers import MarginSampler
+
+    with pytest.raises(InvalidParameterError, match=_full(
+            "The 'batch_size' parameter of MarginSampler must be a number, got True.")):
+        MarginSampler(batch_size=True).propose(small_state([False] * 3), 1,
+                                               np.random.RandomState(0))
+
+
+def test_a_sampler_of_ones_own_may_leave_a_parameter_unconstrained():
+    from hardsample.samplers import Proposal
+
+    class Own(BaseSampler):
+        def __init__(self, note="x"):
+            self.note = note
+
+        def _propose(self, state, n, random_state):
+            return Proposal(indices=state.available_indices[:n])
+
+    np.testing.assert_array_equal(
+        Own().propose(small_state([True, False, False]), 2, np.random.RandomState(0)).indices,
+        [1, 2])
