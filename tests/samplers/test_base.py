@@ -221,3 +221,15 @@ def test_a_sampler_of_ones_own_may_leave_a_parameter_unconstrained():
     np.testing.assert_array_equal(
         Own().propose(small_state([True, False, False]), 2, np.random.RandomState(0)).indices,
         [1, 2])
+
+
+def test_an_out_of_range_parameter_is_refused_by_name():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from hardsample.samplers import MarginSampler
+
+    with pytest.raises(InvalidParameterError,
+                       match=r"^The 'batch_size' parameter of MarginSampler must be an int in "
+                             r"the range \[1, inf\)\. Got 0 instead\.$"):
+        MarginSampler(batch_size=0).propose(small_state([False] * 3), 1,
+                                            np.random.RandomState(0))
