@@ -3,7 +3,12 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
-from hardsample.samplers import BaseSampler, ClusterMarginSampler, MiningState, RepresentativeSampler
+from hardsample.samplers import (
+    BaseSampler,
+    ClusterMarginSampler,
+    MiningState,
+    RepresentativeSampler,
+)
 from hardsample.samplers._base import GeneratorCapabilities, draw_available, generator_capabilities
 
 
