@@ -7,7 +7,9 @@
 #   MUTMUT_JOBS=1 benchmarks/mutation.sh samplers
 #
 # Groups: ledger (hardsample/_ledger.py), loop (hardsample/_loop.py),
-#   samplers (hardsample/samplers/*, or one module: latent, nearest, uncertainty, base),
+#   samplers (hardsample/samplers/*, or one module: latent, nearest, uncertainty, base,
+#   bayesian, greedy, coreset, interpolation, ascent, cluster_margin, representative,
+#   latent_uncertainty, random, samplers_init = samplers/__init__.py),
 #   oracles (hardsample/oracles.py), tool_runner (hardsample/_tool_runner.py),
 #   journal (hardsample/journal.py).
 # The files mutated and the test files run are configured in setup.cfg [mutmut]
@@ -29,6 +31,16 @@ declare -A PATTERN=(
     [nearest]='hardsample.samplers.nearest.*'
     [uncertainty]='hardsample.samplers.uncertainty.*'
     [base]='hardsample.samplers._base.*'
+    [bayesian]='hardsample.samplers.bayesian.*'
+    [greedy]='hardsample.samplers.greedy.*'
+    [coreset]='hardsample.samplers.coreset.*'
+    [interpolation]='hardsample.samplers.interpolation.*'
+    [ascent]='hardsample.samplers._ascent.*'
+    [cluster_margin]='hardsample.samplers.cluster_margin.*'
+    [representative]='hardsample.samplers.representative.*'
+    [latent_uncertainty]='hardsample.samplers.latent_uncertainty.*'
+    [random]='hardsample.samplers.random.*'
+    [samplers_init]='hardsample.samplers.x_*'
     [oracles]='hardsample.oracles.*'
     [tool_runner]='hardsample._tool_runner.*'
     [journal]='hardsample.journal.*'

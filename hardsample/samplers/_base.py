@@ -187,8 +187,7 @@ class BaseSampler(BaseEstimator):
         >>> NearestNeighborSampler(step_direction="random").check_compatible(
         ...     task="classification", net=None, generator=PCA(2))  # codes are enough
         """
-        if task not in (None, "classification", "regression"):
-            raise ValueError(f"task must be 'classification', 'regression' or None, got {task!r}.")
+        _check_task(task)
         name = repr(self)
         classification = _is_classification(task, net)
         if self.task == "classification" and classification is False:
@@ -324,6 +323,11 @@ def generator_capabilities(generator):
     )
 
 
+def _check_task(task):
+    if task not in (None, "classification", "regression"):
+        raise ValueError(f"task must be 'classification', 'regression' or None, got {task!r}.")
+
+
 def _is_classification(task, net):
     """Whether the task (or, when unknown, the net) is classification; None: unknown."""
     if task is not None:
@@ -346,6 +350,7 @@ class LatentOrPCASampler(BaseSampler):
         return self.space == "latent"
 
     def check_compatible(self, *, task, net, generator):
+        _check_task(task)  # first: space='pca' is no cure for a bad task
         try:
             super().check_compatible(task=task, net=net, generator=generator)
         except ValueError as error:

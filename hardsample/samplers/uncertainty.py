@@ -23,6 +23,12 @@ def predict_proba_batched(net, X, batch_size=1024, rows=None):
     With ``rows``, each batch is read as ``X[rows[i:i + batch_size]]``, so a pool read
     from disk (:class:`~hardsample.Pool`) is never copied into memory whole.
 
+    Returns
+    -------
+    proba : ndarray of float64 of shape (n_rows, n_classes)
+        Of shape (0, 0) when there are no rows: the net is not asked, so the number
+        of classes is unknown.
+
     Raises
     ------
     TypeError
@@ -105,6 +111,8 @@ class _UncertaintySampler(BaseSampler):
         raise NotImplementedError
 
     def _propose(self, state, n, random_state):
+        if n == 0:  # nothing to judge (margin needs at least 2 classes' columns)
+            return Proposal(indices=np.empty(0, dtype=np.int64))
         available = state.available_indices
         if self.n_candidates is not None:
             # The same-cost control of the latent samplers: judge a uniform subset.

@@ -3,7 +3,13 @@ import pytest
 
 from hardsample.generators import PCAGenerator
 from hardsample.neighbors import LatentIndex
-from hardsample.samplers import EntropySampler, MarginSampler, MiningState
+from hardsample.samplers import (
+    EntropySampler,
+    MarginSampler,
+    MiningState,
+    SubsampledEntropySampler,
+    SubsampledMarginSampler,
+)
 from hardsample.samplers.uncertainty import entropy, margin, predict_proba_batched, top_n
 
 from ..conftest import make_classifier_net, make_regressor_net
@@ -190,3 +196,150 @@ def test_subsampled_samplers_judge_distinct_candidates(state, name):
     proposal = getattr(samplers, name)(n_candidates=1).propose(
         state, n, np.random.RandomState(0))
     check_picks(state, proposal, n)
+
+
+# ------------------------------------------------- batches, timings, tie-breaks
+class TiedNet:
+    """A classifier unsure of everything (every score ties); records its batch sizes."""
+
+    def __init__(self, n_classes=3):
+        self.n_classes, self.batches = n_classes, []
+
+    def predict_proba(self, X):
+        self.batches.append(len(X))
+        return np.full((len(X), self.n_classes), 1.0 / self.n_classes)
+
+
+def tied_state(n_pool=30, n_labeled=10):
+    X = np.arange(n_pool, dtype=np.float32)[:, None]
+    excluded = np.zeros(n_pool, dtype=bool)
+    excluded[:n_labeled] = True
+    return MiningState(X_pool=X, latent_codes=None, excluded=excluded, X_labeled=X[:n_labeled],
+                       y_labeled=np.zeros(n_labeled, dtype=np.int64), z_labeled=None,
+                       net=TiedNet())
+
+
+@pytest.mark.parametrize("cls", [EntropySampler, MarginSampler])
+def test_the_net_judges_in_batches_of_batch_size_and_the_pass_is_timed(cls):
+    state = tied_state(n_pool=30, n_labeled=10)
+    proposal = cls(batch_size=7).propose(state, 4, np.random.RandomState(0))
+    assert state.net.batches == [7, 7, 6]  # the 20 available samples, 7 at a time
+    assert set(proposal.timings) == {"judging"} and proposal.timings["judging"] >= 0
+
+
+@pytest.mark.parametrize("cls", [EntropySampler, MarginSampler])
+def test_a_subset_of_every_available_sample_is_the_full_pass(cls):
+    # n * n_candidates == n_available: the "subset" is the whole pool, and with every
+    # score tied the picks show that the seed's stream was used the same way.
+    state = tied_state(n_pool=30, n_labeled=10)
+    full = cls().propose(state, 4, np.random.RandomState(0)).indices
+    subset = cls(n_candidates=5).propose(state, 4, np.random.RandomState(0)).indices
+    np.testing.assert_array_equal(subset, full)
+    other_seeds = [cls().propose(state, 4, np.random.RandomState(s)).indices for s in (1, 2)]
+    assert any(set(picks) != set(full) for picks in other_seeds)  # the ties are seeded
+
+
+def test_predict_proba_batched_defaults_dtype_and_bad_batch_size():
+    net = TiedNet(n_classes=2)
+    X = np.zeros((2049, 1), dtype=np.float32)
+    proba = predict_proba_batched(net, X)
+    assert net.batches == [1024, 1024, 1]  # the documented default batch_size
+    assert proba.shape == (2049, 2)
+
+    class Float32Net:
+        def predict_proba(self, X):
+            return np.full((len(X), 2), 0.5, dtype=np.float32)
+
+    # float64 probabilities: scores of near-equal rows are not rounded into ties
+    assert predict_proba_batched(Float32Net(), X[:5]).dtype == np.float64
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match=r"^batch_size must be an int >= 1"):
+            predict_proba_batched(net, X, batch_size=bad)
+
+
+@pytest.mark.parametrize("net, name", [(object(), "object"), (None, "NoneType"),
+                                       (make_regressor_net(), "NeuralNetRegressor")])
+def test_the_not_a_classifier_error_names_the_net_given(net, name):
+    with pytest.raises(TypeError, match=rf"^Uncertainty sampling needs a classifier net with "
+                                        rf"predict_proba \(e\.g\. skorch\.NeuralNetClassifier\), "
+                                        rf"got {name}\.$"):
+        predict_proba_batched(net, np.zeros((3, 1)))
+
+
+def test_entropy_of_a_softmax_rounded_above_one_is_zero_not_negative():
+    # float32 softmax can give 1.0000001 for a certain net; its entropy is 0, not < 0
+    np.testing.assert_array_equal(entropy(np.array([[1 + 1e-6, 0.0], [1.0, 0.0]])), [0.0, 0.0])
+
+
+class FixedOutputNet:
+    """A net whose predict_proba returns ``output(n_rows)``."""
+
+    def __init__(self, output):
+        self.output = output
+
+    def predict_proba(self, X):
+        return self.output(len(X))
+
+
+SHAPE_ERROR = (r"^predict_proba returned shape {shape} for 4 samples; expected \(n_samples, "
+               r"n_classes\) with at least 2 classes\.$")
+NOT_PROBABILITIES = (r"^predict_proba did not return probabilities \(rows of non-negative "
+                     r"values summing to 1\); does the net end in a softmax\?$")
+
+
+@pytest.mark.parametrize("output, match", [
+    (lambda n: np.full((n - 1, 2), 0.5), SHAPE_ERROR.format(shape=r"\(3, 2\)")),
+    (lambda n: np.ones((n, 1)), SHAPE_ERROR.format(shape=r"\(4, 1\)")),
+    (lambda n: np.full((n, 2, 1), 0.5), SHAPE_ERROR.format(shape=r"\(4, 2, 1\)")),
+    (lambda n: np.tile([-0.5, 1.5], (n, 1)), NOT_PROBABILITIES),   # sums to 1, negative
+    (lambda n: np.tile([0.9, 0.9], (n, 1)), NOT_PROBABILITIES),    # sums to 1.8
+    (lambda n: np.tile([np.nan, 1.0], (n, 1)), NOT_PROBABILITIES),
+])
+def test_outputs_that_are_not_probability_rows_are_refused(output, match):
+    with pytest.raises(ValueError, match=match):
+        predict_proba_batched(FixedOutputNet(output), np.zeros((4, 1)))
+
+
+@pytest.mark.parametrize("row", [
+    [0.0, 1.0, 0.0],              # exact zeros
+    [-1e-6, 0.5, 0.5 + 1e-6],     # rounding just below zero
+    [0.3, 0.3, 0.4004],           # a half-precision softmax: sums to 1 within 1e-3
+])
+def test_probability_rows_with_rounding_errors_are_accepted(row):
+    proba = predict_proba_batched(FixedOutputNet(lambda n: np.tile(row, (n, 1))),
+                                  np.zeros((4, 1)))
+    np.testing.assert_allclose(proba, np.tile(row, (4, 1)))
+
+
+def test_an_empty_pass_asks_the_net_nothing():
+    net = TiedNet()
+    proba = predict_proba_batched(net, np.zeros((4, 1)), rows=np.empty(0, dtype=np.int64))
+    assert proba.shape == (0, 0) and net.batches == []  # the classes are unknown
+
+
+@pytest.mark.parametrize("cls", [EntropySampler, MarginSampler, SubsampledEntropySampler,
+                                 SubsampledMarginSampler])
+@pytest.mark.parametrize("n_labeled", [10, 30])
+def test_asking_for_nothing_judges_nothing(cls, n_labeled):
+    # n = 0, with samples left or none: an empty proposal, and no pass over the pool
+    state = tied_state(n_pool=30, n_labeled=n_labeled)
+    proposal = cls().propose(state, 0, np.random.RandomState(0))
+    assert proposal.indices.dtype == np.int64 and len(proposal) == 0
+    assert state.net.batches == []
+
+
+@pytest.mark.parametrize("cls, n_candidates", [
+    (EntropySampler, None), (MarginSampler, None), (SubsampledEntropySampler, 16),
+    (SubsampledMarginSampler, 64)])
+def test_documented_defaults_and_batch_size_reaches_the_net(cls, n_candidates):
+    assert cls().get_params() == {"batch_size": 1024, "n_candidates": n_candidates}
+    state = tied_state(n_pool=30, n_labeled=10)
+    cls(batch_size=7, n_candidates=5).propose(state, 4, np.random.RandomState(0))
+    assert state.net.batches == [7, 7, 6]
+
+
+@pytest.mark.parametrize("scores", [np.array([0, 3, 1, 2], dtype=np.uint8),
+                                    np.array([False, True, False, True])])
+def test_top_n_ranks_unsigned_and_boolean_scores(scores):
+    top = top_n(scores, 2, np.random.RandomState(0))
+    assert set(top.tolist()) == {1, 3}
