@@ -18,7 +18,6 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .._torch import seed_from, torch_seeded
-from .._validation import check_int
 from ._base import BaseGenerator, Reshape
 
 
