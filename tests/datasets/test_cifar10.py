@@ -97,8 +97,10 @@ def test_file_with_missing_keys(tmp_path):
         load_cifar10(tmp_path, download=False)
 
 
-def test_cifar10_benchmark_smoke(cifar_home, tmp_path):
+def test_cifar10_benchmark_smoke(cifar_home, tmp_path, monkeypatch):
     from hardsample.cli import main
+
+    monkeypatch.setenv("HARDSAMPLE_CACHE", str(tmp_path / "cache"))
 
     argv = ["bench", "cifar10", "--data-home", cifar_home, "--pool-size", "100",
             "--test-size", "50", "--gan-channels", "4", "--gan-epochs", "1",
@@ -111,4 +113,6 @@ def test_cifar10_benchmark_smoke(cifar_home, tmp_path):
         assert (tmp_path / f"smoke{suffix}").is_file()
     text = (tmp_path / "smoke.md").read_text()
     assert "| nearest |" in text and "reconstruction MSE" in text
-    assert len(list(tmp_path.glob("cifar10_alphagan_*_e1.pkl"))) == 1  # the cached α-GAN
+    # the α-GAN is cached in the per-user cache folder, without pickle
+    assert len(list((tmp_path / "cache").glob("cifar10_alphagan_*_e1.pt"))) == 1
+    assert not list(tmp_path.glob("*.pkl"))
