@@ -109,6 +109,15 @@ def _raw(path):
     return db
 
 
+def _schema_1_journal(path):
+    """A journal file written by schema version 1 (its meta table only)."""
+    db = _raw(path)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    db.close()
+    return path
+
+
 def test_dtype_is_part_of_the_key():
     # same bytes (all zero), other dtype: other samples
     assert sample_key(np.zeros(4, np.int32)) != sample_key(np.zeros(4, np.float32))
@@ -176,11 +185,7 @@ def test_copy_without_wal_after_a_crash_is_refused(tmp_path):
 
 
 def test_old_schema_is_refused(tmp_path):
-    path = tmp_path / "old.sqlite"
-    db = _raw(path)
-    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-    db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
-    db.close()
+    path = _schema_1_journal(tmp_path / "old.sqlite")
     with pytest.raises(JournalError, match="schema version '1'.*new journal"):
         AnnotationJournal(path)
 
@@ -241,11 +246,7 @@ def test_storage_errors_name_the_file_the_cause_and_what_to_do(tmp_path, exc, ad
 
 
 def test_schema_and_unclean_copy_messages(tmp_path):
-    old = tmp_path / "old.sqlite"
-    db = _raw(old)
-    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-    db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
-    db.close()
+    old = _schema_1_journal(tmp_path / "old.sqlite")
     with pytest.raises(JournalError) as info:
         AnnotationJournal(old)
     assert str(info.value) == (
