@@ -153,6 +153,8 @@ class ImprovedGreedySampler(BaseSampler):
         return cand, pca.transform(_flat(state.X_labeled))
 
     def _propose(self, state, n, random_state):
+        if n == 0:  # nothing to judge (an empty candidate set has no features to stack)
+            return Proposal(indices=np.empty(0, dtype=np.int64))
         available = state.available_indices
         if self.n_candidates is not None:
             available = uniform_subset(available, n * self.n_candidates, random_state)
