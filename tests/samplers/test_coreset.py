@@ -106,6 +106,11 @@ def line_state(n_pool, n_labeled, **changes):
     return MiningState(**{**fields, **changes})
 
 
+def whole(message):
+    """A ``pytest.raises`` pattern matching exactly ``message``."""
+    return f"^{re.escape(message)}$"
+
+
 @pytest.fixture
 def cdist_blocks(monkeypatch):
     """The number of points in each block handed to ``torch.cdist``."""
@@ -183,7 +188,7 @@ def test_latent_covered_set_is_z_labeled_or_else_the_excluded_codes():
 
 def test_missing_latent_codes_error_says_what_to_pass():
     state = line_state(5, 2, latent_codes=None, z_labeled=None)
-    with pytest.raises(ValueError, match=re.escape(
+    with pytest.raises(ValueError, match=whole(
             "CoreSetSampler(features='latent') needs the pool's latent codes: pass a "
             "generator to the estimator.")):
         CoreSetSampler().propose(state, 1, np.random.RandomState(0))
@@ -236,11 +241,11 @@ def test_penultimate_features_are_the_inputs_of_the_last_linear_layer():
 
 def test_penultimate_features_refuses_unfitted_and_linear_free_nets():
     X = np.zeros((2, 1), dtype=np.float32)
-    with pytest.raises(TypeError, match=re.escape(
+    with pytest.raises(TypeError, match=whole(
             "features='penultimate' needs a fitted skorch net (with module_).")):
         penultimate_features(object(), X)
     net = LinearStackNet()
     net.module_ = torch.nn.Sequential(torch.nn.ReLU())
-    with pytest.raises(ValueError, match=re.escape(
+    with pytest.raises(ValueError, match=whole(
             "features='penultimate' needs a net whose module has a torch.nn.Linear layer.")):
         penultimate_features(net, X)
