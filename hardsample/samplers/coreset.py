@@ -14,9 +14,17 @@ FEATURES = ("latent", "penultimate")
 def min_distances(points, centers, batch_size=4096):
     """Euclidean distance from each row of ``points`` to its nearest row of ``centers``.
 
-    Computed in blocks of ``batch_size`` points, so memory stays
-    ``O(batch_size * n_centers)``. Returns ``inf`` for every point when ``centers`` is
-    empty.
+    Parameters
+    ----------
+    points : array-like of shape (n_points, n_features)
+    centers : array-like of shape (n_centers, n_features)
+    batch_size : int, default=4096
+        Points per distance block, so memory stays ``O(batch_size * n_centers)``.
+
+    Returns
+    -------
+    distances : ndarray of float32 of shape (n_points,)
+        ``inf`` for every point when ``centers`` is empty.
     """
     points = torch.as_tensor(np.ascontiguousarray(points, dtype=np.float32))
     centers = torch.as_tensor(np.ascontiguousarray(centers, dtype=np.float32))
@@ -74,7 +82,8 @@ class CoreSetSampler(BaseSampler):
         recomputed each round over the labeled set and the available pool (one
         forward pass over the pool).
     batch_size : int, default=1024
-        Samples per forward pass or distance block.
+        Samples per forward pass; the distance blocks hold ``4 * batch_size`` samples
+        (a row of distances is far smaller than a forward pass).
 
     Examples
     --------
@@ -123,7 +132,22 @@ class CoreSetSampler(BaseSampler):
 
 
 def penultimate_features(net, X, batch_size=1024):
-    """Inputs of the last ``torch.nn.Linear`` of ``net.module_``, flattened, per sample."""
+    """Inputs of the last ``torch.nn.Linear`` of ``net.module_``, flattened, per sample.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        A fitted net (with ``module_``) whose module has a ``torch.nn.Linear`` layer;
+        it runs in eval mode, and its training mode is restored afterwards.
+    X : array-like of shape (n_samples, ...)
+    batch_size : int, default=1024
+        Samples per forward pass.
+
+    Returns
+    -------
+    features : ndarray of float32 of shape (n_samples, in_features)
+        ``in_features`` of the last ``torch.nn.Linear``.
+    """
     module = getattr(net, "module_", None)
     if module is None:
         raise TypeError("features='penultimate' needs a fitted skorch net (with module_).")
