@@ -113,6 +113,19 @@ def test_with_the_task_unknown_a_plain_net_tells_by_its_predict_proba():
         VarianceSampler().check_compatible(task=None, net=PlainClassifier(), generator=None)
 
 
+def test_compatible_samplers_follow_the_task_or_else_the_net():
+    from hardsample.samplers import compatible_samplers
+
+    classes = compatible_samplers(task="classification")
+    targets = compatible_samplers(task="regression")
+    assert {"random", "margin", "bald"} <= set(classes)
+    assert {"random", "variance"} <= set(targets) and not {"margin", "bald"} & set(targets)
+    assert "variance" not in classes
+    # with the task unknown, the net decides
+    assert compatible_samplers(task=None, net=PlainClassifier()) == classes
+    assert compatible_samplers(task=None, net=PlainRegressor()) == targets
+
+
 def _full(message):
     import re
 

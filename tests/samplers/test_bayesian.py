@@ -1,9 +1,11 @@
 """The Bayesian pool samplers: variance (regression), BALD and PowerBALD (classes)."""
+from numbers import Real
+
 import numpy as np
 import pytest
 import torch
-from sklearn.base import clone
-from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils._param_validation import Interval, InvalidParameterError
 
 from hardsample import LatentHardMiningClassifier, LatentHardMiningRegressor
 from hardsample.oracles import DatasetOracle
@@ -115,6 +117,55 @@ def test_power_bald_with_infinite_power_is_bald_top_k():
         uncertainty=FixedDraws(draws)).propose(state, 9, np.random.RandomState(0)).indices)
 
 
+def test_bald_keeps_small_disagreements_apart_in_float32_draws():
+    """Draws as a torch net gives them (float32): BALD is still computed in float64, so
+    the tiny mutual information of nearly agreeing draws is neither rounded away nor
+    reordered."""
+    spread = np.array([1, 2, 3, 4, 5]) * 2e-4          # disagreement of the draws, per sample
+    signs = np.array([1, -1, 1, -1])[:, None]
+    first = 0.9 + signs * spread                        # (4 draws, 5 samples)
+    draws = np.stack([first, 1 - first], axis=-1).astype(np.float32)
+    scores = bald(draws)
+    exact = bald(draws.astype(np.float64))
+    np.testing.assert_allclose(scores, exact, rtol=1e-6)
+    assert (np.diff(scores) > 0).all()
+
+
+def test_power_top_n_draws_by_the_gumbel_top_k():
+    # P(first pick) = score / sum: 6 / 12 for the last; a reversed Gumbel gives about 0.68
+    scores = np.array([1.0] * 6 + [6.0])
+    rng = np.random.RandomState(0)
+    firsts = [power_top_n(scores, 1, 1.0, rng)[0] for _ in range(4000)]
+    assert abs(np.mean(np.equal(firsts, 6)) - 0.5) < 0.03
+
+
+@pytest.mark.filterwarnings("error")
+def test_power_top_n_draws_zero_scores_last_and_silently():
+    scores = np.array([0.0, 0.4, 0.0, 0.1])
+    for seed in range(5):
+        picks = power_top_n(scores, 3, 1.0, np.random.RandomState(seed))
+        assert set(picks[:2]) == {1, 3} and picks[2] in (0, 2)
+
+
+def test_a_huge_power_is_the_top_n_for_float32_scores_too():
+    scores = np.array([0.5, 0.01, 0.001, 0.3, 1e-4], dtype=np.float32)
+    for seed in range(8):
+        picks = power_top_n(scores, 3, 1e38, np.random.RandomState(seed))
+        np.testing.assert_array_equal(picks, [0, 3, 1])
+
+
+def test_power_bald_draws_with_the_authors_power_one_by_default():
+    draws = np.random.RandomState(3).dirichlet(np.ones(4), size=(5, 80))
+    state = pool_state(80, n_labeled=10)
+    available = state.available_indices
+    for seed in range(4):
+        picks = PowerBALDSampler(uncertainty=FixedDraws(draws)).propose(
+            state, 9, np.random.RandomState(seed)).indices
+        expected = available[power_top_n(bald(draws[:, available]), 9, 1.0,
+                                         np.random.RandomState(seed))]
+        np.testing.assert_array_equal(picks, expected)
+
+
 # ------------------------------------------------------------------ controls
 class RecordingClassifier:
     """A stand-in net that records which pool rows (feature 0 = row) it judged."""
@@ -124,20 +175,26 @@ class RecordingClassifier:
         return np.tile([0.6, 0.4], (len(X), 1))
 
 
-@pytest.mark.parametrize("control, draws_shape", [
-    (SubsampledBALDSampler, (3, 600, 2)), (SubsampledVarianceSampler, (3, 600, 1))])
-def test_controls_judge_the_same_candidates_as_subsampled_margin(control, draws_shape):
+@pytest.mark.parametrize("control, draws_shape, n_candidates", [
+    (SubsampledBALDSampler, (3, 600, 2), 8), (SubsampledVarianceSampler, (3, 600, 1), 8),
+    (PowerBALDSampler, (3, 600, 2), 8),
+    # the controls' default: 64 candidates per proposed sample, as subsampled-margin's
+    (SubsampledBALDSampler, (3, 600, 2), None), (SubsampledVarianceSampler, (3, 600, 1), None)])
+def test_controls_judge_the_same_candidates_as_subsampled_margin(control, draws_shape,
+                                                                 n_candidates):
+    given = {} if n_candidates is None else {"n_candidates": n_candidates}
     state = pool_state(600, n_labeled=40, net=RecordingClassifier())
-    SubsampledMarginSampler(n_candidates=8).propose(state, 5, np.random.RandomState(7))
+    SubsampledMarginSampler(**given).propose(state, 5, np.random.RandomState(7))
     source = FixedDraws(np.random.RandomState(0).dirichlet([1, 1], size=draws_shape[:2])
                         [..., :draws_shape[2]])
-    sampler = control(uncertainty=source, n_candidates=8)
+    sampler = control(uncertainty=source, **given)
     fitted = {}
     original = sampler._source
     sampler._source = lambda: fitted.setdefault("source", original())
     picks = sampler.propose(state, 5, np.random.RandomState(7)).indices
     judged = np.concatenate(fitted["source"].asked_)
-    expected = uniform_subset(state.available_indices, 40, np.random.RandomState(7))
+    expected = uniform_subset(state.available_indices, 5 * (n_candidates or 64),
+                              np.random.RandomState(7))
     np.testing.assert_array_equal(judged, expected)
     np.testing.assert_array_equal(np.sort(state.net.rows), expected)
     assert set(picks) <= set(expected)
@@ -223,6 +280,39 @@ def test_check_compatible_accepts():
         task="classification", net=make_classifier_net(module__dropout=0.2), generator=None)
     VarianceSampler().check_compatible(task="regression", net=make_regressor_net(),
                                        generator=None)
+
+
+class ScaledDraws(BaseEstimator):
+    """A source of one's own in scikit-learn style: constrained parameters, checked by
+    ``_validate_params``, and no ``check_net``."""
+
+    _parameter_constraints = {"draws": ["array-like", None],
+                              "scale": [Interval(Real, 0, None, closed="neither")]}
+
+    def __init__(self, draws=None, scale=1.0):
+        self.draws = draws
+        self.scale = scale
+
+    def fit(self, net, X, y, random_state):
+        self._validate_params()
+        return self
+
+    def predict_samples(self, X, rows=None):
+        return self.scale * np.asarray(self.draws)[:, rows]
+
+    def predict_mean_var(self, X, rows=None):
+        draws = self.predict_samples(X, rows)
+        return draws.mean(axis=0), draws.var(axis=0).reshape(len(rows), -1).mean(axis=1)
+
+
+def test_a_source_without_check_net_is_checked_by_its_parameters():
+    draws = np.random.RandomState(0).normal(size=(3, 30, 1))
+    good = VarianceSampler(uncertainty=ScaledDraws(draws))
+    good.check_compatible(task="regression", net=make_regressor_net(), generator=None)
+    assert len(good.propose(pool_state(30, 5), 4, np.random.RandomState(0))) == 4
+    bad = VarianceSampler(uncertainty=ScaledDraws(draws, scale=-1.0))
+    with pytest.raises(InvalidParameterError, match="'scale' parameter of ScaledDraws"):
+        bad.check_compatible(task="regression", net=make_regressor_net(), generator=None)
 
 
 def _regression_data(n=120):

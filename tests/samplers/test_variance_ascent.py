@@ -1,14 +1,19 @@
 """Synthesis that climbs the predictive variance (InterpolationSampler objective="variance")
 and its same-cost control, ScreenedPriorSampler ("screened-prior")."""
+import copy
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 from sklearn.utils._param_validation import InvalidParameterError
 
 from hardsample import LatentHardMiningClassifier, LatentHardMiningRegressor
 from hardsample.generators import PCAGenerator
 from hardsample.samplers import SAMPLERS, InterpolationSampler, MiningState, ScreenedPriorSampler
-from hardsample.samplers._ascent import ascend_variance
+from hardsample.samplers._ascent import (VARIANCE_FLOOR, ascend_variance, prior_penalty,
+                                         variance_objective)
 from hardsample.samplers.interpolation import draw_prior
 from hardsample.samplers.uncertainty import top_n
 from hardsample.uncertainty import DeepEnsemble, MCDropout
@@ -146,3 +151,115 @@ def test_regressor_with_a_labeling_tool(sampler):
     ).fit(X, oracle=lambda batch: np.sin(3 * batch).sum(axis=1))
     assert reg.X_synthetic_.shape == (20, 6)
     assert reg.history_[2]["mining_split"]["uncertainty_training"] > 0
+
+
+class _LinearDraws:
+    """A fake uncertainty source: draw ``k`` of a code batch ``x`` is ``x @ weights[k]``.
+
+    Outputs have shape ``(weights.shape[2],)``; the draws agree (zero variance) at
+    ``x = 0`` and wherever all weights are equal.
+    """
+
+    def __init__(self, weights):
+        self.weights = torch.as_tensor(np.asarray(weights, dtype=np.float32))
+
+    def draws_tensor(self, x, position=0):
+        return torch.stack([x @ w for w in self.weights.to(x.device)])
+
+
+PRIOR_MEAN = np.array([1.0, -2.0], dtype=np.float32)
+PRIOR_SCALE = np.array([[2.0, 0.0], [1.0, 1.0]], dtype=np.float32)  # L, lower triangular
+
+
+def _generator(mean=PRIOR_MEAN, scale=PRIOR_SCALE):
+    """A fitted generator reduced to the contract: an identity decoder, a Gaussian prior."""
+    generator = SimpleNamespace(decoder_=torch.nn.Identity())
+    if mean is not None:
+        generator.prior_mean_ = mean
+    if scale is not None:
+        generator.prior_scale_ = scale
+    return generator
+
+
+def test_prior_penalty_is_the_negative_log_density_of_the_prior():
+    z = np.array([[0.0, 0.0], [3.0, 1.0], [-1.0, 2.5], [1.0, -2.0]])
+    fitted = stats.multivariate_normal(PRIOR_MEAN, PRIOR_SCALE @ PRIOR_SCALE.T)
+    penalty = prior_penalty(torch.as_tensor(z), torch.as_tensor(PRIOR_MEAN, dtype=torch.float64),
+                            torch.as_tensor(PRIOR_SCALE, dtype=torch.float64))
+    np.testing.assert_allclose(penalty.numpy(), fitted.logpdf(PRIOR_MEAN) - fitted.logpdf(z),
+                               rtol=1e-10)
+    standard = stats.multivariate_normal(np.zeros(2), np.eye(2))
+    penalty = prior_penalty(torch.as_tensor(z))
+    np.testing.assert_allclose(penalty.numpy(), standard.logpdf([0, 0]) - standard.logpdf(z),
+                               rtol=1e-10)
+
+
+def test_variance_objective_is_the_log_variance_plus_the_log_prior_density():
+    weights = np.random.RandomState(0).normal(size=(4, 2, 3))  # 4 draws, 3 outputs
+    source = _LinearDraws(weights)
+    z = torch.tensor([[0.5, -1.0], [2.0, 0.3], [0.0, 0.0], [-1.0, -1.5], [0.1, 0.2]])
+    prior = (torch.as_tensor(PRIOR_MEAN), torch.as_tensor(PRIOR_SCALE))
+    draws = np.stack([z.numpy() @ w for w in weights.astype(np.float32)])
+    # the variance predict_mean_var reports: over draws (ddof=0), averaged over outputs
+    variance = draws.var(axis=0).mean(axis=1)
+    assert variance[2] == 0  # the draws agree at the origin: the floor keeps the log finite
+    fitted = stats.multivariate_normal(PRIOR_MEAN, PRIOR_SCALE @ PRIOR_SCALE.T)
+    log_density = fitted.logpdf(z.numpy()) - fitted.logpdf(PRIOR_MEAN)  # 0 at the mode
+    for weight in (1.0, 0.25, 0.0):
+        objective = variance_objective(source, torch.nn.Identity(), z, prior, weight)
+        np.testing.assert_allclose(objective.numpy(),
+                                   np.log(variance + VARIANCE_FLOOR) + weight * log_density,
+                                   rtol=1e-5, atol=1e-5)
+    # the default weight is 1: the objective is log(variance * prior density)
+    np.testing.assert_allclose(variance_objective(source, torch.nn.Identity(), z, prior).numpy(),
+                               np.log(variance + VARIANCE_FLOOR) + log_density, rtol=1e-5,
+                               atol=1e-5)
+
+
+def _uphill(z, mean, cov):
+    """Unit directions of steepest ascent of the Gaussian log density ``N(mean, cov)``."""
+    gradient = np.linalg.solve(cov, (mean - z).T).T
+    norms = np.linalg.norm(gradient, axis=1, keepdims=True)
+    return np.where(norms > 0, gradient / np.where(norms > 0, norms, 1), 0)
+
+
+START = np.array([[0.0, 0.0], [3.0, 1.0], [-1.0, 2.5]], dtype=np.float32)
+PATH = np.array([0.5, 1.0, 0.2])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_where_the_draws_agree_the_ascent_climbs_the_generators_prior(dtype):
+    flat = _LinearDraws(np.ones((3, 2, 1)))  # no variance anywhere: only the prior pulls
+    expected = START + PATH[:, None] * _uphill(START, PRIOR_MEAN, PRIOR_SCALE @ PRIOR_SCALE.T)
+    # a generator of one's own may store its prior in float64 or, e.g. np.diag([2, 1]),
+    # as integers; the codes may come in float64
+    generator = _generator(PRIOR_MEAN.astype(dtype), PRIOR_SCALE.astype(dtype))
+    start = START if dtype is np.float32 else START.astype(np.float64)
+    climbed = ascend_variance(flat, generator, start, PATH, n_steps=1, prior_weight=1.0)
+    assert climbed.dtype == np.float32
+    np.testing.assert_allclose(climbed, expected, atol=1e-5)
+
+
+# no prior attributes at all, or a mean without its Cholesky factor
+@pytest.mark.parametrize("mean, scale", [(None, None), (PRIOR_MEAN, None)])
+def test_without_a_fitted_prior_the_ascent_climbs_the_standard_normal(mean, scale):
+    flat = _LinearDraws(np.ones((3, 2, 1)))
+    expected = START + PATH[:, None] * _uphill(START, np.zeros(2), np.eye(2))
+    climbed = ascend_variance(flat, _generator(mean, scale), START, PATH, n_steps=1,
+                              prior_weight=1.0)
+    np.testing.assert_allclose(climbed, expected, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_ascent_runs_on_the_decoders_device():
+    source = _LinearDraws(np.random.RandomState(0).normal(size=(4, 2, 3)))
+    torch.manual_seed(0)
+    decoder = torch.nn.Linear(2, 2)
+    climbed = {}
+    for device in ("cpu", "cuda"):
+        generator = _generator()
+        generator.decoder_ = copy.deepcopy(decoder).to(device)
+        climbed[device] = ascend_variance(source, generator, START, PATH, n_steps=3,
+                                          prior_weight=0.5)
+    assert climbed["cuda"].dtype == np.float32
+    np.testing.assert_allclose(climbed["cuda"], climbed["cpu"], atol=1e-4)
