@@ -562,6 +562,27 @@ def test_a_chosen_label_that_fails_is_a_failure_of_the_round_it_came_in(small):
     assert (record["n_new"], record["n_chosen"], record["n_failed"]) == (11, 1, 1)
 
 
+def test_a_resumed_round_whose_failures_outnumber_the_pool_left_fails_as_a_round(small):
+    X, y_full = small
+    X, y_full = X[:12], y_full[:12]
+    ANSWERS.clear()
+    clf = _random_clf(initial_size=10, round_size=2, n_rounds=1)
+    oracle = LabelingToolOracle(_person, max_retries=0)
+    with pytest.warns(UserWarning, match="10 requested samples await labels"):
+        clf.partial_fit(X, oracle=oracle, classes=range(10))
+    requested = clf.pending_
+    ANSWERS.update({int(i): int(y_full[i]) for i in requested[3:]})
+    ANSWERS.update({int(i): None for i in requested[:3]})
+    # 7 answers and 3 failures; the 2 samples left cannot make up for 3.
+    with pytest.raises(LabelingError) as caught:
+        clf.partial_fit(X)
+    assert str(caught.value).startswith(
+        "Round 1 got 7 of the 10 labels it needs; the oracle failed on 3 samples and the "
+        "pool has no more candidates or the retries ran out.")
+    assert clf.n_oracle_calls_ == 10 and len(clf.labeled_indices_) == 7
+    assert len(clf.pending_) == 0 and clf.history_ == []
+
+
 # ------------------------------------------- a round retried after it raised
 class _CrashesOnCall(_FailsOn):
     """As _FailsOn, and call ``crash`` raises (the oracle's service went down)."""
