@@ -635,3 +635,47 @@ def test_a_retried_round_gets_a_failure_budget_for_the_labels_it_still_lacks(sma
                                             "failed on 19 samples"):
         clf.partial_fit(X)
     assert len(clf.failed_labels_) == 19 and clf.n_oracle_calls_ == 22
+
+
+def _sum_tool_failing_on_call(call):
+    def tool(X):
+        tool.calls += 1
+        if tool.calls == call:
+            raise RuntimeError("mesh did not converge")
+        return X.reshape(len(X), -1).sum(axis=1)
+    tool.calls = 0
+    return tool
+
+
+def test_a_synthetic_sample_that_fails_is_a_failure_of_its_round(small):
+    X, _ = small
+    # one sample per call: round 1 makes calls 1-5, round 2 calls 6-8 and a replacement
+    oracle = LabelingToolOracle(_sum_tool_failing_on_call(7), max_retries=0)
+    reg = LatentHardMiningRegressor(make_regressor_net(max_epochs=1), sampler=_Synthesizes(),
+                                    initial_size=5, round_size=3, random_state=0)
+    reg.partial_fit(X, oracle=oracle)
+    reg.partial_fit(X)
+    assert reg.failed_labels_ == [
+        {"round": 2, "index": None, "error": "RuntimeError: mesh did not converge"}]
+    assert len(reg.X_synthetic_) == 3 and reg.history_[1]["n_failed"] == 1
+
+
+def _sum_labels(X):
+    return X.reshape(len(X), -1).sum(axis=1)
+
+
+def test_each_round_records_the_labels_its_journal_gave_back_so_far(small, tmp_path):
+    X, _ = small
+
+    def fit():
+        oracle = LabelingToolOracle(_sum_labels, journal=tmp_path / "labels.sqlite",
+                                    journal_key="sum", chunk_size=10)
+        reg = LatentHardMiningRegressor(make_regressor_net(max_epochs=1), sampler="random",
+                                        initial_size=10, round_size=5, n_rounds=2,
+                                        random_state=0).fit(X, oracle=oracle)
+        oracle.journal_.close()
+        return reg
+
+    assert [record["n_reused"] for record in fit().history_] == [0, 0]
+    # the same run again: every label comes from the journal, none from the tool
+    assert [record["n_reused"] for record in fit().history_] == [10, 15]
