@@ -206,12 +206,12 @@ def test_a_sampler_proposing_too_few_gets_ten_more_tries(small):
 
 
 class _Synthesizes(RandomSampler):
-    """Round 1 from the pool; later rounds propose synthetic copies of pool rows."""
+    """Round 1 from the pool; later rounds propose shifted copies of pool rows (float64)."""
 
     synthesizes = True
 
     def _propose(self, state, n, random_state):
-        return Proposal(X=np.asarray(state.X_pool[:n]) + 0.5)
+        return Proposal(X=np.asarray(state.X_pool[:n], dtype=np.float64) + 0.5)
 
 
 def _always_fails(X):
