@@ -99,11 +99,13 @@ def run_round(run, X, oracle, known=None, may_train=True):
         # The oracle's failure budget spans the round's replacement proposals.
         if callable(getattr(oracle, "begin_round", None)):
             oracle.begin_round(request.n_wanted - n_new)
-        for tries in range(MAX_REPLACEMENT_ATTEMPTS + 1):
+        for _ in range(MAX_REPLACEMENT_ATTEMPTS + 1):
             n_missing = request.n_wanted - n_new - len(request.pending)
             if n_missing <= 0:
                 break
-            if tries > 0 and not _replacements_possible(run, n_missing):
+            # A fresh round's first proposal passed _check_pool_left; a resumed round's
+            # failures may outnumber the samples left, and then it fails as a retry does.
+            if not _replacements_possible(run, n_missing):
                 break
             with watch("mining"):
                 proposal = _propose(run, X, number, n_missing, request, known)

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
+from skorch.callbacks import Callback
+from skorch.dataset import ValidSplit
 
 from hardsample import (
     DatasetOracle,
@@ -204,12 +206,12 @@ def test_a_sampler_proposing_too_few_gets_ten_more_tries(small):
 
 
 class _Synthesizes(RandomSampler):
-    """Round 1 from the pool; later rounds propose synthetic copies of pool rows."""
+    """Round 1 from the pool; later rounds propose shifted copies of pool rows (float64)."""
 
     synthesizes = True
 
     def _propose(self, state, n, random_state):
-        return Proposal(X=np.asarray(state.X_pool[:n]) + 0.5)
+        return Proposal(X=np.asarray(state.X_pool[:n], dtype=np.float64) + 0.5)
 
 
 def _always_fails(X):
@@ -424,3 +426,256 @@ def test_labels_paid_before_the_budget_ran_out_count_for_the_round(small):
         "failure budget (max_failures) is spent, so nothing more was sent.")
     assert "The 3 labels already paid for are kept" in str(caught.value)
     assert len(clf.labeled_indices_) == 3 and clf.n_oracle_calls_ == 6
+
+
+# ------------------------------------------- the net the rounds train, and how (make_net)
+@pytest.mark.parametrize("settings, train_split, shuffle", [
+    ({}, None, True),  # skorch's default 5-fold split dropped: every label trains
+    ({"train_split": None}, None, True),
+    ({"train_split": ValidSplit(3), "iterator_train__shuffle": False}, ValidSplit, False),
+])
+def test_the_net_trains_on_every_label_shuffled_unless_the_user_said_otherwise(
+        small, settings, train_split, shuffle):
+    X, y = small
+    clf = LatentHardMiningClassifier(make_classifier_net(max_epochs=1, **settings),
+                                     sampler="random", initial_size=10, n_rounds=1,
+                                     random_state=0).fit(X, y)
+    params = clf.net_.get_params()
+    if train_split is None:
+        assert params["train_split"] is None
+    else:  # the user's own split is kept
+        assert type(params["train_split"]) is ValidSplit and params["train_split"].cv == 3
+    assert params["iterator_train__shuffle"] is shuffle
+
+
+@pytest.mark.parametrize("retrain, n_epochs", [("continue", 2), ("scratch", 1)])
+def test_retrain_scratch_restarts_the_net_each_round(small, retrain, n_epochs):
+    X, y = small
+    clf = _random_clf(retrain=retrain, n_rounds=2).fit(X, y)
+    # skorch's history counts epochs: fit restarts it, partial_fit continues it.
+    assert len(clf.net_.history) == n_epochs
+
+
+# ------------------------------------------- more on rounds that wait for people
+def test_a_call_that_brings_no_new_label_changes_nothing(small):
+    X, y_full = small
+    clf = _random_clf(initial_size=10, round_size=5)
+    y = np.full(len(X), -1)
+    with pytest.warns(UserWarning, match="10 requested samples await labels"):
+        clf.partial_fit(X, y, classes=range(10))
+    y[clf.pending_] = y_full[clf.pending_]
+    with pytest.warns(UserWarning, match="5 requested samples await labels"):
+        clf.partial_fit(X, y)  # round 1 trains, round 2 asks for 5
+    requested, epochs = clf.pending_, len(clf.net_.history)
+    with pytest.warns(UserWarning, match="5 requested samples await labels"):
+        clf.partial_fit(X, y)  # nothing new: round 2 keeps waiting, untrained
+    assert len(clf.history_) == 1 and len(clf.net_.history) == epochs
+    np.testing.assert_array_equal(clf.pending_, requested)
+    assert clf.n_oracle_calls_ == 10 and len(clf.labeled_indices_) == 10
+
+
+def test_samples_still_pending_count_toward_the_next_round_not_against_the_pool(small):
+    X, y_full = small
+    X, y_full = X[:12], y_full[:12]
+    clf = _random_clf(initial_size=10, round_size=5)
+    y = np.full(len(X), -1)
+    with pytest.warns(UserWarning, match="10 requested samples await labels"):
+        clf.partial_fit(X, y, classes=range(10))
+    requested = clf.pending_
+    y[requested[:6]] = y_full[requested[:6]]
+    # Round 1 trains on 6; round 2 wants 5: the 4 still pending and 1 of the 2 left.
+    with pytest.warns(UserWarning, match="5 requested samples await labels"):
+        clf.partial_fit(X, y)
+    np.testing.assert_array_equal(clf.pending_[:4], requested[6:])
+    assert not np.isin(clf.pending_[4], requested)
+
+
+class _CrashOnce(Callback):
+    """Makes the next training fail once armed (a crash mid-round, e.g. out of memory)."""
+
+    armed = False  # on the class: the estimator trains a clone of the net
+
+    def on_train_begin(self, net, **kwargs):
+        if _CrashOnce.armed:
+            _CrashOnce.armed = False
+            raise RuntimeError("out of memory")
+
+
+def test_a_round_whose_training_crashed_resumes_with_every_label_it_took(small):
+    X, y_full = small
+    clf = LatentHardMiningClassifier(make_classifier_net(max_epochs=1, callbacks=[_CrashOnce()]),
+                                     sampler="random", initial_size=10, round_size=5,
+                                     random_state=0)
+    y = np.full(len(X), -1)
+    with pytest.warns(UserWarning, match="10 requested samples await labels"):
+        clf.partial_fit(X, y, classes=range(10))
+    requested = clf.pending_
+    others = np.setdiff1d(np.arange(len(X)), requested)
+    y[requested[:6]] = y_full[requested[:6]]
+    y[others[:2]] = y_full[others[:2]]
+    _CrashOnce.armed = True
+    with pytest.raises(RuntimeError, match="out of memory"):
+        clf.partial_fit(X, y)
+    assert clf.history_ == [] and len(clf.labeled_indices_) == 8
+    np.testing.assert_array_equal(clf.pending_, requested[6:])  # the round is still open
+    y[others[2]] = y_full[others[2]]  # one more label nobody asked for
+    with pytest.warns(UserWarning, match="5 requested samples await labels"):
+        clf.partial_fit(X, y)
+    record = clf.history_[0]
+    assert (record["n_new"], record["n_chosen"], record["n_pending"]) == (9, 3, 4)
+    assert clf.n_oracle_calls_ == 9
+
+
+class _Unreadable(DatasetOracle):
+    """Labels in ``y`` (-1: not labeled yet); the samples in ``unreadable`` fail."""
+
+    def __init__(self, y, unreadable=()):
+        super().__init__(y, missing=-1)
+        self.unreadable = unreadable
+
+    def label(self, X, indices=None):
+        result = super().label(X, indices=indices)
+        for pos, index in enumerate(indices):
+            if int(index) in self.unreadable:
+                result.labels[pos] = None
+                result.errors[pos] = f"sample {int(index)} is unreadable"
+        return result
+
+
+def test_a_chosen_label_that_fails_is_a_failure_of_the_round_it_came_in(small):
+    X, y_full = small
+    y = np.full(len(X), -1)
+    clf = _random_clf(initial_size=10, round_size=5)
+    oracle = _Unreadable(y)
+    with pytest.warns(UserWarning, match="10 requested samples await labels"):
+        clf.partial_fit(X, oracle=oracle, classes=range(10))
+    requested = clf.pending_
+    chosen = np.setdiff1d(np.arange(len(X)), requested)[:2]
+    y[requested] = y_full[requested]  # the oracle reads y as it is now
+    y[chosen] = y_full[chosen]
+    oracle.unreadable = {int(chosen[1])}
+    with pytest.warns(UserWarning, match="5 requested samples await labels"):
+        clf.partial_fit(X, oracle=oracle)
+    assert clf.failed_labels_ == [{"round": 1, "index": int(chosen[1]),
+                                   "error": f"sample {int(chosen[1])} is unreadable"}]
+    record = clf.history_[0]
+    assert (record["n_new"], record["n_chosen"], record["n_failed"]) == (11, 1, 1)
+
+
+def test_a_resumed_round_whose_failures_outnumber_the_pool_left_fails_as_a_round(small):
+    X, y_full = small
+    X, y_full = X[:12], y_full[:12]
+    ANSWERS.clear()
+    clf = _random_clf(initial_size=10, round_size=2, n_rounds=1)
+    oracle = LabelingToolOracle(_person, max_retries=0)
+    with pytest.warns(UserWarning, match="10 requested samples await labels"):
+        clf.partial_fit(X, oracle=oracle, classes=range(10))
+    requested = clf.pending_
+    ANSWERS.update({int(i): int(y_full[i]) for i in requested[3:]})
+    ANSWERS.update({int(i): None for i in requested[:3]})
+    # 7 answers and 3 failures; the 2 samples left cannot make up for 3.
+    with pytest.raises(LabelingError) as caught:
+        clf.partial_fit(X)
+    assert str(caught.value).startswith(
+        "Round 1 got 7 of the 10 labels it needs; the oracle failed on 3 samples and the "
+        "pool has no more candidates or the retries ran out.")
+    assert clf.n_oracle_calls_ == 10 and len(clf.labeled_indices_) == 7
+    assert len(clf.pending_) == 0 and clf.history_ == []
+
+
+# ------------------------------------------- a round retried after it raised
+class _CrashesOnCall(_FailsOn):
+    """As _FailsOn, and call ``crash`` raises (the oracle's service went down)."""
+
+    def __init__(self, y, call=1, positions=(), crash=2):
+        super().__init__(y, call=call, positions=positions)
+        self.crash = crash
+
+    def label(self, X, indices=None):
+        if self.n_calls + 1 == self.crash:
+            self.n_calls += 1
+            raise ConnectionError("labeling service unreachable")
+        return super().label(X, indices=indices)
+
+
+def test_a_retried_round_needs_from_the_pool_only_the_labels_it_still_lacks(small):
+    X, y = small
+    X, y = X[:12], y[:12]
+    # Round 1: 9 labels and a failure, then the replacement's call raises.
+    oracle = _CrashesOnCall(y, call=1, positions=(0,), crash=2)
+    clf = _random_clf(initial_size=10, n_rounds=1)
+    with pytest.raises(ConnectionError):
+        clf.partial_fit(X, oracle=oracle, classes=range(10))
+    assert len(clf.labeled_indices_) == 9 and clf.history_ == []
+    # The retry lacks 1 label and 2 samples are left.
+    clf.partial_fit(X, oracle=oracle)
+    assert len(clf.labeled_indices_) == 10 and clf.history_[0]["n_new"] == 10
+    assert clf.n_oracle_calls_ == 11
+
+
+def _labels_three_then_crashes(X):
+    _labels_three_then_crashes.calls += 1
+    if _labels_three_then_crashes.calls > 3:
+        raise RuntimeError("solver crashed")
+    return [0]
+
+
+def test_a_retried_round_gets_a_failure_budget_for_the_labels_it_still_lacks(small):
+    X, _ = small
+    _labels_three_then_crashes.calls = 0
+    oracle = LabelingToolOracle(_labels_three_then_crashes, max_retries=0)  # one per call
+    clf = _random_clf(initial_size=10, n_rounds=1)
+    # max_failures=None: as many failures as the round wants labels. 3 labels, then
+    # 10 failures fill the budget and the 11th goes over it.
+    with pytest.raises(LabelingError, match="got 3 of the 10 labels"):
+        clf.partial_fit(X, oracle=oracle, classes=range(10))
+    assert len(clf.failed_labels_) == 11
+    # The retry lacks 7 labels: 7 failures fill its budget, the 8th goes over it.
+    with pytest.raises(LabelingError, match="got 3 of the 10 labels it needs; the oracle "
+                                            "failed on 19 samples"):
+        clf.partial_fit(X)
+    assert len(clf.failed_labels_) == 19 and clf.n_oracle_calls_ == 22
+
+
+def _sum_tool_failing_on_call(call):
+    def tool(X):
+        tool.calls += 1
+        if tool.calls == call:
+            raise RuntimeError("mesh did not converge")
+        return X.reshape(len(X), -1).sum(axis=1)
+    tool.calls = 0
+    return tool
+
+
+def test_a_synthetic_sample_that_fails_is_a_failure_of_its_round(small):
+    X, _ = small
+    # one sample per call: round 1 makes calls 1-5, round 2 calls 6-8 and a replacement
+    oracle = LabelingToolOracle(_sum_tool_failing_on_call(7), max_retries=0)
+    reg = LatentHardMiningRegressor(make_regressor_net(max_epochs=1), sampler=_Synthesizes(),
+                                    initial_size=5, round_size=3, random_state=0)
+    reg.partial_fit(X, oracle=oracle)
+    reg.partial_fit(X)
+    assert reg.failed_labels_ == [
+        {"round": 2, "index": None, "error": "RuntimeError: mesh did not converge"}]
+    assert len(reg.X_synthetic_) == 3 and reg.history_[1]["n_failed"] == 1
+
+
+def _sum_labels(X):
+    return X.reshape(len(X), -1).sum(axis=1)
+
+
+def test_each_round_records_the_labels_its_journal_gave_back_so_far(small, tmp_path):
+    X, _ = small
+
+    def fit():
+        oracle = LabelingToolOracle(_sum_labels, journal=tmp_path / "labels.sqlite",
+                                    journal_key="sum", chunk_size=10)
+        reg = LatentHardMiningRegressor(make_regressor_net(max_epochs=1), sampler="random",
+                                        initial_size=10, round_size=5, n_rounds=2,
+                                        random_state=0).fit(X, oracle=oracle)
+        oracle.journal_.close()
+        return reg
+
+    assert [record["n_reused"] for record in fit().history_] == [0, 0]
+    # the same run again: every label comes from the journal, none from the tool
+    assert [record["n_reused"] for record in fit().history_] == [10, 15]
