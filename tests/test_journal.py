@@ -520,3 +520,24 @@ def test_a_failed_read_back_of_the_signature_says_so(tmp_path):
         "I/O error)")
     with AnnotationJournal(path) as again:  # the signature was written before the read
         assert again.signature_ == "tool"
+
+
+def test_signing_a_journal_that_holds_unsigned_labels_re_signs_them(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with AnnotationJournal(path) as journal:  # unsigned until asked
+        journal.put_many([(np.zeros(2), 1.0), (np.ones(2), 2.0)])
+        journal.check_signature("tool")
+        assert journal.get_many([np.zeros(2), np.ones(2)]) == {0: 1.0, 1: 2.0}
+    with AnnotationJournal(path, signature="tool") as journal:
+        assert journal.get_many([np.zeros(2), np.ones(2)]) == {0: 1.0, 1: 2.0}
+    # an unsigned row edited by hand is refused, not signed
+    other = tmp_path / "k.sqlite"
+    with AnnotationJournal(other) as journal:
+        journal.put_many([(np.zeros(2), 1.0)])
+    db = _raw(other)
+    db.execute("UPDATE labels SET label=?", (dump_label(7.0),))
+    db.close()
+    with AnnotationJournal(other) as journal:
+        with pytest.raises(JournalError, match=r"row 1 .*does not match its checksum"):
+            journal.check_signature("tool")
+        assert journal.signature_ is None
