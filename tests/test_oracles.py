@@ -795,3 +795,120 @@ def test_pending_is_one_object_that_says_what_it_is():
 
     assert repr(PENDING) == "PENDING" and repr([1.0, PENDING]) == "[1.0, PENDING]"
     assert pickle.loads(pickle.dumps(PENDING)) is PENDING
+
+
+# ------------------------------------------------ running the tool (_tool_runner.py)
+def test_a_joblib_backend_reports_failures_timeouts_and_runs_in_parallel():
+    import joblib
+
+    def tool(X):
+        if X[0, 0] == 4:
+            time.sleep(0.6)
+        if X[0, 0] == 1:
+            raise RuntimeError("solver diverged")
+        return X.sum(axis=1)
+
+    barrier = threading.Barrier(2, timeout=1.0)
+
+    def meeting_tool(X):  # answers only when two calls run at once
+        barrier.wait()
+        return X.sum(axis=1)
+
+    with joblib.parallel_config(backend="threading"):
+        failed = LabelingToolOracle(tool, max_retries=0).label(np.array([[0.0, 1.0],
+                                                                         [1.0, 1.0]]))
+        timed_out = LabelingToolOracle(tool, n_jobs=2, timeout=0.2, max_retries=0).label(
+            np.array([[4.0, 1.0]]))
+        parallel = LabelingToolOracle(meeting_tool, n_jobs=2, max_retries=0).label(
+            np.ones((2, 2)))
+    assert failed.errors == {1: "RuntimeError: solver diverged"} and failed.labels[0] == 1.0
+    assert timed_out.errors == {0: "TimeoutError: labeling took longer than timeout=0.2 s"}
+    assert parallel.errors == {} and parallel.labels == [2.0, 2.0]
+
+
+def test_samples_claimed_by_another_process_are_awaited_taken_over_or_given_up(tmp_path):
+    import os
+    import socket
+
+    from hardsample.journal import sample_key
+
+    path = tmp_path / "j.sqlite"
+    X = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0], [4.0, 0.0]])
+    keys = [sample_key(x) for x in X]
+    other = AnnotationJournal(path, signature="sum")  # another process, on this host
+    assert other.claim([keys[0], keys[1], keys[3]]) == ({keys[0], keys[1], keys[3]}, {})
+    happened = []
+
+    def tool(X):
+        if not happened:  # while this run labels sample 2, the other process ...
+            happened.append(True)
+            other.put_labels([(keys[0], 10.0)])  # ... stores sample 0's label,
+            db = sqlite3.connect(path)  # and the one that claimed sample 1 dies
+            db.execute("UPDATE claims SET pid=? WHERE sample_key=?", (2 ** 22 + 12345, keys[1]))
+            db.commit()
+            db.close()
+        return X.sum(axis=1)
+
+    oracle = LabelingToolOracle(tool, journal=path, journal_key="sum", claim_wait=0.3)
+    result = oracle.label(X)
+    assert result.labels == [10.0, 2.0, 3.0, None]
+    assert result.errors == {3: (
+        f"claimed by another process (pid {os.getpid()} on {socket.gethostname()}), which "
+        "gave no label within claim_wait=0.3 s; not sent, so that it is not paid twice")}
+    assert (oracle.n_reused_, oracle.n_queries_) == (1, 2)
+    # the label of the sample taken over is stored like the others
+    assert oracle.journal_.get_many(X[:3]) == {0: 10.0, 1: 2.0, 2: 3.0}
+    oracle.journal_.close()
+    other.close()
+
+
+def make_foreign_label_tool(folder):
+    """A tool whose labels are of a class that only its worker process can import."""
+    def tool(X):
+        import sys
+        sys.path.insert(0, folder)
+        import foreign_label_module
+        return [foreign_label_module.Label() for _ in X]
+    return tool
+
+
+def test_an_answer_this_process_cannot_read_is_a_failure(tmp_path):
+    (tmp_path / "foreign_label_module.py").write_text("class Label:\n    pass\n")
+    oracle = LabelingToolOracle(make_foreign_label_tool(str(tmp_path)), timeout=30.0,
+                                max_retries=0)
+    result = oracle.label(np.ones((1, 2)))
+    assert result.errors == {0: "the answer cannot be read: ModuleNotFoundError: No module "
+                                "named 'foreign_label_module'"}
+
+
+def make_slow_to_load_tool(seconds):
+    class SlowToLoad:
+        def __init__(self):
+            self.scale = 1.0  # a state to restore, so that unpickling calls __setstate__
+
+        def __setstate__(self, state):
+            time.sleep(seconds)
+            self.__dict__.update(state)
+
+        def __call__(self, X):
+            return self.scale * X.sum(axis=1)
+    return SlowToLoad()
+
+
+def test_a_tool_that_loads_too_slowly_in_its_worker_is_a_failure(monkeypatch):
+    from hardsample import _tool_runner
+
+    monkeypatch.setattr(_tool_runner, "LOAD_TIMEOUT", 0.3)
+    oracle = LabelingToolOracle(make_slow_to_load_tool(3.0), timeout=30.0, max_retries=0)
+    result = oracle.label(np.ones((1, 2)))
+    assert result.errors == {0: "the worker process could not load the tool within 0.3 s"}
+
+
+def test_workers_that_cannot_start_fail_their_samples(monkeypatch):
+    from hardsample import _tool_runner
+
+    monkeypatch.setattr(_tool_runner, "_worker_source", lambda: "raise SystemExit(3)\n")
+    oracle = LabelingToolOracle(make_sum_tool(), timeout=30.0, max_retries=0)
+    result = oracle.label(np.ones((1, 2)))
+    assert result.errors == {0: "the labeling worker processes cannot start (3 died before "
+                                "being ready)"}
