@@ -912,3 +912,33 @@ def test_workers_that_cannot_start_fail_their_samples(monkeypatch):
     result = oracle.label(np.ones((1, 2)))
     assert result.errors == {0: "the labeling worker processes cannot start (3 died before "
                                 "being ready)"}
+
+
+class _RacingJournal(AnnotationJournal):
+    """Between the oracle's lookup and its claims, another process stores the label of
+    sample 0; reading that label back then fails (e.g. a disk error)."""
+
+    lookups = 0
+
+    def claim(self, keys):
+        with AnnotationJournal(self.path) as other:
+            other.put_labels([(keys[0], 5.0)])
+        return super().claim(keys)
+
+    def get_many(self, samples, keys=None):
+        self.lookups += 1
+        if self.lookups > 1:
+            raise JournalError(f"The journal {self.path!r}: reading labels failed "
+                               "(OperationalError: disk I/O error).", path=self.path)
+        return super().get_many(samples, keys)
+
+
+def test_nothing_is_paid_for_once_the_journal_failed(tmp_path):
+    tool = make_counting_tool()
+    journal = _RacingJournal(tmp_path / "j.sqlite")
+    oracle = LabelingToolOracle(tool, journal=journal, journal_key="sum")
+    with pytest.raises(JournalError, match="disk I/O error") as info:
+        oracle.label(np.arange(6.0).reshape(3, 2))
+    assert tool.calls == [] and oracle.n_queries_ == 0
+    assert info.value.result.unsent == {0, 1, 2} and info.value.unsaved == []
+    journal.close()
