@@ -439,8 +439,8 @@ class ToolRunner:
 
     # -------------------------------------------------------------- sending
     def _send(self, X, positions, budget, out, journal, keys, indices):
-        if not positions:
-            return
+        if not positions or out.journal_error is not None:
+            return  # once the journal failed, nothing more is paid for
         kwargs_for = self._kwargs_maker(indices)
         executor = self._executor()
         tasks = {}

@@ -462,3 +462,82 @@ def test_claims_lists_who_claimed_what(tmp_path):
         assert before <= created <= time.time()
         journal.release(["k1"])
         assert list(journal.claims()) == ["k2"]
+
+
+def test_object_samples_are_keyed_by_their_values():
+    sample = np.array(["mesh", 1.5, None], dtype=object)
+    assert sample_key(sample) == sample_key(sample.copy())
+    assert sample_key(sample) != sample_key(np.array(["mesh", 2.5, None], dtype=object))
+
+
+def test_opening_a_journal_another_connection_writes_to_says_so(tmp_path):
+    path = tmp_path / "j.sqlite"
+    AnnotationJournal(path, signature="t").close()
+    other = _raw(path)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(JournalError) as info:
+            AnnotationJournal(path, timeout=0.1)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert str(info.value).startswith(
+        f"The journal {str(path)!r}: opening failed (OperationalError: database is locked): "
+        "another connection holds its write lock (waited 0.1 s)")
+    with AnnotationJournal(path) as journal:  # free again: it opens
+        assert journal.signature_ == "t"
+
+
+class _FailingReads:
+    """A connection whose reads of ``query`` outside a transaction fail (a disk error)."""
+
+    def __init__(self, connection, query):
+        self.connection, self.query = connection, query
+
+    @property
+    def in_transaction(self):
+        return self.connection.in_transaction
+
+    def execute(self, sql, *args):
+        if sql == self.query and not self.connection.in_transaction:
+            raise sqlite3.OperationalError("disk I/O error")
+        return self.connection.execute(sql, *args)
+
+    def close(self):
+        self.connection.close()
+
+
+def test_a_failed_read_back_of_the_signature_says_so(tmp_path):
+    path = tmp_path / "j.sqlite"
+    journal = AnnotationJournal(path)
+    journal._connection = _FailingReads(journal._connection,
+                                        "SELECT value FROM meta WHERE key='signature'")
+    with pytest.raises(JournalError) as info:
+        journal.check_signature("tool")
+    journal.close()
+    assert str(info.value).startswith(
+        f"The journal {str(path)!r}: reading the signature failed (OperationalError: disk "
+        "I/O error)")
+    with AnnotationJournal(path) as again:  # the signature was written before the read
+        assert again.signature_ == "tool"
+
+
+def test_signing_a_journal_that_holds_unsigned_labels_re_signs_them(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with AnnotationJournal(path) as journal:  # unsigned until asked
+        journal.put_many([(np.zeros(2), 1.0), (np.ones(2), 2.0)])
+        journal.check_signature("tool")
+        assert journal.get_many([np.zeros(2), np.ones(2)]) == {0: 1.0, 1: 2.0}
+    with AnnotationJournal(path, signature="tool") as journal:
+        assert journal.get_many([np.zeros(2), np.ones(2)]) == {0: 1.0, 1: 2.0}
+    # an unsigned row edited by hand is refused, not signed
+    other = tmp_path / "k.sqlite"
+    with AnnotationJournal(other) as journal:
+        journal.put_many([(np.zeros(2), 1.0)])
+    db = _raw(other)
+    db.execute("UPDATE labels SET label=?", (dump_label(7.0),))
+    db.close()
+    with AnnotationJournal(other) as journal:
+        with pytest.raises(JournalError, match=r"row 1 .*does not match its checksum"):
+            journal.check_signature("tool")
+        assert journal.signature_ is None

@@ -650,3 +650,295 @@ def test_a_sample_twice_in_a_batch_is_paid_once(tmp_path):
     X = np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0]])
     result = LabelingToolOracle(tool, journal=tmp_path / "j.sqlite", journal_key="sum").label(X)
     assert result.labels == [3.0, 7.0, 3.0] and sum(tool.calls) == 2
+
+
+# ------------------------------------------------------- what the oracle says and does
+from hardsample.oracles import canonicalize_batch  # noqa: E402
+
+
+def test_canonicalize_errors_say_what_the_step_returned():
+    X = np.array([[-1.0, 0.0], [7.0, 1.0], [8.0, 0.0]])
+    result = LabelingToolOracle(RoundingTool()).label(X)
+    assert result.errors == {
+        0: "canonicalize failed: ValueError: negative input",
+        1: "canonicalize failed: it returned shape (1, 1) for a batch of shape (1, 2)",
+        2: "canonicalize failed: it returned NaN or infinite values",
+    }
+
+
+def test_canonical_rows_keep_the_dtype_of_the_step_when_some_fail():
+    def binarize(X):
+        if (X < 0).any():
+            raise ValueError("negative input")
+        return (X > 0.5).astype(np.float32)
+
+    inputs, errors = canonicalize_batch(binarize, np.array([[0.2, 0.7], [-1.0, 0.9]]))
+    assert inputs.dtype == np.float32 and list(errors) == [1]
+    np.testing.assert_array_equal(inputs, np.array([[0.0, 1.0], [-1.0, 0.9]], np.float32))
+
+
+class StatelessTool:
+    def __call__(self, X):
+        return X.sum(axis=1)
+
+
+class ConfiguredTool:
+    def __init__(self, scale=1.0):
+        self.scale = scale
+
+    def __call__(self, X):
+        return self.scale * X.sum(axis=1)
+
+    def label(self, X):
+        return self(X)
+
+
+def _row_sums(X):
+    return X.sum(axis=1)
+
+
+def module_tool_calling_a_helper(X):
+    return np.sqrt(_row_sums(X))
+
+
+def test_signatures_of_objects_classes_methods_and_helpers():
+    assert tool_signature(StatelessTool()) == "tests.test_oracles.StatelessTool"
+    assert tool_signature(float) == "builtins.float"
+    # module globals that are modules or functions do not change a configuration
+    assert tool_signature(module_tool_calling_a_helper) == \
+        "tests.test_oracles.module_tool_calling_a_helper"
+    tail = ("; two configurations of it would get the same signature and reuse each "
+            "other's labels. Pass journal_key='<tool name, version and settings>' to "
+            "LabelingToolOracle.")
+    with pytest.raises(ValueError) as info:  # its object holds the settings
+        tool_signature(ConfiguredTool(2.0).label)
+    assert str(info.value) == ("Cannot sign the journal from the tool ConfiguredTool.label: "
+                               "its repr does not show its settings" + tail)
+    tool = lambda X: X  # noqa: E731
+    with pytest.raises(ValueError) as info:
+        tool_signature(tool)
+    assert str(info.value) == f"Cannot sign the journal from the tool {tool.__qualname__}: it " \
+        "is a lambda" + tail
+
+
+def test_class_name_labels_are_labels():
+    result = LabelingToolOracle(lambda X: ["cat" if x[0] > 0 else "dog" for x in X]).label(
+        np.array([[1.0], [-1.0]]))
+    assert result.errors == {} and result.labels == ["cat", "dog"]
+
+
+def test_dataset_oracle_counts_the_labels_it_reveals():
+    oracle = DatasetOracle(np.arange(5))
+    oracle.label(None, indices=[0, 2])
+    oracle.label(None, indices=[4])
+    assert oracle.n_queries_ == 3
+
+
+def test_by_default_a_failed_sample_is_tried_twice():
+    oracle = LabelingToolOracle(make_always_failing_tool(), retry_backoff=0.0)
+    result = oracle.label(np.zeros((1, 2)))
+    assert list(result.errors) == [0] and oracle.n_calls_ == 2
+
+
+def test_the_default_budget_lets_one_sample_use_all_its_retries():
+    # None: as many failures as the round wants labels, but at least 1 + max_retries
+    oracle = LabelingToolOracle(make_always_failing_tool(), max_retries=3, retry_backoff=0.0)
+    with pytest.raises(LabelingError, match=r"failed 5 times, more than max_failures=None "
+                                            r"allows \(4\)"):
+        oracle.label(np.arange(4.0).reshape(2, 2))
+    assert oracle.n_calls_ == 5
+
+
+def test_budget_and_max_failures_messages():
+    def failures(n):
+        return "; ".join(f"sample {i}: RuntimeError: solver diverged" for i in range(n))
+
+    tail = ". The labels already paid for are stored and in err.result."
+    oracle = LabelingToolOracle(make_always_failing_tool(), max_retries=0, max_failures=11)
+    with pytest.raises(LabelingError) as info:
+        oracle.label(np.arange(24.0).reshape(12, 2))
+    assert str(info.value) == (
+        "The labeling tool failed 12 times, more than max_failures=11 allows (11); nothing "
+        f"more was sent. Failures: {failures(10)} (and 2 more)" + tail)
+    oracle = LabelingToolOracle(make_always_failing_tool(), max_retries=0, max_failures=1)
+    with pytest.raises(LabelingError) as info:
+        oracle.label(np.arange(6.0).reshape(3, 2))
+    assert str(info.value) == (
+        "The labeling tool failed 2 times, more than max_failures=1 allows (1); nothing "
+        f"more was sent. Failures: {failures(2)}" + tail)
+    with pytest.raises(ValueError) as info:
+        LabelingToolOracle(make_sum_tool(), max_failures=-1).label(np.ones((2, 2)))
+    assert str(info.value) == ("max_failures must be None, a non-negative int (a count) or a "
+                               "positive float (a fraction of the round), got -1.")
+
+
+def test_one_sample_per_call_may_be_asked_for_explicitly(X):
+    oracle = LabelingToolOracle(make_sum_tool(), chunk_size=1)
+    np.testing.assert_allclose(oracle.label(X).labels, X.sum(axis=1))
+    assert oracle.n_calls_ == len(X)
+
+
+def test_failures_say_which_sample_failed_and_why():
+    oracle = LabelingToolOracle(make_faulty_tool(), max_retries=0)
+    oracle.label(np.array([[0.0, 1.0], [1.0, 1.0]]))
+    assert oracle.failures_ == [{"sample": 1, "error": "RuntimeError: solver diverged"}]
+
+
+def test_a_single_sample_is_not_a_batch():
+    with pytest.raises(ValueError) as info:
+        LabelingToolOracle(make_sum_tool()).label(np.float64(1.0))
+    assert str(info.value) == "X must be a batch of samples (an array with a first axis)."
+
+
+def test_pending_is_one_object_that_says_what_it_is():
+    import pickle
+
+    assert repr(PENDING) == "PENDING" and repr([1.0, PENDING]) == "[1.0, PENDING]"
+    assert pickle.loads(pickle.dumps(PENDING)) is PENDING
+
+
+# ------------------------------------------------ running the tool (_tool_runner.py)
+def test_a_joblib_backend_reports_failures_timeouts_and_runs_in_parallel():
+    import joblib
+
+    def tool(X):
+        if X[0, 0] == 4:
+            time.sleep(0.6)
+        if X[0, 0] == 1:
+            raise RuntimeError("solver diverged")
+        return X.sum(axis=1)
+
+    barrier = threading.Barrier(2, timeout=1.0)
+
+    def meeting_tool(X):  # answers only when two calls run at once
+        barrier.wait()
+        return X.sum(axis=1)
+
+    with joblib.parallel_config(backend="threading"):
+        failed = LabelingToolOracle(tool, max_retries=0).label(np.array([[0.0, 1.0],
+                                                                         [1.0, 1.0]]))
+        timed_out = LabelingToolOracle(tool, n_jobs=2, timeout=0.2, max_retries=0).label(
+            np.array([[4.0, 1.0]]))
+        parallel = LabelingToolOracle(meeting_tool, n_jobs=2, max_retries=0).label(
+            np.ones((2, 2)))
+    assert failed.errors == {1: "RuntimeError: solver diverged"} and failed.labels[0] == 1.0
+    assert timed_out.errors == {0: "TimeoutError: labeling took longer than timeout=0.2 s"}
+    assert parallel.errors == {} and parallel.labels == [2.0, 2.0]
+
+
+def test_samples_claimed_by_another_process_are_awaited_taken_over_or_given_up(tmp_path):
+    import os
+    import socket
+
+    from hardsample.journal import sample_key
+
+    path = tmp_path / "j.sqlite"
+    X = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0], [4.0, 0.0]])
+    keys = [sample_key(x) for x in X]
+    other = AnnotationJournal(path, signature="sum")  # another process, on this host
+    assert other.claim([keys[0], keys[1], keys[3]]) == ({keys[0], keys[1], keys[3]}, {})
+    happened = []
+
+    def tool(X):
+        if not happened:  # while this run labels sample 2, the other process ...
+            happened.append(True)
+            other.put_labels([(keys[0], 10.0)])  # ... stores sample 0's label,
+            db = sqlite3.connect(path)  # and the one that claimed sample 1 dies
+            db.execute("UPDATE claims SET pid=? WHERE sample_key=?", (2 ** 22 + 12345, keys[1]))
+            db.commit()
+            db.close()
+        return X.sum(axis=1)
+
+    oracle = LabelingToolOracle(tool, journal=path, journal_key="sum", claim_wait=0.3)
+    result = oracle.label(X)
+    assert result.labels == [10.0, 2.0, 3.0, None]
+    assert result.errors == {3: (
+        f"claimed by another process (pid {os.getpid()} on {socket.gethostname()}), which "
+        "gave no label within claim_wait=0.3 s; not sent, so that it is not paid twice")}
+    assert (oracle.n_reused_, oracle.n_queries_) == (1, 2)
+    # the label of the sample taken over is stored like the others
+    assert oracle.journal_.get_many(X[:3]) == {0: 10.0, 1: 2.0, 2: 3.0}
+    oracle.journal_.close()
+    other.close()
+
+
+def make_foreign_label_tool(folder):
+    """A tool whose labels are of a class that only its worker process can import."""
+    def tool(X):
+        import sys
+        sys.path.insert(0, folder)
+        import foreign_label_module
+        return [foreign_label_module.Label() for _ in X]
+    return tool
+
+
+def test_an_answer_this_process_cannot_read_is_a_failure(tmp_path):
+    (tmp_path / "foreign_label_module.py").write_text("class Label:\n    pass\n")
+    oracle = LabelingToolOracle(make_foreign_label_tool(str(tmp_path)), timeout=30.0,
+                                max_retries=0)
+    result = oracle.label(np.ones((1, 2)))
+    assert result.errors == {0: "the answer cannot be read: ModuleNotFoundError: No module "
+                                "named 'foreign_label_module'"}
+
+
+def make_slow_to_load_tool(seconds):
+    class SlowToLoad:
+        def __init__(self):
+            self.scale = 1.0  # a state to restore, so that unpickling calls __setstate__
+
+        def __setstate__(self, state):
+            time.sleep(seconds)
+            self.__dict__.update(state)
+
+        def __call__(self, X):
+            return self.scale * X.sum(axis=1)
+    return SlowToLoad()
+
+
+def test_a_tool_that_loads_too_slowly_in_its_worker_is_a_failure(monkeypatch):
+    from hardsample import _tool_runner
+
+    monkeypatch.setattr(_tool_runner, "LOAD_TIMEOUT", 0.3)
+    oracle = LabelingToolOracle(make_slow_to_load_tool(3.0), timeout=30.0, max_retries=0)
+    result = oracle.label(np.ones((1, 2)))
+    assert result.errors == {0: "the worker process could not load the tool within 0.3 s"}
+
+
+def test_workers_that_cannot_start_fail_their_samples(monkeypatch):
+    from hardsample import _tool_runner
+
+    monkeypatch.setattr(_tool_runner, "_worker_source", lambda: "raise SystemExit(3)\n")
+    oracle = LabelingToolOracle(make_sum_tool(), timeout=30.0, max_retries=0)
+    result = oracle.label(np.ones((1, 2)))
+    assert result.errors == {0: "the labeling worker processes cannot start (3 died before "
+                                "being ready)"}
+
+
+class _RacingJournal(AnnotationJournal):
+    """Between the oracle's lookup and its claims, another process stores the label of
+    sample 0; reading that label back then fails (e.g. a disk error)."""
+
+    lookups = 0
+
+    def claim(self, keys):
+        with AnnotationJournal(self.path) as other:
+            other.put_labels([(keys[0], 5.0)])
+        return super().claim(keys)
+
+    def get_many(self, samples, keys=None):
+        self.lookups += 1
+        if self.lookups > 1:
+            raise JournalError(f"The journal {self.path!r}: reading labels failed "
+                               "(OperationalError: disk I/O error).", path=self.path)
+        return super().get_many(samples, keys)
+
+
+def test_nothing_is_paid_for_once_the_journal_failed(tmp_path):
+    tool = make_counting_tool()
+    journal = _RacingJournal(tmp_path / "j.sqlite")
+    oracle = LabelingToolOracle(tool, journal=journal, journal_key="sum")
+    with pytest.raises(JournalError, match="disk I/O error") as info:
+        oracle.label(np.arange(6.0).reshape(3, 2))
+    assert tool.calls == [] and oracle.n_queries_ == 0
+    assert info.value.result.unsent == {0, 1, 2} and info.value.unsaved == []
+    journal.close()
