@@ -81,6 +81,9 @@ for group in "${groups[@]}"; do
     else
         names=("$pattern")
     fi
+    # mutmut 3.8.1 saves its test-to-function map empty after a run, and a later run that
+    # loads it judges every named mutant "no tests": collect the map afresh each time
+    rm -f mutants/mutmut-stats.json
     # naming the mutants re-runs them even when mutants/ holds an earlier result
     "$MUTMUT" run --max-children "$JOBS" "${names[@]}" | tail -n 5 || true
     echo "== $group took $(( $(date +%s) - start )) s"
