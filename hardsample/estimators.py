@@ -502,9 +502,11 @@ class _BaseLatentHardMining(BaseEstimator):
         if not isinstance(oracle, DatasetOracle):
             run.tool_oracle = oracle
             return pool.samples, oracle, None
-        markers = getattr(oracle, "missing", None) is not None
-        known = ~codec.unlabeled_mask(np.asarray(oracle.y)) if markers \
-            else np.ones(len(pool), dtype=bool)
+        if getattr(oracle, "missing", None) is None:
+            return pool.samples, oracle, np.ones(len(pool), dtype=bool)
+        # Labels written into the oracle's y since the last call: checked like y= is,
+        # before any is paid for.
+        known = ~codec.unlabeled_mask(codec.check_more_labels(np.asarray(oracle.y), len(pool)))
         return pool.samples, oracle, known
 
     def _fit_generator(self, pool, sampler, uses_latent_space, seed):

@@ -20,7 +20,7 @@ from hardsample import (
     LatentHardMiningRegressor,
 )
 from hardsample.callbacks import LabelBudget
-from hardsample.oracles import PENDING, NotLabeledYet
+from hardsample.oracles import PENDING, DatasetOracle, NotLabeledYet
 
 from ._sittings_run import make_estimator
 from .conftest import make_classifier_net, make_regressor_net
@@ -172,6 +172,14 @@ def test_class_markers_are_checked_before_any_label(pool):
     with pytest.raises(ValueError, match="not in classes"):
         clf.partial_fit(X, bad)
     assert clf.n_oracle_calls_ == 0
+    # the same through a hidden-label oracle whose y gets written between calls
+    oracle = DatasetOracle(_unlabeled(len(X)), missing=-1)
+    clf = _clf()
+    _partial_fit(clf, X, oracle=oracle, classes=range(10))
+    oracle.y[clf.pending_[0]] = 42
+    with pytest.raises(ValueError, match=r"not in classes: \[42\]"):
+        clf.partial_fit(X, oracle=oracle)
+    assert clf.n_oracle_calls_ == 0 and clf.failed_labels_ == []
 
 
 def test_regressor_waits_on_nan(pool):
