@@ -1,10 +1,13 @@
+import re
+
 import numpy as np
 import pytest
 from sklearn.utils._param_validation import InvalidParameterError
 
 from hardsample import Pool
 from hardsample.samplers import MiningState, RepresentativeSampler
-from hardsample.samplers.representative import pca_features, typicality
+from hardsample.samplers.representative import (PCA_FIT_MAX_SAMPLES, READ_BATCH, pca_features,
+                                                 typicality)
 
 from .test_uncertainty import check_picks, state  # noqa: F401  (fixture)
 
@@ -94,3 +97,134 @@ def test_latent_space_without_codes_is_a_clear_error(state):  # noqa: F811
 def test_bad_parameters(state, params):  # noqa: F811
     with pytest.raises(InvalidParameterError, match=next(iter(params))):
         RepresentativeSampler(**params).propose(state, 3, np.random.RandomState(0))
+
+
+class RowsRead:
+    """An array stand-in for a pool that records how many rows each read returns."""
+
+    def __init__(self, X):
+        self.X = np.asarray(X, dtype=np.float32)
+        self.reads = []
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, key):
+        rows = self.X[key]
+        self.reads.append(len(rows))
+        return rows
+
+
+def test_pca_space_projects_the_pool_in_read_batches():
+    pool = RowsRead(np.random.RandomState(0).normal(size=(2 * READ_BATCH + 1, 3)))
+    features = pca_features(pool, 3, np.random.RandomState(0))
+    assert features.shape == (len(pool), 3) and features.dtype == np.float32
+    # one read for the fit rows, then the pool in ceil(n / READ_BATCH) batches
+    assert pool.reads == [len(pool), READ_BATCH, READ_BATCH, 1]
+
+
+def test_pca_fitted_on_a_sample_without_repeats_of_a_pool_just_over_the_cap():
+    # 20,001 rows: the fit sample is all rows but one, so the projected pool is centred
+    # to within 1 / 20,000 of the data's range; a sample drawn with repeats is not
+    X = np.random.RandomState(0).uniform(0, 1, (PCA_FIT_MAX_SAMPLES + 1, 4))
+    features = pca_features(X, 4, np.random.RandomState(0))
+    assert np.linalg.norm(features.astype(np.float64).mean(axis=0)) < 1.5e-4
+
+
+@pytest.mark.parametrize("n_neighbors", [1, 2, 20])
+def test_typicality_is_the_inverse_mean_distance_to_the_nearest_others(n_neighbors):
+    X = np.array([[0.0], [1.0], [1.9], [4.0]])
+    distances = np.abs(X - X.T)
+    nearest_others = np.sort(distances, axis=1)[:, 1:1 + n_neighbors]  # all 3 for 20
+    np.testing.assert_allclose(typicality(X, n_neighbors),
+                               1.0 / nearest_others.mean(axis=1), rtol=1e-9)
+
+
+def test_typicality_of_two_rows_is_their_inverse_distance():
+    np.testing.assert_allclose(typicality(np.array([[0.0], [0.5]]), 20), [2.0, 2.0])
+
+
+def test_pca_space_needs_no_latent_codes():
+    X, blob = _blobs()
+    no_codes = MiningState(X_pool=X, latent_codes=None, excluded=np.zeros(len(X), bool),
+                           X_labeled=X[:0], y_labeled=np.empty(0), z_labeled=None, net=None)
+    proposal = RepresentativeSampler(space="pca", n_components=2).propose(
+        no_codes, 4, np.random.RandomState(0))
+    assert sorted(blob[proposal.indices]) == [0, 1, 2, 3]
+    assert proposal.latent_codes is None
+
+
+def test_latent_space_error_names_the_fix():
+    X, _ = _blobs()
+    no_codes = MiningState(X_pool=X, latent_codes=None, excluded=np.zeros(len(X), bool),
+                           X_labeled=X[:0], y_labeled=np.empty(0), z_labeled=None, net=None)
+    message = ("RepresentativeSampler(space='latent') needs the pool's latent codes: pass a "
+               "generator to the estimator, or use space='pca'.")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        RepresentativeSampler().propose(no_codes, 3, np.random.RandomState(0))
+
+
+def test_picks_do_not_depend_on_the_dtype_of_the_codes():
+    # evenly spaced 1-D codes tie distances; the codes are used as float32, so float64
+    # codes and their float32 values split the ties alike
+    codes = (0.3 * (np.arange(30) % 7))[:, None]
+    state64 = _state(codes)
+    state32 = _state(codes.astype(np.float32))
+    for criterion in ["typicality", "centroid"]:
+        sampler = RepresentativeSampler(criterion, n_neighbors=3)
+        for seed in range(10):
+            np.testing.assert_array_equal(
+                sampler.propose(state32, 3, np.random.RandomState(seed)).indices,
+                sampler.propose(state64, 3, np.random.RandomState(seed)).indices)
+
+
+def test_proposal_carries_the_codes_of_the_picks_and_the_stage_timings():
+    X, _ = _blobs()
+    proposal = RepresentativeSampler().propose(_state(X), 4, np.random.RandomState(0))
+    np.testing.assert_array_equal(proposal.latent_codes, X[proposal.indices])
+    assert set(proposal.timings) == {"features", "clustering", "picking"}
+    assert all(seconds >= 0 for seconds in proposal.timings.values())
+
+
+def test_clusters_under_five_samples_are_skipped():
+    # three blobs and a far pair: the pair is a cluster of its own, but the fourth
+    # label goes to a blob
+    X, blob = _blobs(centres=((0, 0), (20, 0), (0, 20)))
+    X = np.concatenate([X, [[60, 60], [60.5, 60]]]).astype(np.float32)
+    proposal = RepresentativeSampler().propose(_state(X), 4, np.random.RandomState(0))
+    assert (proposal.indices < len(blob)).all()
+    assert set(blob[proposal.indices]) == {0, 1, 2}
+
+
+def test_among_clusters_with_equally_few_labels_the_largest_comes_first():
+    # blob 0 holds both labels; blobs 1, 2, 3 (40, 10, 20 samples) hold none
+    X, blob = _blobs(n_per_blob=40)
+    keep = (blob < 2) | ((blob == 2) & (np.arange(len(X)) % 40 < 10)) | (
+        (blob == 3) & (np.arange(len(X)) % 40 < 20))
+    X, blob = X[keep], blob[keep]
+    excluded = np.isin(np.arange(len(X)), [0, 1])
+    proposal = RepresentativeSampler().propose(_state(X, excluded), 2,
+                                               np.random.RandomState(0))
+    assert sorted(blob[proposal.indices]) == [1, 3]
+
+
+def test_centroid_picks_the_member_nearest_the_centre_even_if_atypical():
+    # two tight clumps and a lone point halfway: the lone point is the centre's
+    # nearest member, and the least typical one
+    X = np.array([[-1.01], [-1.0], [-0.99], [0.0], [0.99], [1.0], [1.01]], np.float32)
+    centroid = RepresentativeSampler("centroid", n_neighbors=2).propose(
+        _state(X), 1, np.random.RandomState(0))
+    typical = RepresentativeSampler("typicality", n_neighbors=2).propose(
+        _state(X), 1, np.random.RandomState(0))
+    assert centroid.indices.tolist() == [3]
+    assert typical.indices.tolist() != [3]
+
+
+def test_asked_for_every_unlabeled_row_it_picks_them_all():
+    # two clusters of 10 and 30: the small one runs out of members first
+    X, _ = _blobs(n_per_blob=10, centres=((0, 0), (20, 0), (20, 1), (20, -1)))
+    excluded = np.zeros(len(X), bool)
+    excluded[[0, 15]] = True
+    proposal = RepresentativeSampler(max_clusters=2).propose(_state(X, excluded), 38,
+                                                             np.random.RandomState(0))
+    np.testing.assert_array_equal(proposal.indices, np.flatnonzero(~excluded))
