@@ -942,3 +942,172 @@ def test_nothing_is_paid_for_once_the_journal_failed(tmp_path):
     assert tool.calls == [] and oracle.n_queries_ == 0
     assert info.value.result.unsent == {0, 1, 2} and info.value.unsaved == []
     journal.close()
+# _tool_runner mutation survivors
+import joblib  # noqa: E402
+
+from hardsample import _tool_runner  # noqa: E402
+from hardsample.journal import sample_key  # noqa: E402
+
+
+def test_workers_that_cannot_start_fail_their_samples_with_the_reason(monkeypatch):
+    # every worker process exits before it is ready
+    monkeypatch.setattr(_tool_runner, "_WORKER_SOURCE", "raise SystemExit(3)\n")
+    oracle = LabelingToolOracle(make_sum_tool(), n_jobs=2, max_retries=0, max_failures=10)
+    result = oracle.label(np.ones((2, 2)))
+    assert result.labels == [None, None]
+    assert set(result.errors.values()) == {
+        "the labeling worker processes cannot start (3 died before being ready)"}
+
+
+def test_a_tool_too_slow_to_load_fails_with_the_load_timeout(monkeypatch):
+    monkeypatch.setattr(_tool_runner, "LOAD_TIMEOUT", 0.3)
+
+    class SlowToUnpickle:  # local: sent by value, the worker imports no test module
+        def __reduce__(self):  # rebuilding it, as the worker loads the tool, is slow
+            return time.sleep, (5.0,)
+
+    slow = SlowToUnpickle()
+
+    def tool(X):
+        return X.sum(axis=1) if slow is None else X.sum(axis=1)
+
+    result = LabelingToolOracle(tool, n_jobs=2, max_retries=0).label(np.ones((1, 2)))
+    assert result.errors == {0: "the worker process could not load the tool within 0.3 s"}
+
+
+def test_an_answer_the_parent_cannot_read_is_that_samples_error():
+    def _refuse_to_rebuild():  # local: sent by value, the worker imports no test module
+        raise RuntimeError("no such label class here")
+
+    class Unreadable:
+        def __reduce__(self):
+            return _refuse_to_rebuild, ()
+
+    def tool(X):
+        return [Unreadable() if x[0] == 1 else float(x.sum()) for x in X]
+
+    X = np.array([[0.0, 2.0], [1.0, 2.0]])
+    result = LabelingToolOracle(tool, n_jobs=2, max_retries=0, max_failures=10).label(X)
+    assert result.labels == [2.0, None]
+    assert result.errors == {
+        1: "the answer cannot be read: RuntimeError: no such label class here"}
+
+
+def test_joblib_backend_failures_and_timeouts_are_recorded_with_their_reason():
+    def tool(X):
+        if X[0, 0] == 1:
+            time.sleep(0.6)
+        if X[0, 0] == 2:
+            raise RuntimeError("solver diverged")
+        return X.sum(axis=1)
+
+    X = np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0], [3.0, 1.0]])
+    with joblib.parallel_config(backend="threading"):
+        oracle = LabelingToolOracle(tool, n_jobs=2, timeout=0.2, max_retries=0,
+                                    max_failures=10)
+        result = oracle.label(X)
+    assert result.labels == [1.0, None, None, 4.0]
+    assert result.errors == {1: "TimeoutError: labeling took longer than timeout=0.2 s",
+                             2: "RuntimeError: solver diverged"}
+
+
+def test_joblib_backend_runs_n_jobs_calls_at_once():
+    both_running = threading.Barrier(2, timeout=2.0)
+
+    def tool(X):
+        both_running.wait()  # breaks unless the two calls run together
+        return X.sum(axis=1)
+
+    with joblib.parallel_config(backend="threading"):
+        result = LabelingToolOracle(tool, n_jobs=2, max_retries=0,
+                                    max_failures=10).label(np.ones((2, 2)))
+    assert result.errors == {} and result.labels == [2.0, 2.0]
+
+
+class _FailingReadJournal(AnnotationJournal):
+    """Another process labels sample 0 between the oracle's look-up and its claims;
+    reading the journal again then fails."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.n_reads = 0
+
+    def get_many(self, *args, **kwargs):
+        self.n_reads += 1
+        if self.n_reads > 1:
+            raise JournalError("the disk went away", path=self.path)
+        return super().get_many(*args, **kwargs)
+
+    def claim(self, keys):
+        self.put_labels([(keys[0], 42.0)])
+        return super().claim(keys)
+
+
+def test_after_a_journal_error_no_more_labels_are_paid(tmp_path):
+    tool = make_counting_tool()
+    journal = _FailingReadJournal(tmp_path / "j.sqlite")
+    oracle = LabelingToolOracle(tool, journal=journal, journal_key="sum")
+    with pytest.raises(JournalError, match="the disk went away"):
+        oracle.label(np.arange(10, dtype=np.float64).reshape(5, 2))
+    assert sum(tool.calls) <= 1  # not the 4 samples left
+
+
+def _other_process(path, keys, actions, claimed):
+    """Claims ``keys`` on a connection of its own, then runs ``actions`` (delay, method, args)."""
+    def run():
+        other = AnnotationJournal(path, signature=tool_signature(make_counting_tool(), "sum"))
+        other.claim(keys)
+        claimed.set()
+        for delay, method, args in actions:
+            time.sleep(delay)
+            getattr(other, method)(*args)
+        other.close()
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert claimed.wait(5.0)
+    return thread
+
+
+def test_labels_another_process_stores_while_waited_for_are_reused(tmp_path):
+    tool = make_counting_tool()
+    X = np.arange(6, dtype=np.float64).reshape(3, 2)
+    k0, k1 = sample_key(X[0]), sample_key(X[1])
+    claimed = threading.Event()
+    # the other process answers one sample, then (later) the other
+    thread = _other_process(tmp_path / "j.sqlite", [k0, k1], [
+        (0.1, "put_labels", ([(k0, 10.0)],)), (0.2, "put_labels", ([(k1, 11.0)],))], claimed)
+    oracle = LabelingToolOracle(tool, journal=tmp_path / "j.sqlite", journal_key="sum")
+    result = oracle.label(X)
+    thread.join()
+    assert result.labels == [10.0, 11.0, 9.0] and result.errors == {}
+    assert tool.calls == [1] and oracle.n_reused_ == 2
+
+
+def test_a_claim_given_up_by_another_process_is_taken_over_and_stored(tmp_path):
+    tool = make_counting_tool()
+    X = np.arange(4, dtype=np.float64).reshape(2, 2)
+    k0 = sample_key(X[0])
+    claimed = threading.Event()
+    thread = _other_process(tmp_path / "j.sqlite", [k0], [(0.1, "release", ([k0],))],
+                            claimed)
+    oracle = LabelingToolOracle(tool, journal=tmp_path / "j.sqlite", journal_key="sum")
+    result = oracle.label(X)
+    thread.join()
+    assert result.labels == [1.0, 5.0] and tool.calls == [1, 1]
+    assert len(oracle.journal_) == 2 and oracle.journal_.claims() == {}
+
+
+def test_a_sample_claimed_elsewhere_too_long_is_skipped_not_paid(tmp_path):
+    tool = make_counting_tool()
+    X = np.arange(4, dtype=np.float64).reshape(2, 2)
+    claimed = threading.Event()
+    thread = _other_process(tmp_path / "j.sqlite", [sample_key(X[0])], [(0.6, "close", ())],
+                            claimed)
+    oracle = LabelingToolOracle(tool, journal=tmp_path / "j.sqlite", journal_key="sum",
+                                claim_wait=0.2)
+    result = oracle.label(X)
+    thread.join()
+    assert result.labels == [None, 5.0] and tool.calls == [1]
+    assert list(result.errors) == [0]
+    assert result.errors[0].startswith("claimed by another process (pid ")
+    assert "which gave no label within claim_wait=0.2 s; not sent" in result.errors[0]
