@@ -7,13 +7,16 @@ import numpy as np
 import pytest
 import torch
 from scipy.ndimage import gaussian_filter
+from sklearn.base import BaseEstimator
 from skorch import NeuralNetRegressor
 
 from hardsample import LatentHardMiningRegressor
 from hardsample.generators import PCAGenerator, VAETransformer
 from hardsample.nets import StressMapNet
 from hardsample.oracles import LabelingToolOracle
-from hardsample.samplers import SAMPLERS, InterpolationSampler, MiningState, PriorSampler
+from hardsample.samplers import (SAMPLERS, InterpolationSampler, MiningState, PriorSampler,
+                                 ScreenedPriorSampler)
+from hardsample.uncertainty import MCDropout
 
 from ..conftest import make_regressor_net
 
@@ -171,6 +174,117 @@ def test_no_generator_in_state(pool):
                         X_labeled=pool[:0], y_labeled=np.zeros(0), z_labeled=None, net=None)
     with pytest.raises(ValueError, match="generator"):
         PriorSampler().initial_proposal(state, 3, np.random.RandomState(0))
+
+
+class SquareDecoder:
+    """A fake generator: decodes a code ``z`` into ``(z, z**2)``, in ``dtype``, dropping
+    the first ``drop`` rows (a broken generator when ``drop > 0``)."""
+
+    def __init__(self, dtype=np.float32, drop=0):
+        self.dtype, self.drop = dtype, drop
+
+    def inverse_transform(self, Z):
+        Z = np.asarray(Z, dtype=np.float64)
+        return np.column_stack([Z, Z ** 2]).astype(self.dtype)[self.drop:]
+
+
+class ShiftedPriorDecoder(SquareDecoder):
+    """A fake generator with its own prior: uniform codes in [100, 101)^2."""
+
+    def sample_codes(self, n, random_state):
+        return 100.0 + random_state.rand(n, 2)
+
+
+class FirstFeatureVariance(BaseEstimator):
+    """A fake uncertainty source: the draws on ``x`` are ``±sqrt(x[:, 0])``, so the
+    predictive variance of a sample is its first feature."""
+
+    _parameter_constraints: dict = {}
+
+    def fit(self, net, X=None, y=None, random_state=None):
+        return self
+
+    def draws_tensor(self, x, position=0):
+        s = torch.sqrt(torch.clamp(x[:, 0], min=0))
+        return torch.stack([s, -s])
+
+    def predict_mean_var(self, X):
+        draws = self.draws_tensor(torch.as_tensor(np.asarray(X))).numpy().astype(np.float64)
+        return draws.mean(axis=0), draws.var(axis=0)
+
+
+def tiny_state(generator, z_labeled=None):
+    """Three labeled synthetic samples with 2-d codes; no pool sample may be proposed."""
+    z = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], np.float32) if z_labeled is None \
+        else np.asarray(z_labeled, np.float32)
+    X = SquareDecoder().inverse_transform(z)
+    return MiningState(X_pool=np.zeros((4, 4), np.float32), latent_codes=np.zeros((4, 2)),
+                       excluded=np.zeros(4, bool), X_labeled=X, y_labeled=np.zeros(len(z)),
+                       z_labeled=z, net=None, generator=generator)
+
+
+def test_decoded_samples_are_float32_and_checked():
+    state = tiny_state(SquareDecoder(dtype=np.float64))
+    proposal = PriorSampler().initial_proposal(state, 3, np.random.RandomState(0))
+    assert proposal.X.dtype == np.float32
+    np.testing.assert_allclose(proposal.X, SquareDecoder().inverse_transform(proposal.latent_codes))
+    broken = tiny_state(SquareDecoder(drop=1))
+    with pytest.raises(ValueError, match="decoded 3 codes into 2 samples"):
+        PriorSampler().initial_proposal(broken, 3, np.random.RandomState(0))
+
+
+def test_prior_draws_use_the_generators_own_prior():
+    state = tiny_state(ShiftedPriorDecoder())
+    proposal = InterpolationSampler().initial_proposal(state, 4, np.random.RandomState(3))
+    np.testing.assert_allclose(proposal.latent_codes,
+                               100.0 + np.random.RandomState(3).rand(4, 2), rtol=1e-6)
+
+
+def test_screened_prior_round_one_is_the_prior_round_one():
+    state = tiny_state(SquareDecoder())
+    a = ScreenedPriorSampler().initial_proposal(state, 3, np.random.RandomState(5))
+    b = PriorSampler().initial_proposal(state, 3, np.random.RandomState(5))
+    np.testing.assert_array_equal(a.latent_codes, b.latent_codes)
+    np.testing.assert_array_equal(a.X, b.X)
+
+
+@pytest.mark.parametrize("sampler", [InterpolationSampler(), ScreenedPriorSampler()])
+def test_initial_proposal_without_generator_names_the_sampler(sampler):
+    state = tiny_state(None)
+    with pytest.raises(ValueError, match=f"^{type(sampler).__name__} synthesizes samples"):
+        sampler.initial_proposal(state, 2, np.random.RandomState(0))
+
+
+@pytest.mark.parametrize("objective", ["loss", "variance"])
+def test_labeled_samples_without_codes_name_the_sampler(objective):
+    state = tiny_state(SquareDecoder(), z_labeled=np.full((3, 2), np.nan))
+    with pytest.raises(ValueError, match="^InterpolationSampler steps from labeled samples"):
+        InterpolationSampler(objective=objective).propose(state, 2, np.random.RandomState(0))
+
+
+def test_variance_objective_refuses_other_step_directions():
+    with pytest.raises(ValueError, match="^step_direction applies to objective='loss'"):
+        InterpolationSampler(objective="variance", step_direction="random").propose(
+            tiny_state(SquareDecoder()), 2, np.random.RandomState(0))
+
+
+def test_timings_of_each_stage():
+    state = tiny_state(SquareDecoder())
+    si = InterpolationSampler(step_direction="random").propose(state, 2, np.random.RandomState(0))
+    assert set(si.timings) == {"gradient", "decoding"}
+    screened = ScreenedPriorSampler(uncertainty=FirstFeatureVariance(), n_candidates=5).propose(
+        state, 2, np.random.RandomState(0))
+    assert set(screened.timings) == {"decoding", "uncertainty_training", "judging"}
+    # the two prior draws (of 10) with the largest first code: the largest variance
+    draws = np.random.RandomState(0).standard_normal((10, 2)).astype(np.float32)
+    best = draws[np.argsort(draws[:, 0])[-2:]]
+    np.testing.assert_array_equal(np.sort(screened.latent_codes[:, 0]), np.sort(best[:, 0]))
+
+
+def test_screened_prior_checks_its_uncertainty_source_against_the_net():
+    with pytest.raises(ValueError, match="dropout layers"):
+        ScreenedPriorSampler(uncertainty=MCDropout()).check_compatible(
+            task="regression", net=make_regressor_net(), generator=PCAGenerator(2))
 
 
 # ------------------------------------------------- the paper's IVUS pipeline pieces

@@ -190,3 +190,144 @@ def test_default_unchanged_by_new_parameters(state):  # noqa: F811
     b = LatentEntropySampler(criterion="entropy", assignment="per-anchor", step_size=1.0,
                              step_scale=123.0).propose(state, 20, np.random.RandomState(2)).indices
     np.testing.assert_array_equal(a, b)
+
+
+# Tiny hand-made states: a fake classifier and 2-d codes, so that the candidates and
+# their uncertainties are known exactly (``step_direction="zero"``: no decoder needed).
+
+class ProbaNet:
+    """A fake classifier: a sample's first feature is its probability of class 0."""
+
+    def predict_proba(self, X):
+        p = np.asarray(X, dtype=np.float64)[:, 0]
+        return np.column_stack([p, 1.0 - p])
+
+
+def tiny_state(codes, p, labeled, y_labeled=None, also_excluded=()):
+    """Pool of ``codes`` whose class-0 probabilities are ``p``; rows ``labeled`` labeled."""
+    from hardsample.neighbors import LatentIndex
+
+    codes = np.asarray(codes, dtype=np.float32)
+    X = np.column_stack([p, codes]).astype(np.float32)
+    excluded = np.zeros(len(codes), dtype=bool)
+    excluded[list(labeled) + list(also_excluded)] = True
+    y = np.zeros(len(labeled), np.int64) if y_labeled is None else y_labeled
+    return MiningState(X_pool=X, latent_codes=codes, excluded=excluded, X_labeled=X[labeled],
+                       y_labeled=y, z_labeled=codes[labeled], net=ProbaNet(),
+                       generator=object(), latent_index=LatentIndex().fit(codes))
+
+
+def two_anchor_state(also_excluded_ring=False):
+    """Anchor A (labeled) at the origin with three uncertain neighbours (rows 0-2, row 0
+    the most uncertain); anchor B (labeled) at (100, 0) with three confident ones (rows
+    3-5). With the ring, 16 excluded rows surround B and a confident row sits at (100, 10)."""
+    codes = [(1, 0), (0, 1), (-1, 0), (101, 0), (100, 1), (99, 0), (0, 0), (100, 0)]
+    p = [0.5, 0.55, 0.6, 0.99, 0.98, 0.97, 1.0, 1.0]
+    ring = []
+    if also_excluded_ring:
+        codes = codes[:6] + [(0, 0), (100, 0)]
+        angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+        ring = list(range(8, 24))
+        codes += [(100 + 0.5 * np.cos(t), 0.5 * np.sin(t)) for t in angles] + [(100, 10)]
+        p += [0.5] * 16 + [0.99]
+        # B's own confident neighbours are taken too: B has no candidate of its own.
+        ring += [3, 4, 5]
+    return tiny_state(codes, p, labeled=[6, 7], also_excluded=ring)
+
+
+ZERO_STEP = dict(step_direction="zero", anchor_selection="random", n_anchors=2, n_candidates=3)
+
+
+def test_global_takes_the_union_best_per_anchor_spreads():
+    state = two_anchor_state()
+    rng = np.random.RandomState(0)
+    glob = LatentEntropySampler(assignment="global", **ZERO_STEP).propose(state, 2, rng)
+    assert sorted(glob.indices.tolist()) == [0, 1]  # both near A: the two most uncertain
+    spread = LatentEntropySampler(assignment="per-anchor", **ZERO_STEP).propose(
+        state, 2, np.random.RandomState(0))
+    assert sorted(spread.indices.tolist()) == [0, 5]  # A's best, B's best
+
+
+def test_short_anchor_takes_the_best_leftover_of_another_anchor():
+    # B's neighbourhood is all excluded: it takes A's second most uncertain
+    # candidate, not the nearest available sample to its own code (row 24).
+    state = two_anchor_state(also_excluded_ring=True)
+    proposal = LatentEntropySampler(**ZERO_STEP).propose(state, 2, np.random.RandomState(0))
+    assert sorted(proposal.indices.tolist()) == [0, 1]
+    anchor_of = dict(zip(proposal.indices.tolist(), proposal.anchors.tolist()))
+    assert {anchor_of[0], anchor_of[1]} == {0, 1}  # one pick per anchor (A: 0, B: 1)
+
+
+def test_loss_anchors_with_float_labels():
+    # Labels given as floats still index the probabilities; with uniform_weight=0
+    # only the misfit labeled sample (the third) is ever an anchor.
+    codes = [(0, 0), (1, 0), (2, 0), (0, 1), (1, 1), (2, 1)]
+    state = tiny_state(codes, [0.7, 0.6, 0.5, 1.0, 1.0, 1.0], labeled=[3, 4, 5],
+                       y_labeled=np.array([0.0, 0.0, 1.0]))
+    sampler = LatentEntropySampler(step_direction="zero", uniform_weight=0.0, n_anchors=1,
+                                   n_candidates=3)
+    proposal = sampler.propose(state, 2, np.random.RandomState(0))
+    assert proposal.anchors.tolist() == [2, 2]
+    assert sorted(proposal.indices.tolist()) == [1, 2]
+
+
+def test_single_labeled_sample_is_enough_and_none_raises():
+    state = tiny_state([(0, 0), (1, 0), (2, 0)], [0.5, 0.6, 1.0], labeled=[2])
+    sampler = LatentEntropySampler(step_direction="zero")
+    assert sorted(sampler.propose(state, 2, np.random.RandomState(0)).indices) == [0, 1]
+    empty = MiningState(**{**state.__dict__, "X_labeled": state.X_labeled[:0],
+                           "y_labeled": state.y_labeled[:0], "z_labeled": state.z_labeled[:0]})
+    with pytest.raises(ValueError, match="needs labeled samples to anchor on"):
+        sampler.propose(empty, 2, np.random.RandomState(0))
+
+
+def test_missing_index_or_codes_raise_naming_the_sampler():
+    state = tiny_state([(0, 0), (1, 0), (2, 0)], [0.5, 0.6, 1.0], labeled=[2])
+    no_index = MiningState(**{**state.__dict__, "latent_index": None})
+    with pytest.raises(ValueError, match="needs a generator"):
+        LatentEntropySampler(step_direction="zero").propose(no_index, 1, np.random.RandomState(0))
+    no_codes = MiningState(**{**state.__dict__, "z_labeled": np.full((1, 2), np.nan)})
+    with pytest.raises(ValueError, match="^LatentMarginSampler steps from labeled samples"):
+        LatentMarginSampler(step_direction="zero").propose(no_codes, 1, np.random.RandomState(0))
+
+
+def test_zero_samples_and_timings():
+    state = tiny_state([(0, 0), (1, 0), (2, 0)], [0.5, 0.6, 1.0], labeled=[2])
+    sampler = LatentEntropySampler(step_direction="zero", step_size="auto")
+    empty = sampler.propose(state, 0, np.random.RandomState(0)).indices
+    assert empty.dtype == np.int64 and empty.shape == (0,)
+    timings = sampler.propose(state, 1, np.random.RandomState(0)).timings
+    assert set(timings) == {"neighbors", "anchors", "gradient", "judging"}
+    assert all(t >= 0 for t in timings.values())
+
+
+def test_auto_step_estimate_uses_a_subsample():
+    from hardsample.neighbors import LatentIndex
+
+    codes = (np.arange(40, dtype=np.float32) ** 1.5).reshape(-1, 1)  # distinct gaps
+    index = LatentIndex().fit(codes)
+    queries = []
+
+    class Recording:
+        def kneighbors(self, Q, k):
+            queries.append(np.asarray(Q))
+            return index.kneighbors(Q, k)
+
+    d = median_nn_distance(Recording(), codes, n_sample=10)
+    (Q,) = queries
+    assert Q.shape == (10, 1) and len(np.unique(Q)) == 10
+    _, dist = index.kneighbors(Q, 2)
+    assert d == pytest.approx(np.median(dist[:, 1]))
+    with pytest.raises(ValueError, match=r"^step_size='auto' needs at least 2 pool codes\.$"):
+        median_nn_distance(index, codes[:1])
+
+
+def test_latent_margin_passes_every_parameter_on():
+    entropy_defaults = LatentEntropySampler().get_params()
+    margin_defaults = LatentMarginSampler().get_params()
+    changed = {k for k in entropy_defaults if entropy_defaults[k] != margin_defaults[k]}
+    assert changed == {"criterion", "n_candidates", "assignment"}
+    other = dict(step_size=0.3, n_anchors=2, n_candidates=5, anchor_selection="random",
+                 uniform_weight=2.0, index="brute", batch_size=7, criterion="entropy",
+                 assignment="per-anchor", step_scale=3.0, step_direction="random")
+    assert LatentMarginSampler(**other).get_params() == other
