@@ -613,17 +613,10 @@ def test_a_retried_round_needs_from_the_pool_only_the_labels_it_still_lacks(smal
     assert clf.n_oracle_calls_ == 11
 
 
-def _labels_three_then_crashes(X):
-    _labels_three_then_crashes.calls += 1
-    if _labels_three_then_crashes.calls > 3:
-        raise RuntimeError("solver crashed")
-    return [0]
-
-
 def test_a_retried_round_gets_a_failure_budget_for_the_labels_it_still_lacks(small):
     X, _ = small
-    _labels_three_then_crashes.calls = 0
-    oracle = LabelingToolOracle(_labels_three_then_crashes, max_retries=0)  # one per call
+    _labels_three_then_fails.calls = 0
+    oracle = LabelingToolOracle(_labels_three_then_fails, max_retries=0)  # one per call
     clf = _random_clf(initial_size=10, n_rounds=1)
     # max_failures=None: as many failures as the round wants labels. 3 labels, then
     # 10 failures fill the budget and the 11th goes over it.
