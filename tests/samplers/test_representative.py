@@ -228,3 +228,31 @@ def test_asked_for_every_unlabeled_row_it_picks_them_all():
     proposal = RepresentativeSampler(max_clusters=2).propose(_state(X, excluded), 38,
                                                              np.random.RandomState(0))
     np.testing.assert_array_equal(proposal.indices, np.flatnonzero(~excluded))
+
+
+def test_max_clusters_caps_the_clusters_so_picks_can_share_one():
+    # a tight blob and a loose one: in one cluster both picks are the tight blob's
+    # most typical members; without the cap each blob is a cluster and gets one
+    rng = np.random.RandomState(0)
+    X = np.concatenate([rng.normal(0, 0.1, (40, 2)),
+                        rng.normal(20, 2.0, (40, 2))]).astype(np.float32)
+    capped = RepresentativeSampler(max_clusters=1).propose(_state(X), 2,
+                                                           np.random.RandomState(0))
+    free = RepresentativeSampler().propose(_state(X), 2, np.random.RandomState(0))
+    assert (capped.indices < 40).all()
+    assert sorted(free.indices // 40) == [0, 1]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64])
+def test_pca_picks_do_not_depend_on_the_dtype_of_the_pool(dtype):
+    # evenly spaced rows tie distances; the pool is projected as float32 whatever
+    # its storage dtype, so the ties are split alike
+    X = np.outer(np.arange(30) % 7, [1.0, 2.0, 2.0])
+    state32 = _state(X.astype(np.float32))
+    state_other = _state(X.astype(dtype))
+    for criterion in ["typicality", "centroid"]:
+        sampler = RepresentativeSampler(criterion, space="pca", n_components=2, n_neighbors=3)
+        for seed in range(10):
+            np.testing.assert_array_equal(
+                sampler.propose(state32, 3, np.random.RandomState(seed)).indices,
+                sampler.propose(state_other, 3, np.random.RandomState(seed)).indices)
