@@ -172,6 +172,12 @@ def test_auto_step_needs_two_codes():
         median_nn_distance(LatentIndex().fit(codes), codes)
 
 
+def test_auto_step_of_two_codes_is_their_distance():
+    from hardsample.neighbors import LatentIndex
+    codes = np.array([[0.0, 0.0], [3.0, 4.0]], np.float32)
+    assert median_nn_distance(LatentIndex().fit(codes), codes) == pytest.approx(5.0)
+
+
 def test_latent_margin_is_registered_with_its_defaults(state):  # noqa: F811
     assert SAMPLERS["latent-margin"] is LatentMarginSampler
     assert SAMPLERS["latent-entropy"] is LatentEntropySampler
@@ -284,7 +290,8 @@ def test_single_labeled_sample_is_enough_and_none_raises():
 def test_missing_index_or_codes_raise_naming_the_sampler():
     state = tiny_state([(0, 0), (1, 0), (2, 0)], [0.5, 0.6, 1.0], labeled=[2])
     no_index = MiningState(**{**state.__dict__, "latent_index": None})
-    with pytest.raises(ValueError, match="needs a generator"):
+    with pytest.raises(ValueError, match=r"^LatentEntropySampler mines in a latent space: "
+                                         r"the estimator needs a generator\.$"):
         LatentEntropySampler(step_direction="zero").propose(no_index, 1, np.random.RandomState(0))
     no_codes = MiningState(**{**state.__dict__, "z_labeled": np.full((1, 2), np.nan)})
     with pytest.raises(ValueError, match="^LatentMarginSampler steps from labeled samples"):
@@ -331,3 +338,13 @@ def test_latent_margin_passes_every_parameter_on():
                  uniform_weight=2.0, index="brute", batch_size=7, criterion="entropy",
                  assignment="per-anchor", step_scale=3.0, step_direction="random")
     assert LatentMarginSampler(**other).get_params() == other
+
+
+def test_fallback_to_the_nearest_available_is_timed_as_neighbors():
+    # B's neighbourhood is all excluded and A has three candidates for four picks:
+    # the last pick is the nearest available sample to B's code (row 24), a search
+    # timed with the other neighbour queries
+    state = two_anchor_state(also_excluded_ring=True)
+    proposal = LatentEntropySampler(**ZERO_STEP).propose(state, 4, np.random.RandomState(0))
+    assert sorted(proposal.indices.tolist()) == [0, 1, 2, 24]
+    assert set(proposal.timings) == {"anchors", "gradient", "neighbors", "judging"}
