@@ -3,6 +3,8 @@
 Also the paper's IVUS pipeline pieces: the 3-dimensional mask VAE and StressMapNet.
 """
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -18,7 +20,7 @@ from hardsample.samplers import (SAMPLERS, InterpolationSampler, MiningState, Pr
                                  ScreenedPriorSampler)
 from hardsample.uncertainty import MCDropout
 
-from ..conftest import make_regressor_net
+from ..conftest import make_classifier_net, make_regressor_net
 
 
 class RecordingTool:
@@ -286,6 +288,35 @@ def test_screened_prior_checks_its_uncertainty_source_against_the_net():
         ScreenedPriorSampler(uncertainty=MCDropout()).check_compatible(
             task="regression", net=make_regressor_net(), generator=PCAGenerator(2))
 
+
+
+@pytest.mark.parametrize("sampler", [InterpolationSampler(objective="variance"),
+                                     ScreenedPriorSampler()])
+def test_variance_samplers_refuse_a_classification_told_by_the_task_or_the_net(sampler):
+    # either one is enough: the task alone (no net yet), or the net when the task is unknown
+    with pytest.raises(TypeError, match="works on regression targets only"):
+        sampler.check_compatible(task="classification", net=None, generator=PCAGenerator(2))
+    with pytest.raises(TypeError, match="works on regression targets only"):
+        sampler.check_compatible(task=None, net=make_classifier_net(), generator=PCAGenerator(2))
+    sampler.check_compatible(task=None, net=make_regressor_net(), generator=PCAGenerator(2))
+
+
+class ClassifierDraws(FirstFeatureVariance):
+    """A fake uncertainty source that finds, once fitted, that the net is a classifier."""
+
+    def fit(self, net, X=None, y=None, random_state=None):
+        self.is_classifier_ = True
+        return self
+
+
+@pytest.mark.parametrize("sampler", [
+    InterpolationSampler(objective="variance", uncertainty=ClassifierDraws()),
+    ScreenedPriorSampler(uncertainty=ClassifierDraws())])
+def test_variance_of_a_classifier_net_is_refused_naming_the_sampler(sampler):
+    message = (f"{type(sampler).__name__} uses the predictive variance of a regression net; "
+               "this net is a classifier.")
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        sampler.propose(tiny_state(SquareDecoder()), 2, np.random.RandomState(0))
 
 # ------------------------------------------------- the paper's IVUS pipeline pieces
 def random_masks(n, seed=0):
