@@ -942,3 +942,54 @@ def test_nothing_is_paid_for_once_the_journal_failed(tmp_path):
     assert tool.calls == [] and oracle.n_queries_ == 0
     assert info.value.result.unsent == {0, 1, 2} and info.value.unsaved == []
     journal.close()
+
+
+def test_a_tool_without_an_inspectable_signature_gets_no_indices():
+    import operator
+
+    first_column = operator.itemgetter((slice(None), 0))  # no signature: it takes X only
+    result = LabelingToolOracle(first_column).label(np.array([[1.0, 2.0], [3.0, 4.0]]),
+                                                    indices=[5, 6])
+    assert result.errors == {} and result.labels == [1.0, 3.0]
+
+
+def test_each_bad_label_in_a_batch_counts_against_the_budget():
+    def tool(X):
+        return np.full(len(X), np.nan)  # one call, three bad labels
+
+    oracle = LabelingToolOracle(tool, chunk_size=3, max_retries=0, max_failures=2)
+    with pytest.raises(LabelingError, match="failed 3 times, more than max_failures=2"):
+        oracle.label(np.ones((3, 2)))
+    assert oracle.n_calls_ == 1
+
+
+class _LateLabelJournal(AnnotationJournal):
+    """While this run waits for sample 0 (claimed by ``other``), ``other`` stores its
+    label just before this run claims it again."""
+
+    n_claims = 0
+    other = None
+
+    def claim(self, keys):
+        self.n_claims += 1
+        if self.n_claims == 2:
+            self.other.put_labels([(keys[0], 7.0)])
+        return super().claim(keys)
+
+
+def test_a_label_stored_while_waiting_for_a_claim_is_taken(tmp_path):
+    from hardsample.journal import sample_key
+
+    path = tmp_path / "j.sqlite"
+    X = np.array([[1.0, 0.0], [2.0, 0.0]])
+    other = AnnotationJournal(path, signature="sum")  # another live process, this host
+    other.claim([sample_key(X[0])])
+    journal = _LateLabelJournal(path)
+    journal.other = other
+    tool = make_counting_tool()
+    oracle = LabelingToolOracle(tool, journal=journal, journal_key="sum", claim_wait=5.0)
+    result = oracle.label(X)
+    assert result.labels == [7.0, 2.0] and result.errors == {}
+    assert tool.calls == [1] and oracle.n_reused_ == 1
+    journal.close()
+    other.close()
