@@ -993,3 +993,34 @@ def test_a_label_stored_while_waiting_for_a_claim_is_taken(tmp_path):
     assert tool.calls == [1] and oracle.n_reused_ == 1
     journal.close()
     other.close()
+
+
+def module_tool_with_global_in_a_generator(X):
+    return np.fromiter((SCALE * row.sum() for row in X), dtype=np.float64)
+
+
+def test_a_global_read_only_inside_a_generator_makes_a_tool_unsignable():
+    # the generator expression is a code object of its own (comprehensions are too
+    # before Python 3.12)
+    with pytest.raises(ValueError, match="reads the module global 'SCALE' \\(float\\)"):
+        tool_signature(module_tool_with_global_in_a_generator)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"timeout": 0}, "timeout must be None or a positive number of seconds, got 0."),
+    ({"claim_wait": None},
+     "claim_wait must be a positive number of seconds, got None."),
+    ({"retry_backoff": -1.0},
+     "retry_backoff must be a non-negative number of seconds, got -1.0."),
+    ({"max_retries": 1.5}, "max_retries must be a non-negative int, got 1.5."),
+])
+def test_bad_params_say_what_is_allowed(params, message):
+    with pytest.raises(ValueError) as info:
+        LabelingToolOracle(make_sum_tool(), **params).label(np.ones((2, 2)))
+    assert str(info.value) == message
+
+
+def test_a_canonicalize_that_is_not_callable_is_named():
+    with pytest.raises(TypeError) as info:
+        LabelingToolOracle(make_sum_tool(), canonicalize=3).label(np.ones((2, 2)))
+    assert str(info.value) == "canonicalize must be a callable or None, got int."
