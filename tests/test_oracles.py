@@ -1024,3 +1024,15 @@ def test_a_canonicalize_that_is_not_callable_is_named():
     with pytest.raises(TypeError) as info:
         LabelingToolOracle(make_sum_tool(), canonicalize=3).label(np.ones((2, 2)))
     assert str(info.value) == "canonicalize must be a callable or None, got int."
+
+
+def test_a_partial_is_signed_by_its_function_and_arguments():
+    # two partials of different functions with the same arguments must not share labels
+    assert tool_signature(functools.partial(module_solver, mesh=0.2)) == \
+        "functools.partial(tests.test_oracles.module_solver, *(), **{'mesh': 0.2})"
+
+
+def test_an_unsignable_tool_object_is_named_by_its_class():
+    with pytest.raises(ValueError, match="^Cannot sign the journal from the tool "
+                                         "ConfiguredTool: its repr does not show"):
+        tool_signature(ConfiguredTool(2.0))
