@@ -541,3 +541,20 @@ def test_signing_a_journal_that_holds_unsigned_labels_re_signs_them(tmp_path):
         with pytest.raises(JournalError, match=r"row 1 .*does not match its checksum"):
             journal.check_signature("tool")
         assert journal.signature_ is None
+
+
+def test_another_signature_is_refused_with_what_to_do(tmp_path):
+    path = tmp_path / "j.sqlite"
+    AnnotationJournal(path, signature="solver(a=1)").close()
+    with AnnotationJournal(path) as journal, pytest.raises(ValueError) as info:
+        journal.check_signature("solver(a=2)")
+    assert str(info.value).endswith(
+        "its labels would not match this tool. Use another journal file, or the same "
+        "journal_key as the run that wrote it.")
+
+
+def test_more_labels_than_one_read_holds_all_come_back(tmp_path):
+    keys = [f"key{i}" for i in range(1001)]  # reads go 500 keys at a time
+    with AnnotationJournal(tmp_path / "j.sqlite") as journal:
+        journal.put_labels([(key, float(i)) for i, key in enumerate(keys)])
+        assert journal.get_many(None, keys=keys) == {i: float(i) for i in range(1001)}

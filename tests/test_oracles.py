@@ -942,3 +942,97 @@ def test_nothing_is_paid_for_once_the_journal_failed(tmp_path):
     assert tool.calls == [] and oracle.n_queries_ == 0
     assert info.value.result.unsent == {0, 1, 2} and info.value.unsaved == []
     journal.close()
+
+
+def test_a_tool_without_an_inspectable_signature_gets_no_indices():
+    import operator
+
+    first_column = operator.itemgetter((slice(None), 0))  # no signature: it takes X only
+    result = LabelingToolOracle(first_column).label(np.array([[1.0, 2.0], [3.0, 4.0]]),
+                                                    indices=[5, 6])
+    assert result.errors == {} and result.labels == [1.0, 3.0]
+
+
+def test_each_bad_label_in_a_batch_counts_against_the_budget():
+    def tool(X):
+        return np.full(len(X), np.nan)  # one call, three bad labels
+
+    oracle = LabelingToolOracle(tool, chunk_size=3, max_retries=0, max_failures=2)
+    with pytest.raises(LabelingError, match="failed 3 times, more than max_failures=2"):
+        oracle.label(np.ones((3, 2)))
+    assert oracle.n_calls_ == 1
+
+
+class _LateLabelJournal(AnnotationJournal):
+    """While this run waits for sample 0 (claimed by ``other``), ``other`` stores its
+    label just before this run claims it again."""
+
+    n_claims = 0
+    other = None
+
+    def claim(self, keys):
+        self.n_claims += 1
+        if self.n_claims == 2:
+            self.other.put_labels([(keys[0], 7.0)])
+        return super().claim(keys)
+
+
+def test_a_label_stored_while_waiting_for_a_claim_is_taken(tmp_path):
+    from hardsample.journal import sample_key
+
+    path = tmp_path / "j.sqlite"
+    X = np.array([[1.0, 0.0], [2.0, 0.0]])
+    other = AnnotationJournal(path, signature="sum")  # another live process, this host
+    other.claim([sample_key(X[0])])
+    journal = _LateLabelJournal(path)
+    journal.other = other
+    tool = make_counting_tool()
+    oracle = LabelingToolOracle(tool, journal=journal, journal_key="sum", claim_wait=5.0)
+    result = oracle.label(X)
+    assert result.labels == [7.0, 2.0] and result.errors == {}
+    assert tool.calls == [1] and oracle.n_reused_ == 1
+    journal.close()
+    other.close()
+
+
+def module_tool_with_global_in_a_generator(X):
+    return np.fromiter((SCALE * row.sum() for row in X), dtype=np.float64)
+
+
+def test_a_global_read_only_inside_a_generator_makes_a_tool_unsignable():
+    # the generator expression is a code object of its own (comprehensions are too
+    # before Python 3.12)
+    with pytest.raises(ValueError, match="reads the module global 'SCALE' \\(float\\)"):
+        tool_signature(module_tool_with_global_in_a_generator)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"timeout": 0}, "timeout must be None or a positive number of seconds, got 0."),
+    ({"claim_wait": None},
+     "claim_wait must be a positive number of seconds, got None."),
+    ({"retry_backoff": -1.0},
+     "retry_backoff must be a non-negative number of seconds, got -1.0."),
+    ({"max_retries": 1.5}, "max_retries must be a non-negative int, got 1.5."),
+])
+def test_bad_params_say_what_is_allowed(params, message):
+    with pytest.raises(ValueError) as info:
+        LabelingToolOracle(make_sum_tool(), **params).label(np.ones((2, 2)))
+    assert str(info.value) == message
+
+
+def test_a_canonicalize_that_is_not_callable_is_named():
+    with pytest.raises(TypeError) as info:
+        LabelingToolOracle(make_sum_tool(), canonicalize=3).label(np.ones((2, 2)))
+    assert str(info.value) == "canonicalize must be a callable or None, got int."
+
+
+def test_a_partial_is_signed_by_its_function_and_arguments():
+    # two partials of different functions with the same arguments must not share labels
+    assert tool_signature(functools.partial(module_solver, mesh=0.2)) == \
+        "functools.partial(tests.test_oracles.module_solver, *(), **{'mesh': 0.2})"
+
+
+def test_an_unsignable_tool_object_is_named_by_its_class():
+    with pytest.raises(ValueError, match="^Cannot sign the journal from the tool "
+                                         "ConfiguredTool: its repr does not show"):
+        tool_signature(ConfiguredTool(2.0))
