@@ -11,6 +11,7 @@ from hardsample.journal import AnnotationJournal
 from hardsample.oracles import (
     DatasetOracle,
     LabelingToolOracle,
+    canonicalize_batch,
     check_oracle,
     tool_signature,
 )
@@ -550,11 +551,17 @@ def module_tool_with_global(X):
     return SCALE * X.sum(axis=1)
 
 
+def module_tool_with_global_beside_a_generator(X):
+    factor = SCALE  # read in the function's own body; the generator reads no global
+    return np.array([factor * sum(value for value in row) for row in X])
+
+
 @pytest.mark.parametrize("tool, reason", [
     (lambda X: X.sum(axis=1), "lambda"),
     (make_sum_tool(), "nested function"),
     (make_counting_tool(), "closure"),
     (module_tool_with_global, "global 'SCALE'"),
+    (module_tool_with_global_beside_a_generator, "global 'SCALE'"),
 ])
 def test_unsignable_tools_need_a_journal_key(tmp_path, tool, reason):
     X = np.ones((2, 2))
@@ -653,7 +660,6 @@ def test_a_sample_twice_in_a_batch_is_paid_once(tmp_path):
 
 
 # ------------------------------------------------------- what the oracle says and does
-from hardsample.oracles import canonicalize_batch  # noqa: E402
 
 
 def test_canonicalize_errors_say_what_the_step_returned():
@@ -1036,3 +1042,49 @@ def test_an_unsignable_tool_object_is_named_by_its_class():
     with pytest.raises(ValueError, match="^Cannot sign the journal from the tool "
                                          "ConfiguredTool: its repr does not show"):
         tool_signature(ConfiguredTool(2.0))
+
+
+# --------------------------------------------- oracles.py: survivors of the seed-2 sample
+class MeshSolver:
+    def __init__(self, mesh):
+        self.mesh = mesh
+
+    def __repr__(self):
+        return f"MeshSolver(mesh={self.mesh})"
+
+    def solve(self, X):
+        return self.mesh * X.sum(axis=1)
+
+
+def test_bound_methods_are_signed_with_their_object_settings():
+    coarse, fine = MeshSolver(3).solve, MeshSolver(4).solve
+    assert tool_signature(coarse) != tool_signature(fine)
+    assert tool_signature(coarse) == tool_signature(MeshSolver(3).solve)
+    assert "MeshSolver(mesh=3)" in tool_signature(coarse)
+
+
+def test_canonicalizing_rows_one_by_one_leaves_the_callers_batch_alone():
+    def round_non_negative(X):
+        if (X < 0).any():
+            raise ValueError("negative input")
+        return np.round(X)
+
+    X = np.array([[0.4, 0.6], [-1.0, 0.2]])
+    inputs, errors = canonicalize_batch(round_non_negative, X)
+    assert inputs[0].tolist() == [0.0, 1.0] and list(errors) == [1]
+    assert X.tolist() == [[0.4, 0.6], [-1.0, 0.2]]
+
+
+def test_fit_argument_errors_say_what_to_pass():
+    with pytest.raises(ValueError) as both:
+        check_oracle(np.zeros(3), module_tool)
+    assert str(both.value) == "Pass either y (the pool's hidden labels) or oracle, not both."
+    with pytest.raises(TypeError) as wrong:
+        check_oracle(None, 42)
+    assert str(wrong.value) == ("oracle must be a callable labeling tool or an oracle object, "
+                                "got int.")
+    with pytest.raises(TypeError) as synthetic:
+        DatasetOracle(np.zeros(3)).label(np.ones((1, 2)))
+    assert str(synthetic.value) == (
+        "DatasetOracle only reveals labels of pool samples (by index); synthetic samples "
+        "need a labeling tool: pass oracle=<callable>.")
