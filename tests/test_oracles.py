@@ -144,7 +144,8 @@ def test_bad_params(params, match):
 def test_bad_func_and_journal():
     with pytest.raises(TypeError, match="callable"):
         LabelingToolOracle(3).label(np.ones((2, 2)))
-    with pytest.raises(TypeError, match="journal"):
+    with pytest.raises(TypeError, match=r"^journal must be a file path, an AnnotationJournal "
+                                        r"or None, got int\.$"):
         LabelingToolOracle(make_sum_tool(), journal=3).label(np.ones((2, 2)))
 
 
@@ -494,6 +495,18 @@ def test_retries_back_off():
     assert len(times) == 4 and (gaps >= [0.05, 0.1, 0.2]).all(), gaps
 
 
+def test_the_retry_backoff_given_is_the_one_used():
+    times = []
+
+    def tool(X):
+        times.append(time.monotonic())
+        raise RuntimeError("no")
+
+    LabelingToolOracle(tool, max_retries=1, retry_backoff=0.3, max_failures=10).label(
+        np.zeros((1, 2)))
+    assert len(times) == 2 and times[1] - times[0] >= 0.3  # not the runner's default 0.1
+
+
 def test_estimator_always_failing_tool_costs_at_most_twice_the_round(tmp_path):
     log = tmp_path / "calls"
     X = np.random.RandomState(0).rand(200, 4).astype(np.float32)
@@ -590,6 +603,9 @@ def test_locked_journal_keeps_paid_labels(tmp_path):
     assert [label for _, label in info.value.unsaved] == [1.0]  # paid, not stored
     assert oracle.n_queries_ == 1  # nothing more was sent
     assert info.value.result.labels[0] == 1.0
+    with pytest.raises(JournalError, match=r"j\.sqlite") as again:  # still locked: kept again
+        oracle.label(X)
+    assert [label for _, label in again.value.unsaved] == [1.0] and oracle.n_queries_ == 1
     lock[0].execute("ROLLBACK")
     lock[0].close()
     result = oracle.label(X)  # the kept label is written first, then reused
