@@ -1104,3 +1104,29 @@ def test_fit_argument_errors_say_what_to_pass():
     assert str(synthetic.value) == (
         "DatasetOracle only reveals labels of pool samples (by index); synthetic samples "
         "need a labeling tool: pass oracle=<callable>.")
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: LabelingToolOracle(3).label(np.ones((1, 2))), TypeError,
+     "func must be callable, got int."),
+    (lambda: LabelingToolOracle(module_tool, chunk_size=0).label(np.ones((1, 2))), ValueError,
+     "chunk_size must be None or a positive int, got 0."),
+    (lambda: LabelingToolOracle(module_tool, max_failures=-1).label(np.ones((1, 2))),
+     ValueError, "max_failures must be None, a non-negative int (a count) or a positive "
+     "float (a fraction of the round), got -1."),
+    (lambda: LabelingToolOracle(module_tool).label(np.float64(1.0)), ValueError,
+     "X must be a batch of samples (an array with a first axis)."),
+    (lambda: LabelingToolOracle(module_tool).label(np.ones((2, 2)), indices=[0]), ValueError,
+     "indices has 1 entries for 2 samples."),
+    (lambda: tool_signature(module_tool, journal_key=""), TypeError,
+     "journal_key must be a non-empty str or None, got ''."),
+    (lambda: tool_signature(module_tool_with_global), ValueError,
+     "Cannot sign the journal from the tool module_tool_with_global: it reads the module "
+     "global 'SCALE' (float), which may change; two configurations of it would get the "
+     "same signature and reuse each other's labels. Pass journal_key='<tool name, version "
+     "and settings>' to LabelingToolOracle."),
+])
+def test_labeling_tool_errors_say_exactly_what_is_wrong(make, error, message):
+    with pytest.raises(error) as info:
+        make()
+    assert str(info.value) == message
