@@ -1111,6 +1111,8 @@ def test_fit_argument_errors_say_what_to_pass():
      "func must be callable, got int."),
     (lambda: LabelingToolOracle(module_tool, chunk_size=0).label(np.ones((1, 2))), ValueError,
      "chunk_size must be None or a positive int, got 0."),
+    (lambda: LabelingToolOracle(module_tool, chunk_size=2.5).label(np.ones((1, 2))),
+     ValueError, "chunk_size must be None or a positive int, got 2.5."),
     (lambda: LabelingToolOracle(module_tool, max_failures=-1).label(np.ones((1, 2))),
      ValueError, "max_failures must be None, a non-negative int (a count) or a positive "
      "float (a fraction of the round), got -1."),
@@ -1130,3 +1132,19 @@ def test_labeling_tool_errors_say_exactly_what_is_wrong(make, error, message):
     with pytest.raises(error) as info:
         make()
     assert str(info.value) == message
+
+
+def test_calls_add_up_over_batches_and_a_batch_that_all_fails_canonicalizing_is_all_errors():
+    oracle = LabelingToolOracle(module_tool, chunk_size=2)
+    oracle.label(np.ones((3, 2)))
+    oracle.label(np.ones((2, 2)))
+    assert oracle.n_calls_ == 3 and oracle.n_queries_ == 5
+
+    def refuse(X):
+        raise ValueError("not a mesh")
+
+    tool = LabelingToolOracle(module_tool, canonicalize=refuse)
+    result = tool.label(np.ones((2, 2)))
+    assert result.labels == [None, None] and tool.n_calls_ == 0
+    assert result.errors == {0: "canonicalize failed: ValueError: not a mesh",
+                             1: "canonicalize failed: ValueError: not a mesh"}
