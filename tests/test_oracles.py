@@ -887,10 +887,12 @@ def test_samples_claimed_by_another_process_are_awaited_taken_over_or_given_up(t
 def make_foreign_label_tool(folder):
     """A tool whose labels are of a class that only its worker process can import."""
     def tool(X):
+        import importlib
         import sys
         sys.path.insert(0, folder)
-        import foreign_label_module
-        return [foreign_label_module.Label() for _ in X]
+        # written by the test into a temporary folder: not a dependency
+        module = importlib.import_module("foreign_label_module")
+        return [module.Label() for _ in X]
     return tool
 
 
