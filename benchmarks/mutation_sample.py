@@ -18,14 +18,12 @@ import json
 import random
 from pathlib import Path
 
+from mutation_summary import read_statuses
+
 
 def checked_in(results_file):
-    names = set()
-    for line in Path(results_file).read_text().splitlines():
-        name, _, status = line.strip().rpartition(": ")
-        if name and status != "not checked":
-            names.add(name)
-    return names
+    return {name for name, status in read_statuses(Path(results_file)).items()
+            if status != "not checked"}
 
 
 def main():
